@@ -1,0 +1,82 @@
+"""The Ray actor process hosting many charge-point actors (see sigecve.ocpp.sessions)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import ray
+
+from sigecve.db.pool import open_pool
+from sigecve.db.repositories import Repositories
+from sigecve.domain import CommandResult
+from sigecve.ocpp.sessions import ChargePointSessions, ConnectResult, OutboundItem
+from sigecve.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@ray.remote(num_cpus=0, max_concurrency=100_000)
+class ChargePointHost:
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self._settings = settings
+        self._database_url = database_url
+        self._sessions: ChargePointSessions | None = None
+        self._started = asyncio.Event()
+
+    async def start(self) -> int:
+        """Open the database pool; returns the number of charge points hosted (0)."""
+        if self._sessions is None:
+            pool = await open_pool(self._database_url, max_size=self._settings.db_pool_max)
+            self._sessions = ChargePointSessions(
+                Repositories(pool),
+                auto_register=self._settings.auto_register,
+                heartbeat_interval_s=self._settings.heartbeat_interval_s,
+                command_timeout_s=self._settings.command_timeout_s,
+            )
+            self._sessions.start()
+            self._started.set()
+        return self._sessions.connected_count
+
+    async def _ready(self) -> ChargePointSessions:
+        await self._started.wait()
+        assert self._sessions is not None
+        return self._sessions
+
+    async def connect(
+        self,
+        charge_point_id: str,
+        password: str | None,
+        protocol: str,
+        gateway_id: str,
+        connection_id: str,
+    ) -> ConnectResult:
+        sessions = await self._ready()
+        return await sessions.connect(
+            charge_point_id, password, protocol, gateway_id, connection_id
+        )
+
+    async def deliver(self, frames: list[tuple[str, str, str]]) -> None:
+        (await self._ready()).deliver(frames)
+
+    async def poll(self, gateway_id: str, max_wait_s: float) -> list[OutboundItem]:
+        return await (await self._ready()).poll(gateway_id, max_wait_s)
+
+    async def disconnect(self, charge_point_id: str, connection_id: str) -> None:
+        await (await self._ready()).disconnect(charge_point_id, connection_id)
+
+    async def call(
+        self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None
+    ) -> CommandResult:
+        return await (await self._ready()).call(charge_point_id, action, payload, timeout_s)
+
+    async def is_connected(self, charge_point_id: str) -> bool:
+        return (await self._ready()).is_connected(charge_point_id)
+
+    async def stats(self) -> dict[str, int]:
+        return {"connected": (await self._ready()).connected_count}
+
+    async def stop(self) -> None:
+        if self._sessions is not None:
+            await self._sessions.close()

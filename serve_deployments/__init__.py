@@ -1,0 +1,1 @@
+"""Serve applications: the OCPP WebSocket gateway and the operator REST API."""

@@ -1,0 +1,162 @@
+"""The OCPP-J WebSocket gateway: `ws://H:P/ocpp/{charge_point_id}`.
+
+It terminates WebSockets and moves frames; all OCPP handling happens in the charge point's
+actor. Per host actor, frames in are sent in batches (whatever arrived while the previous
+batch was in flight) and frames out are collected by one long poll, so the cost of a Ray call
+is shared by every charge point the gateway serves instead of paid per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from ray import serve
+
+from actors.directory import HostDirectory
+from sigecve.ocpp.sessions import SUPPORTED_PROTOCOLS
+from sigecve.security import parse_basic_auth
+from sigecve.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# OCPP-J 1.6 §3.1.1: frames of 64 KiB and more are refused; the spec lets the CSMS close.
+MAX_FRAME_BYTES = 1 << 16
+POLL_WAIT_S = 10.0
+
+
+def choose_protocol(offered: list[str]) -> str | None:
+    """The first protocol we support, in the charger's order of preference (pure)."""
+    return next((p for p in offered if p in SUPPORTED_PROTOCOLS), None)
+
+
+class HostLink:
+    """The gateway's two streams with one host actor: batched frames in, long-polled frames out."""
+
+    def __init__(self, host: Any, gateway_id: str, connections: dict[str, asyncio.Queue]) -> None:
+        self.host = host
+        self.gateway_id = gateway_id
+        self.connections = connections
+        self._pending: list[tuple[str, str, str]] = []
+        self._wakeup = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._send_loop()),
+            asyncio.create_task(self._poll_loop()),
+        ]
+
+    def send(self, connection_id: str, charge_point_id: str, frame: str) -> None:
+        self._pending.append((connection_id, charge_point_id, frame))
+        self._wakeup.set()
+
+    async def _send_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            batch, self._pending = self._pending, []
+            try:
+                await self.host.deliver.remote(batch)
+            except Exception:
+                log.exception("could not deliver %d frames to a host actor", len(batch))
+
+    async def _poll_loop(self) -> None:
+        while True:
+            try:
+                items = await self.host.poll.remote(self.gateway_id, POLL_WAIT_S)
+            except Exception:
+                log.exception("polling a host actor failed; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            for connection_id, frame in items:
+                outbox = self.connections.get(connection_id)
+                if outbox is not None:
+                    outbox.put_nowait(frame)
+
+
+def build_gateway_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="SIGEC-VE OCPP gateway", docs_url=None, redoc_url=None, openapi_url=None)
+    gateway_id = f"gateway-{uuid.uuid4().hex[:12]}"
+    directory = HostDirectory(settings.charge_point_hosts)
+    connections: dict[str, asyncio.Queue[str | None]] = {}
+    links: dict[int, HostLink] = {}
+
+    def link_for(charge_point_id: str) -> HostLink:
+        host = directory.host_for(charge_point_id)
+        key = id(host)
+        if key not in links:
+            links[key] = HostLink(host, gateway_id, connections)
+        return links[key]
+
+    @app.websocket("/{charge_point_id}")
+    async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
+        protocol = choose_protocol(websocket.scope.get("subprotocols") or [])
+        if protocol is None:
+            await websocket.close(code=1002, reason="no supported OCPP subprotocol offered")
+            return
+        credentials = parse_basic_auth(websocket.headers.get("authorization"))
+        if credentials is not None and credentials[0] != charge_point_id:
+            await websocket.close(code=1008, reason="Basic auth user must be the charge point id")
+            return
+        password = credentials[1] if credentials else None
+        connection_id = uuid.uuid4().hex
+        link = link_for(charge_point_id)
+        result = await link.host.connect.remote(
+            charge_point_id, password, protocol, gateway_id, connection_id
+        )
+        if not result.accepted:
+            await websocket.close(code=1008, reason=result.reason)
+            return
+        outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        connections[connection_id] = outbox
+        await websocket.accept(subprotocol=protocol)
+        writer = asyncio.create_task(_write_frames(websocket, outbox))
+        try:
+            while True:
+                frame = await websocket.receive_text()
+                if len(frame.encode()) >= MAX_FRAME_BYTES:
+                    await websocket.close(code=1009, reason="frame too large")
+                    break
+                link.send(connection_id, charge_point_id, frame)
+        except (WebSocketDisconnect, RuntimeError, KeyError):
+            pass
+        finally:
+            writer.cancel()
+            connections.pop(connection_id, None)
+            with contextlib.suppress(Exception):
+                await link.host.disconnect.remote(charge_point_id, connection_id)
+
+    return app
+
+
+async def _write_frames(websocket: WebSocket, outbox: asyncio.Queue[str | None]) -> None:
+    while True:
+        frame = await outbox.get()
+        if frame is None:  # replaced by a newer connection of the same charge point
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1000, reason="replaced by a new connection")
+            return
+        try:
+            await websocket.send_text(frame)
+        except Exception:
+            return
+
+
+@serve.deployment(
+    name="OcppGateway",
+    # Each open WebSocket is one ongoing request for Serve: the default (5) would cap a
+    # replica at five charge points.
+    max_ongoing_requests=20_000,
+    # Open WebSockets never finish by themselves; chargers reconnect after a restart anyway.
+    graceful_shutdown_timeout_s=2,
+    ray_actor_options={"num_cpus": 0},
+)
+@serve.ingress()
+class OcppGateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return build_gateway_app(self.settings)

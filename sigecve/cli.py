@@ -1,0 +1,106 @@
+"""The `sigecve` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from pydantic import ValidationError
+
+
+def _up(args: argparse.Namespace) -> int:
+    from sigecve.settings import Settings
+    from sigecve.system import run_until_signalled
+
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "demo_cps": args.demo_cps,
+        "ray_address": args.ray_address,
+        "database_url": args.database_url,
+    }
+    try:
+        settings = Settings()
+        settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        print(f"sigecve up: invalid configuration: {e}", file=sys.stderr)
+        return 2
+    return run_until_signalled(settings)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from sigecve.simulator.charge_point import SimulationProfile
+    from sigecve.simulator.fleet import run_fleet
+
+    if args.ocpp != "1.6":
+        print("sigecve simulate: only --ocpp 1.6 is simulated so far", file=sys.stderr)
+        return 2
+    profile = SimulationProfile(
+        connectors=args.connectors,
+        meter_interval_s=args.meter_interval,
+        id_tags=tuple(t for t in args.id_tags.split(",") if t),
+    )
+    try:
+        report = asyncio.run(
+            run_fleet(
+                args.url,
+                args.count,
+                password_template=args.password_template,
+                id_prefix=args.id_prefix,
+                duration_s=args.duration,
+                profile=profile,
+                seed=args.seed,
+            )
+        )
+    except KeyboardInterrupt:
+        return 0
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sigecve", description="SIGEC-VE charging station management system"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the whole system (Ctrl-C stops it)")
+    up.add_argument("--host", help="HTTP host of every endpoint (SIGECVE_HOST)")
+    up.add_argument("--port", type=int, help="HTTP port of every endpoint (SIGECVE_PORT)")
+    up.add_argument("--demo-cps", type=int, help="simulated demo charge points (DEMO_CPS)")
+    up.add_argument("--ray-address", help="join this Ray cluster instead of a local one")
+    up.add_argument("--database-url", help="external PostgreSQL instead of the embedded one")
+    up.set_defaults(func=_up)
+
+    sim = sub.add_parser("simulate", help="a fleet of simulated charge points")
+    sim.add_argument("--url", required=True, help="OCPP endpoint, e.g. ws://127.0.0.1:8000/ocpp")
+    sim.add_argument("--count", type=int, default=1, help="number of charge points")
+    sim.add_argument("--ocpp", default="1.6", choices=["1.6", "2.0.1"])
+    sim.add_argument(
+        "--password-template", help="HTTP Basic password per charge point; {id} is its id"
+    )
+    sim.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
+    sim.add_argument("--id-prefix", default="SIM-", help="charge point ids are PREFIX001...")
+    sim.add_argument("--id-tags", default="DEMO-TAG", help="comma-separated id tags drivers use")
+    sim.add_argument("--connectors", type=int, default=2)
+    sim.add_argument("--meter-interval", type=float, default=10.0, help="seconds")
+    sim.add_argument("--seed", type=int, help="random seed for a repeatable run")
+    sim.set_defaults(func=_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data layer: PostgreSQL through psycopg 3 (async pool), SQL migrations, repositories."""

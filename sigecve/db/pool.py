@@ -1,0 +1,20 @@
+"""One async connection pool per process (psycopg_pool)."""
+
+from __future__ import annotations
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+
+async def open_pool(database_url: str, *, max_size: int = 4) -> AsyncConnectionPool:
+    """An open pool of autocommit connections: each statement is committed when it returns."""
+    pool = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        open=False,
+        name="sigecve",
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool

@@ -1,0 +1,440 @@
+"""Repositories: the only place that writes SQL against the domain tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from sigecve.domain import (
+    ChargePoint,
+    ChargePointSummary,
+    ConnectorStatus,
+    IdTag,
+    MeterSample,
+    Transaction,
+)
+
+Row = dict[str, Any]
+
+_TRANSACTION_COLUMNS = """
+    t.transaction_id, t.charge_point_id, t.connector_id, t.id_tag, t.started_at, t.stopped_at,
+    t.meter_start_wh, t.meter_stop_wh, t.stop_reason,
+    COALESCE(t.meter_stop_wh,
+             (SELECT max(m.value)::bigint FROM meter_values m
+               WHERE m.transaction_id = t.transaction_id
+                 AND m.measurand = 'Energy.Active.Import.Register'
+                 AND m.phase IS NULL)
+    ) - t.meter_start_wh AS energy_wh
+"""
+
+
+class ChargePointRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def get_row(self, charge_point_id: str) -> Row | None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT * FROM charge_points WHERE id = %s", (charge_point_id,)
+            )
+            return await cur.fetchone()
+
+    async def insert(
+        self, charge_point_id: str, password_hash: str | None, site_id: str | None
+    ) -> bool:
+        """Register a charge point; False if one with that id exists already."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """INSERT INTO charge_points (id, password_hash, site_id) VALUES (%s, %s, %s)
+                   ON CONFLICT (id) DO NOTHING""",
+                (charge_point_id, password_hash, site_id),
+            )
+            return cur.rowcount == 1
+
+    async def upsert_password(self, charge_point_id: str, password_hash: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                """INSERT INTO charge_points (id, password_hash) VALUES (%s, %s)
+                   ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash""",
+                (charge_point_id, password_hash),
+            )
+
+    async def mark_connected(self, charge_point_id: str, protocol: str, connection_id: str) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                """UPDATE charge_points SET connected = true, ocpp_protocol = %s,
+                          connection_id = %s, last_connected_at = now(), last_seen_at = now()
+                   WHERE id = %s""",
+                (protocol, connection_id, charge_point_id),
+            )
+            await conn.execute(
+                "INSERT INTO connectivity_events (charge_point_id, event) VALUES (%s, 'connect')",
+                (charge_point_id,),
+            )
+
+    async def mark_disconnected(self, charge_point_id: str, connection_id: str) -> bool:
+        """Mark the charge point offline unless a newer connection has replaced this one."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                """UPDATE charge_points SET connected = false, last_disconnected_at = now()
+                   WHERE id = %s AND connection_id = %s""",
+                (charge_point_id, connection_id),
+            )
+            if cur.rowcount:
+                await conn.execute(
+                    """INSERT INTO connectivity_events (charge_point_id, event)
+                       VALUES (%s, 'disconnect')""",
+                    (charge_point_id,),
+                )
+            return cur.rowcount == 1
+
+    async def mark_all_disconnected(self) -> None:
+        """On start: nobody is connected to a system that was not running."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                """UPDATE charge_points SET connected = false,
+                          last_disconnected_at = COALESCE(last_disconnected_at, now())
+                   WHERE connected"""
+            )
+
+    async def record_boot(
+        self,
+        charge_point_id: str,
+        *,
+        vendor: str,
+        model: str,
+        serial_number: str | None,
+        firmware_version: str | None,
+        boot_info: dict,
+    ) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                """UPDATE charge_points SET vendor = %s, model = %s, serial_number = %s,
+                          firmware_version = %s, boot_info = %s, booted_at = now(),
+                          last_seen_at = now()
+                   WHERE id = %s""",
+                (vendor, model, serial_number, firmware_version, Jsonb(boot_info), charge_point_id),
+            )
+            await conn.execute(
+                "INSERT INTO connectivity_events (charge_point_id, event) VALUES (%s, 'boot')",
+                (charge_point_id,),
+            )
+
+    async def record_heartbeat(self, charge_point_id: str) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE charge_points SET last_seen_at = now() WHERE id = %s", (charge_point_id,)
+            )
+            await conn.execute(
+                "INSERT INTO connectivity_events (charge_point_id, event) VALUES (%s, 'heartbeat')",
+                (charge_point_id,),
+            )
+
+    async def list_summaries(self, *, after: str | None, limit: int) -> list[ChargePointSummary]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT id, site_id, connected, ocpp_protocol, last_seen_at, vendor, model
+                   FROM charge_points WHERE %(after)s::text IS NULL OR id > %(after)s
+                   ORDER BY id LIMIT %(limit)s""",
+                {"after": after, "limit": limit},
+            )
+            return [ChargePointSummary(**row) for row in await cur.fetchall()]
+
+    async def get(self, charge_point_id: str) -> ChargePoint | None:
+        row = await self.get_row(charge_point_id)
+        if row is None:
+            return None
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT connector_id, status, error_code, info, vendor_error_code, status_at
+                   FROM connectors WHERE charge_point_id = %s ORDER BY connector_id""",
+                (charge_point_id,),
+            )
+            connectors = [ConnectorStatus(**r) for r in await cur.fetchall()]
+            cur = await conn.execute(
+                f"""SELECT {_TRANSACTION_COLUMNS} FROM transactions t
+                    WHERE t.charge_point_id = %s AND t.stopped_at IS NULL
+                    ORDER BY t.connector_id""",
+                (charge_point_id,),
+            )
+            active = [Transaction(**r) for r in await cur.fetchall()]
+        fields = {k: v for k, v in row.items() if k in ChargePoint.model_fields}
+        return ChargePoint(**fields, connectors=connectors, active_transactions=active)
+
+
+class ConnectorRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def record_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
+        """Keep the newest status per connector, and every status as an event."""
+        values = {"cp": charge_point_id, **status.model_dump()}
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                """INSERT INTO connectors (charge_point_id, connector_id, status, error_code, info,
+                                           vendor_error_code, status_at)
+                   VALUES (%(cp)s, %(connector_id)s, %(status)s, %(error_code)s, %(info)s,
+                           %(vendor_error_code)s, %(status_at)s)
+                   ON CONFLICT (charge_point_id, connector_id) DO UPDATE SET
+                       status = EXCLUDED.status, error_code = EXCLUDED.error_code,
+                       info = EXCLUDED.info, vendor_error_code = EXCLUDED.vendor_error_code,
+                       status_at = EXCLUDED.status_at, updated_at = now()
+                   WHERE connectors.status_at <= EXCLUDED.status_at""",
+                values,
+            )
+            await conn.execute(
+                """INSERT INTO status_events (charge_point_id, connector_id, status, error_code,
+                                              info, vendor_error_code, timestamp)
+                   VALUES (%(cp)s, %(connector_id)s, %(status)s, %(error_code)s, %(info)s,
+                           %(vendor_error_code)s, %(status_at)s)""",
+                values,
+            )
+
+
+class IdTagRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def insert(self, tag: IdTag) -> bool:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag)
+                   VALUES (%(id_tag)s, %(status)s, %(expiry_date)s, %(parent_id_tag)s)
+                   ON CONFLICT (id_tag) DO NOTHING""",
+                tag.model_dump(),
+            )
+            return cur.rowcount == 1
+
+    async def upsert(self, tag: IdTag) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                """INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag)
+                   VALUES (%(id_tag)s, %(status)s, %(expiry_date)s, %(parent_id_tag)s)
+                   ON CONFLICT (id_tag) DO UPDATE SET status = EXCLUDED.status,
+                       expiry_date = EXCLUDED.expiry_date,
+                       parent_id_tag = EXCLUDED.parent_id_tag""",
+                tag.model_dump(),
+            )
+
+    async def get(self, id_tag: str) -> IdTag | None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT id_tag, status, expiry_date, parent_id_tag FROM id_tags
+                   WHERE id_tag = %s""",
+                (id_tag,),
+            )
+            row = await cur.fetchone()
+            return IdTag(**row) if row else None
+
+
+class TransactionRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def start(
+        self,
+        *,
+        charge_point_id: str,
+        connector_id: int,
+        id_tag: str,
+        started_at: datetime,
+        meter_start_wh: int,
+        reservation_id: int | None,
+        id_tag_status: str,
+    ) -> int:
+        """Record a start and return its transaction id; a retried start returns the same id."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """INSERT INTO transactions (charge_point_id, connector_id, id_tag, started_at,
+                                             meter_start_wh, reservation_id, start_id_tag_status)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (charge_point_id, connector_id, started_at, id_tag)
+                   DO UPDATE SET meter_start_wh = transactions.meter_start_wh
+                   RETURNING transaction_id""",
+                (
+                    charge_point_id,
+                    connector_id,
+                    id_tag,
+                    started_at,
+                    meter_start_wh,
+                    reservation_id,
+                    id_tag_status,
+                ),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            return int(row["transaction_id"])
+
+    async def stop(
+        self,
+        *,
+        charge_point_id: str,
+        transaction_id: int,
+        stopped_at: datetime,
+        meter_stop_wh: int,
+        reason: str | None,
+        id_tag: str | None,
+        samples: Sequence[MeterSample] = (),
+    ) -> bool:
+        """Record a stop (and its transactionData) atomically; False if the id is unknown here."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                """UPDATE transactions SET stopped_at = %s, meter_stop_wh = %s,
+                          stop_reason = %s, stop_id_tag = %s
+                   WHERE transaction_id = %s AND charge_point_id = %s
+                   RETURNING connector_id""",
+                (stopped_at, meter_stop_wh, reason, id_tag, transaction_id, charge_point_id),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return False
+            if samples:
+                connector = row["connector_id"]
+                await _copy_meter_samples(
+                    conn,
+                    charge_point_id,
+                    [s.model_copy(update={"connector_id": connector}) for s in samples],
+                )
+            return True
+
+    async def known_ids(self, charge_point_id: str, ids: Iterable[int]) -> set[int]:
+        wanted = list(set(ids))
+        if not wanted:
+            return set()
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT transaction_id FROM transactions
+                   WHERE charge_point_id = %s AND transaction_id = ANY(%s)""",
+                (charge_point_id, wanted),
+            )
+            return {int(r["transaction_id"]) for r in await cur.fetchall()}
+
+    async def list(
+        self, *, charge_point_id: str | None, before_id: int | None, limit: int
+    ) -> list[Transaction]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"""SELECT {_TRANSACTION_COLUMNS} FROM transactions t
+                    WHERE (%(cp)s::text IS NULL OR t.charge_point_id = %(cp)s)
+                      AND (%(before)s::bigint IS NULL OR t.transaction_id < %(before)s)
+                    ORDER BY t.transaction_id DESC LIMIT %(limit)s""",
+                {"cp": charge_point_id, "before": before_id, "limit": limit},
+            )
+            return [Transaction(**r) for r in await cur.fetchall()]
+
+
+class MeterValueRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def add(self, charge_point_id: str, samples: Sequence[MeterSample]) -> None:
+        if not samples:
+            return
+        async with self.pool.connection() as conn, conn.transaction():
+            await _copy_meter_samples(conn, charge_point_id, samples)
+
+    async def for_transaction(self, transaction_id: int) -> list[MeterSample]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT connector_id, transaction_id, timestamp, measurand, value, unit, phase,
+                          context, location
+                   FROM meter_values WHERE transaction_id = %s ORDER BY timestamp, id""",
+                (transaction_id,),
+            )
+            return [MeterSample(**r) for r in await cur.fetchall()]
+
+
+async def _copy_meter_samples(conn: Any, charge_point_id: str, samples: Sequence[MeterSample]):
+    async with (
+        conn.cursor() as cur,
+        cur.copy(
+            """COPY meter_values (charge_point_id, connector_id, transaction_id, timestamp,
+                              measurand, value, unit, phase, context, location) FROM STDIN"""
+        ) as copy,
+    ):
+        for s in samples:
+            await copy.write_row(
+                (
+                    charge_point_id,
+                    s.connector_id,
+                    s.transaction_id,
+                    s.timestamp,
+                    s.measurand,
+                    s.value,
+                    s.unit,
+                    s.phase,
+                    s.context,
+                    s.location,
+                )
+            )
+
+
+class MessageLogRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def add_many(
+        self, rows: Sequence[tuple[str, str, int | None, str | None, str | None, str, datetime]]
+    ) -> None:
+        """rows: (charge_point_id, direction, message_type, unique_id, action, frame, at)."""
+        if not rows:
+            return
+        async with (
+            self.pool.connection() as conn,
+            conn.cursor() as cur,
+            cur.copy(
+                """COPY ocpp_messages (charge_point_id, direction, message_type, unique_id, action,
+                                   frame, at) FROM STDIN"""
+            ) as copy,
+        ):
+            for row in rows:
+                await copy.write_row(row)
+
+    async def recent(self, charge_point_id: str, limit: int = 100) -> list[Row]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT direction, message_type, unique_id, action, frame, at
+                   FROM ocpp_messages WHERE charge_point_id = %s ORDER BY id DESC LIMIT %s""",
+                (charge_point_id, limit),
+            )
+            return await cur.fetchall()
+
+
+class ApiTokenRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def ensure(self, name: str, token_hash: str, role: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                """INSERT INTO api_tokens (name, token_hash, role) VALUES (%s, %s, %s)
+                   ON CONFLICT (token_hash) DO NOTHING""",
+                (name, token_hash, role),
+            )
+
+    async def role_for(self, token_hash: str) -> str | None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT role FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL""",
+                (token_hash,),
+            )
+            row = await cur.fetchone()
+            return row["role"] if row else None
+
+
+class Repositories:
+    """All repositories over one pool."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+        self.charge_points = ChargePointRepository(pool)
+        self.connectors = ConnectorRepository(pool)
+        self.id_tags = IdTagRepository(pool)
+        self.transactions = TransactionRepository(pool)
+        self.meter_values = MeterValueRepository(pool)
+        self.message_log = MessageLogRepository(pool)
+        self.api_tokens = ApiTokenRepository(pool)

@@ -1,0 +1,100 @@
+"""Domain models shared by the service layer, REST and (later) MCP: the CSMS's own words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class IdTagStatus(StrEnum):
+    accepted = "Accepted"
+    blocked = "Blocked"
+    expired = "Expired"
+    invalid = "Invalid"
+
+
+class IdTag(BaseModel):
+    id_tag: str = Field(min_length=1, max_length=20, examples=["TAG1"])
+    status: IdTagStatus = IdTagStatus.accepted
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = Field(default=None, max_length=20)
+
+
+class ConnectorStatus(BaseModel):
+    connector_id: int
+    status: str
+    error_code: str | None = None
+    info: str | None = None
+    vendor_error_code: str | None = None
+    status_at: datetime
+
+
+class Transaction(BaseModel):
+    transaction_id: int = Field(description="the id as the charger knows it")
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    started_at: datetime
+    stopped_at: datetime | None = None
+    meter_start_wh: int
+    meter_stop_wh: int | None = None
+    energy_wh: int | None = Field(
+        default=None, description="meter_stop_wh - meter_start_wh, or the last reading so far"
+    )
+    stop_reason: str | None = None
+
+
+class ChargePointSummary(BaseModel):
+    id: str
+    site_id: str | None = None
+    connected: bool
+    ocpp_protocol: str | None = None
+    last_seen_at: datetime | None = None
+    vendor: str | None = None
+    model: str | None = None
+
+
+class ChargePoint(ChargePointSummary):
+    registered_at: datetime
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    boot_info: dict | None = Field(
+        default=None, description="the last BootNotification payload, as the charger sent it"
+    )
+    booted_at: datetime | None = None
+    last_connected_at: datetime | None = None
+    last_disconnected_at: datetime | None = None
+    connectors: list[ConnectorStatus] = []
+    active_transactions: list[Transaction] = []
+
+
+class MeterSample(BaseModel):
+    """One sampled value of a MeterValues (or StopTransaction transactionData) message."""
+
+    connector_id: int
+    transaction_id: int | None = None
+    timestamp: datetime
+    measurand: str = "Energy.Active.Import.Register"
+    value: float
+    unit: str | None = None
+    phase: str | None = None
+    context: str | None = None
+    location: str | None = None
+
+
+class Command(BaseModel):
+    """A CSMS-initiated OCPP call, given as the action name and its JSON payload."""
+
+    action: str = Field(min_length=1, max_length=64, examples=["Reset"])
+    payload: dict = Field(default_factory=dict, examples=[{"type": "Soft"}])
+
+
+class CommandResult(BaseModel):
+    action: str
+    status: str = Field(
+        description="the `status` of the charger's reply when it has one (e.g. Accepted), "
+        "`Replied` when the reply has none, `CallError` when the charger answered with an error"
+    )
+    response: dict = Field(description="the charger's reply payload, or the CALLERROR's parts")

@@ -1,0 +1,68 @@
+"""The OCPP message log: every frame in and out, written in batches off the hot path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+
+from sigecve.db.repositories import MessageLogRepository
+
+log = logging.getLogger(__name__)
+
+LogRow = tuple[str, str, int | None, str | None, str | None, str, datetime]
+
+
+def describe_frame(frame: str) -> tuple[int | None, str | None, str | None]:
+    """(message type, unique id, action) of an OCPP-J frame, as far as it can be read (pure)."""
+    try:
+        msg = json.loads(frame)
+    except ValueError:
+        return None, None, None
+    if not isinstance(msg, list) or not msg or not isinstance(msg[0], int):
+        return None, None, None
+    unique_id = msg[1] if len(msg) > 1 and isinstance(msg[1], str) else None
+    action = msg[2] if msg[0] == 2 and len(msg) > 2 and isinstance(msg[2], str) else None
+    return msg[0], unique_id, action
+
+
+class MessageLogWriter:
+    """Buffers frames and copies them to PostgreSQL every `interval_s` seconds."""
+
+    def __init__(self, repo: MessageLogRepository, interval_s: float = 0.5) -> None:
+        self.repo = repo
+        self.interval_s = interval_s
+        self._rows: list[LogRow] = []
+        self._task: asyncio.Task | None = None
+
+    def record(self, charge_point_id: str, direction: str, frame: str) -> None:
+        message_type, unique_id, action = describe_frame(frame)
+        self._rows.append(
+            (charge_point_id, direction, message_type, unique_id, action, frame, datetime.now(UTC))
+        )
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.flush()
+
+    async def flush(self) -> None:
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        try:
+            await self.repo.add_many(rows)
+        except Exception:
+            log.exception(
+                "could not write %d OCPP log rows; keeping them for the next try", len(rows)
+            )
+            self._rows[:0] = rows
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.flush()

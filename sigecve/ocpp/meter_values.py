@@ -1,0 +1,64 @@
+"""Turning OCPP MeterValue structures into normalised samples (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sigecve.domain import MeterSample
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+# Stored units are the base units; kilo-units are scaled on the way in.
+_SCALE = {
+    "kWh": ("Wh", 1000.0),
+    "kW": ("W", 1000.0),
+    "kvar": ("var", 1000.0),
+    "kvarh": ("varh", 1000.0),
+    "kVA": ("VA", 1000.0),
+}
+
+
+def parse_timestamp(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def samples_from_meter_values(
+    connector_id: int, transaction_id: int | None, meter_value: Iterable[dict[str, Any]]
+) -> list[MeterSample]:
+    """Samples from a 1.6 `meterValue` list (keys in snake_case, as the ocpp router gives them).
+
+    Values that are not numbers (SignedData) are skipped: they are kept in the message log.
+    """
+    samples: list[MeterSample] = []
+    for mv in meter_value:
+        at = parse_timestamp(mv["timestamp"])
+        for sv in mv.get("sampled_value", []):
+            if sv.get("format") == "SignedData":
+                continue
+            try:
+                value = float(sv["value"])
+            except (TypeError, ValueError):
+                continue
+            measurand = sv.get("measurand") or ENERGY_REGISTER
+            unit = sv.get("unit") or ("Wh" if measurand.startswith("Energy") else None)
+            if unit in _SCALE:
+                unit, factor = _SCALE[unit]
+                value *= factor
+            samples.append(
+                MeterSample(
+                    connector_id=connector_id,
+                    transaction_id=transaction_id,
+                    timestamp=at,
+                    measurand=measurand,
+                    value=value,
+                    unit=unit,
+                    phase=sv.get("phase"),
+                    context=sv.get("context"),
+                    location=sv.get("location"),
+                )
+            )
+    return samples

@@ -1,0 +1,212 @@
+"""The charge points hosted in one process: a session and a mailbox per charge point.
+
+Frames arrive in batches from gateways (`deliver`), wait in the charge point's mailbox and are
+handled one at a time in arrival order by its session, so each charge point behaves as one
+actor even though many share a process. Frames going out wait per gateway until the gateway
+collects them (`poll`). Nothing here knows of Ray: the host actor is a shell around this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigecve.db.repositories import Repositories
+from sigecve.domain import CommandResult
+from sigecve.ocpp import v16
+from sigecve.ocpp.message_log import MessageLogWriter
+from sigecve.ocpp.raw_calls import CallErrorReply
+from sigecve.services.charge_points import admit_charge_point
+from sigecve.services.errors import InvalidInput, NotConnected
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_PROTOCOLS = (v16.PROTOCOL,)
+
+# (connection id, frame); a frame of None asks the gateway to close that connection.
+OutboundItem = tuple[str, str | None]
+
+
+class Mailbox:
+    """The connection object the `ocpp` router reads frames from and writes frames to."""
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection_id: str,
+        gateway_id: str,
+        sessions: ChargePointSessions,
+    ) -> None:
+        self.charge_point_id = charge_point_id
+        self.connection_id = connection_id
+        self.gateway_id = gateway_id
+        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+        self._sessions = sessions
+
+    async def recv(self) -> str:
+        return await self.inbox.get()
+
+    async def send(self, frame: str) -> None:
+        self._sessions.emit(self, frame)
+
+
+@dataclass
+class HostedChargePoint:
+    mailbox: Mailbox
+    session: Any
+    protocol: str
+    task: asyncio.Task = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    accepted: bool
+    reason: str
+
+
+class ChargePointSessions:
+    def __init__(
+        self,
+        repos: Repositories,
+        *,
+        auto_register: bool,
+        heartbeat_interval_s: int,
+        command_timeout_s: float,
+    ) -> None:
+        self.repos = repos
+        self.auto_register = auto_register
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.command_timeout_s = command_timeout_s
+        self.message_log = MessageLogWriter(repos.message_log)
+        self._hosted: dict[str, HostedChargePoint] = {}
+        self._outbound: dict[str, asyncio.Queue[OutboundItem]] = {}
+
+    def start(self) -> None:
+        self.message_log.start()
+
+    async def close(self) -> None:
+        for cp_id in list(self._hosted):
+            await self._drop(cp_id)
+        await self.message_log.close()
+
+    @property
+    def connected_count(self) -> int:
+        return len(self._hosted)
+
+    def is_connected(self, charge_point_id: str) -> bool:
+        return charge_point_id in self._hosted
+
+    async def connect(
+        self,
+        charge_point_id: str,
+        password: str | None,
+        protocol: str,
+        gateway_id: str,
+        connection_id: str,
+    ) -> ConnectResult:
+        if protocol not in SUPPORTED_PROTOCOLS:
+            return ConnectResult(False, f"unsupported protocol {protocol!r}")
+        decision = await admit_charge_point(
+            self.repos, charge_point_id, password, auto_register=self.auto_register
+        )
+        if not decision.accepted:
+            log.info("refused %s: %s", charge_point_id, decision.reason)
+            return ConnectResult(False, decision.reason)
+        previous = self._hosted.get(charge_point_id)
+        if previous is not None:
+            # A second connection with the same identity replaces the first.
+            self._queue(previous.mailbox.gateway_id).put_nowait(
+                (previous.mailbox.connection_id, None)
+            )
+            await self._drop(charge_point_id)
+        mailbox = Mailbox(charge_point_id, connection_id, gateway_id, self)
+        session = v16.ChargePointSession16(
+            charge_point_id,
+            mailbox,
+            self.repos,
+            heartbeat_interval_s=self.heartbeat_interval_s,
+            response_timeout_s=self.command_timeout_s,
+        )
+        task = asyncio.create_task(session.start(), name=f"ocpp-session-{charge_point_id}")
+        self._hosted[charge_point_id] = HostedChargePoint(mailbox, session, protocol, task)
+        await self.repos.charge_points.mark_connected(charge_point_id, protocol, connection_id)
+        return ConnectResult(True, decision.reason)
+
+    def deliver(self, frames: list[tuple[str, str, str]]) -> None:
+        """(connection id, charge point id, frame) triples, in the order they arrived."""
+        for connection_id, charge_point_id, frame in frames:
+            hosted = self._hosted.get(charge_point_id)
+            if hosted is None or hosted.mailbox.connection_id != connection_id:
+                continue  # from a connection that has been closed or replaced
+            self.message_log.record(charge_point_id, "in", frame)
+            hosted.mailbox.inbox.put_nowait(frame)
+
+    def emit(self, mailbox: Mailbox, frame: str) -> None:
+        self.message_log.record(mailbox.charge_point_id, "out", frame)
+        self._queue(mailbox.gateway_id).put_nowait((mailbox.connection_id, frame))
+
+    async def poll(self, gateway_id: str, max_wait_s: float) -> list[OutboundItem]:
+        """Frames waiting for `gateway_id`: returns as soon as there is one, [] after max_wait_s."""
+        queue = self._queue(gateway_id)
+        try:
+            first = await asyncio.wait_for(queue.get(), max_wait_s)
+        except TimeoutError:
+            return []
+        items = [first]
+        while not queue.empty():
+            items.append(queue.get_nowait())
+        return items
+
+    async def disconnect(self, charge_point_id: str, connection_id: str) -> None:
+        hosted = self._hosted.get(charge_point_id)
+        if hosted is not None and hosted.mailbox.connection_id == connection_id:
+            await self._drop(charge_point_id)
+        await self.repos.charge_points.mark_disconnected(charge_point_id, connection_id)
+
+    async def call(
+        self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None
+    ) -> CommandResult:
+        """Send a CSMS-initiated call and report the charger's reply."""
+        hosted = self._hosted.get(charge_point_id)
+        if hosted is None:
+            raise NotConnected(f"charge point {charge_point_id!r} is not connected")
+        if action not in v16.CSMS_INITIATED_ACTIONS:
+            raise InvalidInput(
+                f"{action!r} is not a command a central system sends to an OCPP 1.6 charger; "
+                f"one of: {', '.join(sorted(v16.CSMS_INITIATED_ACTIONS))}"
+            )
+        try:
+            reply = await hosted.session.call_action(
+                action, payload, timeout_s or self.command_timeout_s
+            )
+        except CallErrorReply as e:
+            return CommandResult(
+                action=action,
+                status="CallError",
+                response={
+                    "errorCode": e.error_code,
+                    "errorDescription": e.description,
+                    "errorDetails": e.details,
+                },
+            )
+        status = reply.get("status")
+        return CommandResult(
+            action=action, status=status if isinstance(status, str) else "Replied", response=reply
+        )
+
+    def _queue(self, gateway_id: str) -> asyncio.Queue[OutboundItem]:
+        queue = self._outbound.get(gateway_id)
+        if queue is None:
+            queue = self._outbound[gateway_id] = asyncio.Queue()
+        return queue
+
+    async def _drop(self, charge_point_id: str) -> None:
+        hosted = self._hosted.pop(charge_point_id, None)
+        if hosted is None:
+            return
+        hosted.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await hosted.task

@@ -1,0 +1,184 @@
+"""OCPP 1.6J, central-system side: one session object per connected charge point."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ocpp.charge_point import snake_to_camel_case
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as OcppChargePoint
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action, RegistrationStatus
+
+from sigecve.db.repositories import Repositories
+from sigecve.domain import ConnectorStatus
+from sigecve.ocpp.meter_values import (
+    ENERGY_REGISTER,
+    parse_timestamp,
+    samples_from_meter_values,
+)
+from sigecve.ocpp.raw_calls import RawCallMixin
+from sigecve.services import transactions
+from sigecve.services.id_tags import authorize
+
+PROTOCOL = "ocpp1.6"
+
+# What a central system may send a 1.6J charger (Core, profiles, security extension).
+CSMS_INITIATED_ACTIONS = frozenset(
+    {
+        "CancelReservation",
+        "CertificateSigned",
+        "ChangeAvailability",
+        "ChangeConfiguration",
+        "ClearCache",
+        "ClearChargingProfile",
+        "DataTransfer",
+        "DeleteCertificate",
+        "ExtendedTriggerMessage",
+        "GetCompositeSchedule",
+        "GetConfiguration",
+        "GetDiagnostics",
+        "GetInstalledCertificateIds",
+        "GetLocalListVersion",
+        "GetLog",
+        "InstallCertificate",
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "ReserveNow",
+        "Reset",
+        "SendLocalList",
+        "SetChargingProfile",
+        "SignedUpdateFirmware",
+        "TriggerMessage",
+        "UnlockConnector",
+        "UpdateFirmware",
+    }
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class ChargePointSession16(RawCallMixin, OcppChargePoint):
+    """Handles what a 1.6 charger sends; every reply goes out after its data is committed."""
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection: Any,
+        repos: Repositories,
+        *,
+        heartbeat_interval_s: int,
+        response_timeout_s: float,
+    ) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
+        self.repos = repos
+        self.heartbeat_interval_s = heartbeat_interval_s
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kw):
+        boot_info = snake_to_camel_case(
+            {
+                "charge_point_vendor": charge_point_vendor,
+                "charge_point_model": charge_point_model,
+                **kw,
+            }
+        )
+        await self.repos.charge_points.record_boot(
+            self.id,
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            serial_number=kw.get("charge_point_serial_number"),
+            firmware_version=kw.get("firmware_version"),
+            boot_info=boot_info,
+        )
+        return call_result.BootNotification(
+            current_time=_iso(_now()),
+            interval=self.heartbeat_interval_s,
+            status=RegistrationStatus.accepted,
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self):
+        await self.repos.charge_points.record_heartbeat(self.id)
+        return call_result.Heartbeat(current_time=_iso(_now()))
+
+    @on(Action.status_notification)
+    async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kw):
+        await self.repos.connectors.record_status(
+            self.id,
+            ConnectorStatus(
+                connector_id=connector_id,
+                status=status,
+                error_code=error_code,
+                info=kw.get("info"),
+                vendor_error_code=kw.get("vendor_error_code"),
+                status_at=parse_timestamp(kw["timestamp"]) if kw.get("timestamp") else _now(),
+            ),
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str):
+        status, tag = await authorize(self.repos, id_tag, _now())
+        return call_result.Authorize(id_tag_info=_id_tag_info(status, tag))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kw
+    ):
+        transaction_id, status = await transactions.start_transaction(
+            self.repos,
+            charge_point_id=self.id,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start_wh=meter_start,
+            started_at=parse_timestamp(timestamp),
+            reservation_id=kw.get("reservation_id"),
+            now=_now(),
+        )
+        return call_result.StartTransaction(
+            transaction_id=transaction_id, id_tag_info={"status": status.value}
+        )
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, connector_id: int, meter_value: list, **kw):
+        samples = samples_from_meter_values(connector_id, kw.get("transaction_id"), meter_value)
+        await transactions.record_meter_values(self.repos, self.id, samples)
+        return call_result.MeterValues()
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(self, meter_stop: int, timestamp: str, transaction_id: int, **kw):
+        samples = samples_from_meter_values(0, transaction_id, kw.get("transaction_data") or [])
+        _, status = await transactions.stop_transaction(
+            self.repos,
+            charge_point_id=self.id,
+            transaction_id=transaction_id,
+            meter_stop_wh=meter_stop,
+            stopped_at=parse_timestamp(timestamp),
+            reason=kw.get("reason", "Local"),
+            id_tag=kw.get("id_tag"),
+            samples=samples,
+            now=_now(),
+        )
+        return call_result.StopTransaction(
+            id_tag_info={"status": status.value} if status is not None else None
+        )
+
+
+def _id_tag_info(status, tag) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": status.value}
+    if tag is not None and tag.expiry_date is not None:
+        info["expiry_date"] = _iso(tag.expiry_date)
+    if tag is not None and tag.parent_id_tag:
+        info["parent_id_tag"] = tag.parent_id_tag
+    return info
+
+
+__all__ = ["CSMS_INITIATED_ACTIONS", "ENERGY_REGISTER", "PROTOCOL", "ChargePointSession16"]

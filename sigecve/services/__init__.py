@@ -1,0 +1,1 @@
+"""The one service layer REST, MCP, the CLI and the charge-point actors all call."""

@@ -1,0 +1,51 @@
+"""Configuration: environment variables or the same names in `.env` (see CONTRACTS.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything `sigecve up` needs to know; passed as a value to actors and deployments."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="external PostgreSQL; unset runs the embedded one under var_dir/pg",
+    )
+    host: str = Field(default="127.0.0.1", validation_alias="SIGECVE_HOST")
+    port: int = Field(default=8000, ge=1, le=65535, validation_alias="SIGECVE_PORT")
+    admin_token: str | None = Field(default=None, validation_alias="SIGECVE_ADMIN_TOKEN")
+    auto_register: bool = Field(default=False, validation_alias="SIGECVE_AUTO_REGISTER")
+    ray_address: str | None = Field(default=None, validation_alias="RAY_ADDRESS")
+    var_dir: Path = Field(default=Path("var"), validation_alias="SIGECVE_VAR_DIR")
+    demo_cps: int = Field(default=20, ge=0, validation_alias="DEMO_CPS")
+
+    charge_point_hosts: int = Field(
+        default=2,
+        ge=1,
+        validation_alias="SIGECVE_CP_HOSTS",
+        description="Ray actor processes hosting charge-point actors",
+    )
+    heartbeat_interval_s: int = Field(default=300, ge=1, validation_alias="SIGECVE_HEARTBEAT_S")
+    command_timeout_s: float = Field(
+        default=30.0, gt=0, validation_alias="SIGECVE_COMMAND_TIMEOUT_S"
+    )
+    db_pool_max: int = Field(default=4, ge=1, validation_alias="SIGECVE_DB_POOL_MAX")
+
+    anthropic_api_key: str | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    llm_model: str | None = Field(default=None, validation_alias="SIGECVE_LLM_MODEL")
+
+    @property
+    def public_http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def public_ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ocpp"

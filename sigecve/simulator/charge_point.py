@@ -1,0 +1,260 @@
+"""A simulated OCPP 1.6J charge point (the `ocpp` package's client side) with realistic sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as OcppChargePoint
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import (
+    Action,
+    AvailabilityStatus,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    ConfigurationStatus,
+    RemoteStartStopStatus,
+    ResetStatus,
+    TriggerMessageStatus,
+    UnlockStatus,
+)
+
+log = logging.getLogger(__name__)
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class SimulationProfile:
+    """How a simulated charger behaves; defaults give a lively demo, not a day-long trace."""
+
+    connectors: int = 2
+    heartbeat_s: float | None = None  # None: the interval the CSMS gives at boot
+    meter_interval_s: float = 10.0
+    session_s: tuple[float, float] = (60.0, 180.0)
+    idle_s: tuple[float, float] = (5.0, 60.0)
+    power_kw: tuple[float, float] = (3.7, 22.0)
+    id_tags: tuple[str, ...] = ("DEMO-TAG",)
+
+
+@dataclass
+class SimulationCounters:
+    connected: int = 0
+    boots: int = 0
+    sessions_started: int = 0
+    sessions_stopped: int = 0
+    refused_tags: int = 0
+    errors: int = 0
+    reconnects: int = 0
+    messages: int = 0
+    last_error: str | None = field(default=None, repr=False)
+
+
+class SimulatedChargePoint16(OcppChargePoint):
+    """Sends what a real charger sends and answers the central system's commands."""
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection,
+        profile: SimulationProfile,
+        counters: SimulationCounters,
+        rng: random.Random,
+    ) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=60)
+        self.profile = profile
+        self.counters = counters
+        self.rng = rng
+        self.energy_wh = {c: rng.randint(0, 5_000_000) for c in range(1, profile.connectors + 1)}
+        self.configuration = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "60"}
+
+    async def send(self, payload):
+        self.counters.messages += 1
+        return await self.call(payload)
+
+    # --- what the charger initiates ------------------------------------------------------
+
+    async def boot(self) -> int:
+        reply = await self.send(
+            call.BootNotification(
+                charge_point_vendor="SIGEC-VE",
+                charge_point_model="Simulator-1.6",
+                charge_point_serial_number=f"SIM-{self.id}",
+                firmware_version="1.0.0",
+            )
+        )
+        self.counters.boots += 1
+        for connector in range(0, self.profile.connectors + 1):
+            await self.status(connector, ChargePointStatus.available)
+        return int(reply.interval)
+
+    async def status(
+        self,
+        connector: int,
+        status: ChargePointStatus,
+        error_code: ChargePointErrorCode = ChargePointErrorCode.no_error,
+    ) -> None:
+        await self.send(
+            call.StatusNotification(
+                connector_id=connector,
+                error_code=error_code,
+                status=status,
+                timestamp=utc_now_iso(),
+            )
+        )
+
+    async def heartbeat_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.send(call.Heartbeat())
+
+    async def charging_session(self, connector: int) -> None:
+        p = self.profile
+        id_tag = self.rng.choice(p.id_tags)
+        auth = await self.send(call.Authorize(id_tag=id_tag))
+        if auth.id_tag_info["status"] != "Accepted":
+            self.counters.refused_tags += 1
+            return
+        await self.status(connector, ChargePointStatus.preparing)
+        meter_start = self.energy_wh[connector]
+        started = await self.send(
+            call.StartTransaction(
+                connector_id=connector,
+                id_tag=id_tag,
+                meter_start=meter_start,
+                timestamp=utc_now_iso(),
+            )
+        )
+        transaction_id = started.transaction_id
+        if started.id_tag_info["status"] != "Accepted":
+            self.counters.refused_tags += 1
+            await self.stop(connector, transaction_id, "DeAuthorized")
+            return
+        self.counters.sessions_started += 1
+        await self.status(connector, ChargePointStatus.charging)
+        power_w = self.rng.uniform(*p.power_kw) * 1000
+        remaining = self.rng.uniform(*p.session_s)
+        while remaining > 0:
+            step = min(p.meter_interval_s, remaining)
+            await asyncio.sleep(step)
+            remaining -= step
+            self.energy_wh[connector] += round(power_w * step / 3600)
+            await self.meter_values(connector, transaction_id, power_w)
+        await self.stop(connector, transaction_id, "Local", id_tag)
+        self.counters.sessions_stopped += 1
+
+    async def meter_values(self, connector: int, transaction_id: int, power_w: float) -> None:
+        await self.send(
+            call.MeterValues(
+                connector_id=connector,
+                transaction_id=transaction_id,
+                meter_value=[
+                    {
+                        "timestamp": utc_now_iso(),
+                        "sampled_value": [
+                            {
+                                "value": str(self.energy_wh[connector]),
+                                "measurand": "Energy.Active.Import.Register",
+                                "unit": "Wh",
+                                "context": "Sample.Periodic",
+                            },
+                            {
+                                "value": f"{power_w:.0f}",
+                                "measurand": "Power.Active.Import",
+                                "unit": "W",
+                                "context": "Sample.Periodic",
+                            },
+                        ],
+                    }
+                ],
+            )
+        )
+
+    async def stop(
+        self, connector: int, transaction_id: int, reason: str, id_tag: str | None = None
+    ) -> None:
+        await self.status(connector, ChargePointStatus.finishing)
+        await self.send(
+            call.StopTransaction(
+                meter_stop=self.energy_wh[connector],
+                timestamp=utc_now_iso(),
+                transaction_id=transaction_id,
+                reason=reason,
+                id_tag=id_tag,
+            )
+        )
+        await self.status(connector, ChargePointStatus.available)
+
+    async def connector_loop(self, connector: int) -> None:
+        while True:
+            await asyncio.sleep(self.rng.uniform(*self.profile.idle_s))
+            await self.charging_session(connector)
+
+    # --- what the central system initiates -------------------------------------------------
+
+    @on(Action.reset)
+    def on_reset(self, type: str):
+        return call_result.Reset(status=ResetStatus.accepted)
+
+    @on(Action.change_availability)
+    def on_change_availability(self, connector_id: int, type: str):
+        return call_result.ChangeAvailability(status=AvailabilityStatus.accepted)
+
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None):
+        keys = key or list(self.configuration)
+        known = [
+            {"key": k, "readonly": False, "value": self.configuration[k]}
+            for k in keys
+            if k in self.configuration
+        ]
+        unknown = [k for k in keys if k not in self.configuration]
+        return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
+
+    @on(Action.change_configuration)
+    def on_change_configuration(self, key: str, value: str):
+        self.configuration[key] = value
+        return call_result.ChangeConfiguration(status=ConfigurationStatus.accepted)
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start(self, id_tag: str, **kw):
+        return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.accepted)
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop(self, transaction_id: int):
+        return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.accepted)
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(self, connector_id: int):
+        return call_result.UnlockConnector(status=UnlockStatus.unlocked)
+
+    @on(Action.trigger_message)
+    def on_trigger_message(self, requested_message: str, **kw):
+        return call_result.TriggerMessage(status=TriggerMessageStatus.accepted)
+
+
+def basic_auth_header(charge_point_id: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+async def connect(
+    url: str, charge_point_id: str, password: str | None, protocol: str = "ocpp1.6", **kwargs
+):
+    """An open WebSocket to the CSMS as this charge point (HTTP Basic when a password is given)."""
+    headers = basic_auth_header(charge_point_id, password) if password else None
+    return await websockets.connect(
+        f"{url.rstrip('/')}/{charge_point_id}",
+        subprotocols=[protocol],
+        additional_headers=headers,
+        open_timeout=30,
+        **kwargs,
+    )

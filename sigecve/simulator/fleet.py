@@ -1,0 +1,154 @@
+"""Running a fleet of simulated charge points from one process, with progress and a report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import asdict
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from sigecve.simulator.charge_point import (
+    SimulatedChargePoint16,
+    SimulationCounters,
+    SimulationProfile,
+    connect,
+)
+
+log = logging.getLogger(__name__)
+
+
+def charge_point_ids(prefix: str, count: int) -> list[str]:
+    width = max(3, len(str(count)))
+    return [f"{prefix}{i:0{width}d}" for i in range(1, count + 1)]
+
+
+async def run_charge_point(
+    url: str,
+    charge_point_id: str,
+    password: str | None,
+    profile: SimulationProfile,
+    counters: SimulationCounters,
+    rng: random.Random,
+) -> None:
+    """Keep one simulated charger connected and charging; reconnect with backoff when dropped."""
+    backoff = 1.0
+    while True:
+        try:
+            async with await connect(url, charge_point_id, password) as ws:
+                cp = SimulatedChargePoint16(charge_point_id, ws, profile, counters, rng)
+                counters.connected += 1
+                backoff = 1.0
+                try:
+                    router = asyncio.create_task(cp.start())
+                    interval = await cp.boot()
+                    tasks = [
+                        router,
+                        asyncio.create_task(cp.heartbeat_loop(profile.heartbeat_s or interval)),
+                    ]
+                    tasks += [
+                        asyncio.create_task(cp.connector_loop(c))
+                        for c in range(1, profile.connectors + 1)
+                    ]
+                    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                    for t in pending:
+                        t.cancel()
+                    for t in done:
+                        t.result()
+                finally:
+                    counters.connected -= 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            counters.errors += 1
+            counters.last_error = f"{charge_point_id}: {type(e).__name__}: {e}"
+            log.info("simulated %s dropped: %s", charge_point_id, counters.last_error)
+        counters.reconnects += 1
+        await asyncio.sleep(backoff * rng.uniform(0.5, 1.5))
+        backoff = min(backoff * 2, 60.0)
+
+
+def _progress(counters: SimulationCounters, count: int, elapsed: float) -> Table:
+    table = Table(title=f"SIGEC-VE simulator: {count} charge points, {elapsed:.0f} s")
+    for name in (
+        "connected",
+        "boots",
+        "sessions_started",
+        "sessions_stopped",
+        "refused_tags",
+        "errors",
+        "messages",
+    ):
+        table.add_column(name.replace("_", " "))
+    table.add_row(
+        *(
+            str(getattr(counters, n))
+            for n in (
+                "connected",
+                "boots",
+                "sessions_started",
+                "sessions_stopped",
+                "refused_tags",
+                "errors",
+                "messages",
+            )
+        )
+    )
+    return table
+
+
+async def run_fleet(
+    url: str,
+    count: int,
+    *,
+    password_template: str | None,
+    id_prefix: str = "SIM-",
+    duration_s: float | None = None,
+    profile: SimulationProfile | None = None,
+    seed: int | None = None,
+    console: Console | None = None,
+) -> dict:
+    """Run `count` charge points until `duration_s` passes (or forever); return a JSON report."""
+    profile = profile or SimulationProfile()
+    counters = SimulationCounters()
+    rng = random.Random(seed)
+    ids = charge_point_ids(id_prefix, count)
+    started = time.monotonic()
+    tasks = [
+        asyncio.create_task(
+            run_charge_point(
+                url,
+                cp_id,
+                password_template.format(id=cp_id) if password_template else None,
+                profile,
+                counters,
+                random.Random(rng.random()),
+            )
+        )
+        for cp_id in ids
+    ]
+    console = console or Console(stderr=True)
+    try:
+        with Live(
+            _progress(counters, count, 0),
+            console=console,
+            refresh_per_second=1,
+            transient=False,
+            auto_refresh=False,
+        ) as live:
+            while duration_s is None or time.monotonic() - started < duration_s:
+                await asyncio.sleep(1.0)
+                live.update(_progress(counters, count, time.monotonic() - started), refresh=True)
+    finally:
+        for t in tasks:
+            t.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*tasks, return_exceptions=True)
+    report = asdict(counters)
+    report.update(charge_points=count, duration_s=round(time.monotonic() - started, 1))
+    return report

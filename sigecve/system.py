@@ -1,0 +1,277 @@
+"""`sigecve up`: the database, the Ray cluster, the actors, the Serve applications, the demo fleet.
+
+Everything started here is stopped here, in reverse order, on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from sigecve.db.embedded import EmbeddedPostgres
+from sigecve.db.migrate import apply_migrations
+from sigecve.domain import IdTagStatus
+from sigecve.security import hash_api_token, hash_password, new_api_token
+from sigecve.settings import Settings
+from sigecve.simulator.fleet import charge_point_ids
+
+log = logging.getLogger(__name__)
+
+DEMO_PREFIX = "DEMO-"
+DEMO_ID_TAGS = ("DEMO-TAG",)
+READY_TIMEOUT_S = 180.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _read_or_create_secret(path: Path, make) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value
+
+
+def bootstrap_database(settings: Settings, database_url: str) -> str:
+    """Migrate, reset connection state, install the admin token; return the admin token."""
+    apply_migrations(database_url)
+    token = settings.admin_token or _read_or_create_secret(
+        settings.var_dir / "admin_token", new_api_token
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO api_tokens (name, token_hash, role)
+               VALUES ('bootstrap admin', %s, 'admin') ON CONFLICT (token_hash) DO NOTHING""",
+            (hash_api_token(token),),
+        )
+        conn.execute("UPDATE charge_points SET connected = false WHERE connected")
+    return token
+
+
+def register_demo_fleet(settings: Settings, database_url: str) -> str:
+    """Register the demo charge points and id tags once; return the password template."""
+    secret = _read_or_create_secret(settings.var_dir / "demo_secret", lambda: secrets.token_hex(8))
+    template = f"demo-{secret}-{{id}}"
+    ids = charge_point_ids(DEMO_PREFIX, settings.demo_cps)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        known = {
+            r[0] for r in conn.execute("SELECT id FROM charge_points WHERE id = ANY(%s)", (ids,))
+        }
+        for cp_id in ids:
+            if cp_id not in known:
+                conn.execute(
+                    """INSERT INTO charge_points (id, password_hash, site_id)
+                       VALUES (%s, %s, 'DEMO')""",
+                    (cp_id, hash_password(template.format(id=cp_id))),
+                )
+        for tag in DEMO_ID_TAGS:
+            conn.execute(
+                "INSERT INTO id_tags (id_tag, status) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (tag, IdTagStatus.accepted.value),
+            )
+    return template
+
+
+class System:
+    """One running SIGEC-VE: start() brings everything up, stop() takes it all down."""
+
+    def __init__(self, settings: Settings, after_ray_init=None) -> None:
+        self.settings = settings
+        # ray.init installs its own SIGTERM handler; the caller's must go back on after it.
+        self._after_ray_init = after_ray_init
+        self.embedded: EmbeddedPostgres | None = None
+        self.database_url: str | None = None
+        self.admin_token: str | None = None
+        self.hosts: list = []
+        self.simulator: subprocess.Popen | None = None
+        self._ray_started = False
+
+    def start(self) -> None:
+        s = self.settings
+        s.var_dir.mkdir(parents=True, exist_ok=True)
+        if s.database_url:
+            self.database_url = s.database_url
+        else:
+            self.embedded = EmbeddedPostgres(s.var_dir / "pg")
+            self.database_url = self.embedded.start()
+        self.admin_token = bootstrap_database(s, self.database_url)
+        demo_template = register_demo_fleet(s, self.database_url) if s.demo_cps else None
+
+        self._start_ray()
+        self._start_hosts()
+        self._start_serve()
+        self._wait_until_healthy()
+        if demo_template is not None:
+            self._start_demo_fleet(demo_template)
+
+    def _start_ray(self) -> None:
+        import ray
+
+        # HAProxy ingress: ~7x the WebSocket throughput of the Python proxy (docs/ingress.md).
+        os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+        if os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "1":
+            # Distinct side ports so two systems can run on one machine (tests, benchmarks).
+            os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(_free_port()))
+            os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(_free_port()))
+            # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
+            # HAProxy is ours and stops with them.
+            os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "2")
+        ray.init(
+            address=self.settings.ray_address,
+            namespace="sigecve",
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+        )
+        self._ray_started = True
+        if self._after_ray_init is not None:
+            self._after_ray_init()
+
+    def _start_hosts(self) -> None:
+        import ray
+
+        from actors.charge_point_host import ChargePointHost
+        from sigecve.placement import RAY_NAMESPACE, host_actor_name
+
+        self.hosts = [
+            ChargePointHost.options(
+                name=host_actor_name(i), namespace=RAY_NAMESPACE, get_if_exists=True
+            ).remote(self.settings, self.database_url)
+            for i in range(self.settings.charge_point_hosts)
+        ]
+        ray.get([h.start.remote() for h in self.hosts])
+
+    def _start_serve(self) -> None:
+        from ray import serve
+
+        from serve_deployments.ocpp_gateway import OcppGateway
+        from serve_deployments.rest_api import RestApi
+
+        serve.start(http_options={"host": self.settings.host, "port": self.settings.port})
+        serve.run(
+            OcppGateway.bind(self.settings), name="ocpp", route_prefix="/ocpp", blocking=False
+        )
+        serve.run(
+            RestApi.bind(self.settings, self.database_url),
+            name="api",
+            route_prefix="/api/v1",
+            blocking=False,
+        )
+
+    def _wait_until_healthy(self) -> None:
+        url = f"http://{self.settings.host}:{self.settings.port}/api/v1/health"
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(url, timeout=5)
+                if r.status_code == 200:
+                    return
+                last = r.text
+            except httpx.HTTPError as e:
+                last = repr(e)
+            time.sleep(0.5)
+        raise RuntimeError(f"SIGEC-VE did not become healthy in {READY_TIMEOUT_S:.0f} s: {last}")
+
+    def _start_demo_fleet(self, password_template: str) -> None:
+        log_path = self.settings.var_dir / "demo-fleet.log"
+        self.simulator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sigecve.cli",
+                "simulate",
+                "--url",
+                self.settings.public_ws_url,
+                "--count",
+                str(self.settings.demo_cps),
+                "--id-prefix",
+                DEMO_PREFIX,
+                "--password-template",
+                password_template,
+                "--id-tags",
+                ",".join(DEMO_ID_TAGS),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log_path.open("ab"),
+            stdin=subprocess.DEVNULL,
+        )
+
+    def ready_line(self) -> str:
+        s = self.settings
+        return (
+            f"SIGEC-VE ready  ocpp={s.public_ws_url}/{{charge_point_id}}  "
+            f"api={s.public_http_url}/api/v1  docs={s.public_http_url}/api/v1/docs  "
+            f"admin_token={self.admin_token}  demo_cps={s.demo_cps}"
+        )
+
+    def stop(self) -> None:
+        if self.simulator is not None:
+            self.simulator.terminate()
+            try:
+                self.simulator.wait(10)
+            except subprocess.TimeoutExpired:
+                self.simulator.kill()
+            self.simulator = None
+        if self._ray_started:
+            import ray
+            from ray import serve
+
+            with contextlib.suppress(Exception):
+                serve.shutdown()
+            with contextlib.suppress(Exception):
+                ray.get([h.stop.remote() for h in self.hosts], timeout=10)
+            for h in self.hosts:
+                with contextlib.suppress(Exception):
+                    ray.kill(h)
+            ray.shutdown()
+            self._ray_started = False
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+
+def run_until_signalled(settings: Settings) -> int:
+    """`sigecve up`: start, print the ready line, stop cleanly on SIGINT/SIGTERM."""
+    stop_requested = threading.Event()
+
+    def request_stop(signum, _frame):
+        stop_requested.set()
+
+    def install_handlers() -> None:
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+
+    install_handlers()
+    system = System(settings, after_ray_init=install_handlers)
+    try:
+        system.start()
+        if stop_requested.is_set():
+            return 0
+        print(system.ready_line(), flush=True)
+        while not stop_requested.wait(1.0):
+            pass
+        print("SIGEC-VE stopping", flush=True)
+        return 0
+    finally:
+        system.stop()
+        print("SIGEC-VE stopped", flush=True)
