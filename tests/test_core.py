@@ -1,0 +1,144 @@
+"""The pure decisions of the core, without a database or Ray."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from serve_deployments.ocpp_gateway import choose_protocol
+from sigecve.domain import IdTag, IdTagStatus
+from sigecve.ocpp.message_log import describe_frame
+from sigecve.ocpp.meter_values import samples_from_meter_values
+from sigecve.placement import host_index
+from sigecve.security import (
+    hash_api_token,
+    hash_password,
+    parse_basic_auth,
+    verify_password,
+)
+from sigecve.services.charge_points import decide_admission
+from sigecve.services.id_tags import authorization_status
+from sigecve.settings import Settings
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def test_host_index_is_stable_and_spreads_charge_points():
+    assert host_index("CP-1", 4) == host_index("CP-1", 4)
+    counts = [0] * 4
+    for i in range(4000):
+        counts[host_index(f"CP-{i}", 4)] += 1
+    assert all(800 < c < 1200 for c in counts), counts
+
+
+def test_passwords_are_salted_and_verified():
+    stored = hash_password("s3cret-password")
+    assert "s3cret" not in stored
+    assert stored != hash_password("s3cret-password")
+    assert verify_password("s3cret-password", stored)
+    assert not verify_password("wrong-password", stored)
+    assert not verify_password("s3cret-password", "garbage")
+
+
+def test_api_tokens_are_stored_as_digests():
+    assert hash_api_token("abc") == hash_api_token("abc") != "abc"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Basic Q1AtMTpwYXNzd29yZA==", ("CP-1", "password")),
+        ("basic Q1AtMTpwYXNzd29yZA==", ("CP-1", "password")),
+        ("Bearer abc", None),
+        ("Basic !!!", None),
+        ("Basic Q1AtMQ==", None),  # "CP-1" without a colon
+        (None, None),
+    ],
+)
+def test_parse_basic_auth(header, expected):
+    assert parse_basic_auth(header) == expected
+
+
+def test_admission_of_unknown_charge_points_depends_on_auto_register():
+    assert not decide_admission(None, "pw", auto_register=False).accepted
+    decision = decide_admission(None, "pw", auto_register=True)
+    assert decision.accepted and decision.register
+
+
+def test_admission_checks_the_password():
+    row = {"password_hash": hash_password("right-password")}
+    assert decide_admission(row, "right-password", auto_register=False).accepted
+    assert not decide_admission(row, "wrong-password", auto_register=False).accepted
+    assert not decide_admission(row, None, auto_register=False).accepted
+    assert decide_admission({"password_hash": None}, None, auto_register=False).accepted
+
+
+def test_authorization_status():
+    assert authorization_status(None, NOW) is IdTagStatus.invalid
+    assert authorization_status(IdTag(id_tag="A"), NOW) is IdTagStatus.accepted
+    blocked = IdTag(id_tag="B", status=IdTagStatus.blocked)
+    assert authorization_status(blocked, NOW) is IdTagStatus.blocked
+    old = IdTag(id_tag="C", expiry_date=NOW - timedelta(days=1))
+    assert authorization_status(old, NOW) is IdTagStatus.expired
+    valid = IdTag(id_tag="D", expiry_date=NOW + timedelta(days=1))
+    assert authorization_status(valid, NOW) is IdTagStatus.accepted
+
+
+def test_meter_values_are_normalised_to_base_units():
+    samples = samples_from_meter_values(
+        1,
+        7,
+        [
+            {
+                "timestamp": "2026-11-25T10:00:00Z",
+                "sampled_value": [
+                    {"value": "12.5", "unit": "kWh"},
+                    {"value": "7.4", "measurand": "Power.Active.Import", "unit": "kW"},
+                    {"value": "230", "measurand": "Voltage", "unit": "V", "phase": "L1"},
+                    {"value": "not-a-number"},
+                    {"value": "AB12", "format": "SignedData"},
+                ],
+            }
+        ],
+    )
+    assert [(s.measurand, s.value, s.unit) for s in samples] == [
+        ("Energy.Active.Import.Register", 12500.0, "Wh"),
+        ("Power.Active.Import", 7400.0, "W"),
+        ("Voltage", 230.0, "V"),
+    ]
+    assert samples[2].phase == "L1"
+    assert all(s.transaction_id == 7 and s.connector_id == 1 for s in samples)
+    assert samples[0].timestamp == datetime(2026, 11, 25, 10, tzinfo=UTC)
+
+
+def test_describe_frame():
+    assert describe_frame('[2,"id-1","Heartbeat",{}]') == (2, "id-1", "Heartbeat")
+    assert describe_frame('[3,"id-1",{}]') == (3, "id-1", None)
+    assert describe_frame("not json") == (None, None, None)
+    assert describe_frame("{}") == (None, None, None)
+
+
+def test_choose_protocol_keeps_the_chargers_preference():
+    assert choose_protocol(["ocpp2.0.1", "ocpp1.6"]) == "ocpp1.6"
+    assert choose_protocol(["ocpp1.5"]) is None
+    assert choose_protocol([]) is None
+
+
+def test_settings_read_the_contract_names(monkeypatch):
+    monkeypatch.setenv("SIGECVE_PORT", "8123")
+    monkeypatch.setenv("SIGECVE_AUTO_REGISTER", "true")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@y/z")
+    monkeypatch.setenv("DEMO_CPS", "3")
+    s = Settings(_env_file=None)
+    assert (s.port, s.auto_register, s.database_url, s.demo_cps) == (
+        8123,
+        True,
+        "postgresql://x@y/z",
+        3,
+    )
+    assert s.host == "127.0.0.1"
+
+
+def test_settings_reject_bad_values(monkeypatch):
+    monkeypatch.setenv("SIGECVE_PORT", "99999")
+    with pytest.raises(ValueError, match="SIGECVE_PORT"):
+        Settings(_env_file=None)

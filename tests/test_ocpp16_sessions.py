@@ -1,0 +1,280 @@
+"""OCPP 1.6 handling in the charge-point sessions, on the real database, without Ray.
+
+Frames go in the way a gateway delivers them and replies come out of the gateway's poll, so
+these tests see exactly what a charger would, minus the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from sigecve.db.repositories import Repositories
+from sigecve.domain import IdTag, IdTagStatus
+from sigecve.ocpp.sessions import ChargePointSessions
+from sigecve.security import hash_password
+from sigecve.services.errors import CommandTimeout, InvalidInput, NotConnected
+from tests.conftest import unique_id
+
+GATEWAY = "gateway-test"
+
+
+class Charger:
+    """Speaks raw OCPP-J frames to a ChargePointSessions as one connected charge point."""
+
+    def __init__(self, sessions: ChargePointSessions, cp_id: str, connection_id: str) -> None:
+        self.sessions, self.cp_id, self.connection_id = sessions, cp_id, connection_id
+        self._n = 0
+
+    async def call(self, action: str, payload: dict) -> dict:
+        self._n += 1
+        uid = f"{self.connection_id}-{self._n}"
+        self.sessions.deliver(
+            [(self.connection_id, self.cp_id, json.dumps([2, uid, action, payload]))]
+        )
+        reply = await self.next_frame()
+        assert reply[1] == uid, reply
+        assert reply[0] == 3, reply
+        return reply[2]
+
+    async def next_frame(self) -> list:
+        items = await self.sessions.poll(GATEWAY, 10)
+        assert len(items) == 1, items
+        connection_id, frame = items[0]
+        assert connection_id == self.connection_id
+        return json.loads(frame)
+
+
+@pytest.fixture
+async def sessions(repos: Repositories):
+    s = ChargePointSessions(
+        repos, auto_register=False, heartbeat_interval_s=300, command_timeout_s=5
+    )
+    s.start()
+    yield s
+    await s.close()
+
+
+async def connect(sessions, repos, cp_id=None, password="a-good-password"):
+    cp_id = cp_id or unique_id("CP")
+    await repos.charge_points.insert(cp_id, hash_password(password), "site-1")
+    result = await sessions.connect(cp_id, password, "ocpp1.6", GATEWAY, f"conn-{cp_id}")
+    assert result.accepted, result
+    return Charger(sessions, cp_id, f"conn-{cp_id}")
+
+
+BOOT = {"chargePointVendor": "ACME", "chargePointModel": "Wallbox-22", "firmwareVersion": "2.1"}
+
+
+async def test_boot_heartbeat_and_status_are_answered_and_persisted(sessions, repos):
+    cp = await connect(sessions, repos)
+    reply = await cp.call("BootNotification", BOOT)
+    assert reply["status"] == "Accepted" and reply["interval"] == 300 and reply["currentTime"]
+    assert "currentTime" in await cp.call("Heartbeat", {})
+    await cp.call(
+        "StatusNotification",
+        {
+            "connectorId": 1,
+            "errorCode": "NoError",
+            "status": "Available",
+            "timestamp": "2026-11-25T10:00:00Z",
+        },
+    )
+    stored = await repos.charge_points.get(cp.cp_id)
+    assert (stored.vendor, stored.model, stored.firmware_version) == ("ACME", "Wallbox-22", "2.1")
+    assert stored.boot_info == BOOT
+    assert stored.connected and stored.ocpp_protocol == "ocpp1.6"
+    assert [(c.connector_id, c.status) for c in stored.connectors] == [(1, "Available")]
+
+
+async def test_an_older_status_does_not_overwrite_a_newer_one(sessions, repos):
+    cp = await connect(sessions, repos)
+    for status, at in (("Charging", "2026-11-25T10:05:00Z"), ("Available", "2026-11-25T10:00:00Z")):
+        await cp.call(
+            "StatusNotification",
+            {"connectorId": 1, "errorCode": "NoError", "status": status, "timestamp": at},
+        )
+    stored = await repos.charge_points.get(cp.cp_id)
+    assert stored.connectors[0].status == "Charging"
+
+
+async def test_authorize_answers_accepted_invalid_and_blocked(sessions, repos):
+    good, blocked = unique_id("T")[:20], unique_id("B")[:20]
+    await repos.id_tags.insert(IdTag(id_tag=good))
+    await repos.id_tags.insert(IdTag(id_tag=blocked, status=IdTagStatus.blocked))
+    cp = await connect(sessions, repos)
+    assert (await cp.call("Authorize", {"idTag": good}))["idTagInfo"]["status"] == "Accepted"
+    assert (await cp.call("Authorize", {"idTag": "NOBODY"}))["idTagInfo"]["status"] == "Invalid"
+    assert (await cp.call("Authorize", {"idTag": blocked}))["idTagInfo"]["status"] == "Blocked"
+
+
+async def test_a_session_is_recorded_with_its_energy_and_a_retried_start_is_idempotent(
+    sessions, repos
+):
+    tag = unique_id("T")[:20]
+    await repos.id_tags.insert(IdTag(id_tag=tag))
+    cp = await connect(sessions, repos)
+    start = {
+        "connectorId": 1,
+        "idTag": tag,
+        "meterStart": 1000,
+        "timestamp": "2026-11-25T10:00:00Z",
+    }
+    first = await cp.call("StartTransaction", start)
+    retried = await cp.call("StartTransaction", start)
+    assert first["idTagInfo"]["status"] == "Accepted"
+    assert first["transactionId"] == retried["transactionId"]
+    tx = first["transactionId"]
+    await cp.call(
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx,
+            "meterValue": [
+                {
+                    "timestamp": "2026-11-25T10:10:00Z",
+                    "sampledValue": [
+                        {"value": "2.5", "unit": "kWh"},
+                        {"value": "7000", "measurand": "Power.Active.Import", "unit": "W"},
+                    ],
+                }
+            ],
+        },
+    )
+    stop = {
+        "meterStop": 4200,
+        "timestamp": "2026-11-25T10:30:00Z",
+        "transactionId": tx,
+        "reason": "EVDisconnected",
+        "idTag": tag,
+    }
+    assert (await cp.call("StopTransaction", stop))["idTagInfo"]["status"] == "Accepted"
+    await cp.call("StopTransaction", stop)  # a retry after a lost reply changes nothing
+
+    page = await repos.transactions.list(charge_point_id=cp.cp_id, before_id=None, limit=10)
+    assert len(page) == 1
+    t = page[0]
+    assert (t.transaction_id, t.meter_start_wh, t.meter_stop_wh, t.energy_wh) == (
+        tx,
+        1000,
+        4200,
+        3200,
+    )
+    assert t.stop_reason == "EVDisconnected"
+    samples = await repos.meter_values.for_transaction(tx)
+    assert [(s.measurand, s.value) for s in samples] == [
+        ("Energy.Active.Import.Register", 2500.0),
+        ("Power.Active.Import", 7000.0),
+    ]
+
+
+async def test_a_start_with_an_unknown_tag_gets_a_transaction_id_and_invalid(sessions, repos):
+    cp = await connect(sessions, repos)
+    reply = await cp.call(
+        "StartTransaction",
+        {"connectorId": 2, "idTag": "NOBODY", "meterStart": 0, "timestamp": "2026-11-25T11:00:00Z"},
+    )
+    assert reply["idTagInfo"]["status"] == "Invalid"
+    assert reply["transactionId"] > 0
+
+
+async def test_schema_violations_get_a_call_error_and_the_session_goes_on(sessions, repos):
+    cp = await connect(sessions, repos)
+    sessions.deliver(
+        [
+            (
+                cp.connection_id,
+                cp.cp_id,
+                json.dumps([2, "bad-1", "StatusNotification", {"connectorId": "one"}]),
+            )
+        ]
+    )
+    error = await cp.next_frame()
+    assert error[0] == 4 and error[1] == "bad-1"
+    assert error[2] in (
+        "FormatViolation",
+        "FormationViolation",
+        "TypeConstraintViolation",
+        "OccurrenceConstraintViolation",
+        "ProtocolError",
+    )
+    assert "currentTime" in await cp.call("Heartbeat", {})
+
+
+async def test_unknown_charge_points_and_wrong_passwords_are_refused(sessions, repos):
+    result = await sessions.connect(unique_id("NEW"), "whatever-pass", "ocpp1.6", GATEWAY, "c1")
+    assert not result.accepted and "unknown" in result.reason
+    cp_id = unique_id("CP")
+    await repos.charge_points.insert(cp_id, hash_password("the-real-one"), None)
+    result = await sessions.connect(cp_id, "not-the-real-one", "ocpp1.6", GATEWAY, "c2")
+    assert not result.accepted and "password" in result.reason
+
+
+async def test_auto_register_admits_and_registers_unknown_charge_points(repos):
+    s = ChargePointSessions(repos, auto_register=True, heartbeat_interval_s=60, command_timeout_s=5)
+    cp_id = unique_id("AUTO")
+    result = await s.connect(cp_id, "its-own-password", "ocpp1.6", GATEWAY, "c1")
+    assert result.accepted
+    row = await repos.charge_points.get_row(cp_id)
+    assert row is not None and row["password_hash"] != "its-own-password"
+    await s.close()
+
+
+async def test_a_new_connection_replaces_the_old_one(sessions, repos):
+    cp = await connect(sessions, repos)
+    second = await sessions.connect(cp.cp_id, "a-good-password", "ocpp1.6", GATEWAY, "conn-new")
+    assert second.accepted
+    assert await sessions.poll(GATEWAY, 5) == [(cp.connection_id, None)]  # close the old one
+    sessions.deliver([(cp.connection_id, cp.cp_id, '[2,"stale","Heartbeat",{}]')])
+    new = Charger(sessions, cp.cp_id, "conn-new")
+    assert "currentTime" in await new.call("Heartbeat", {})  # and only the new one is answered
+    await sessions.disconnect(cp.cp_id, cp.connection_id)  # the old socket closing late
+    assert sessions.is_connected(cp.cp_id)
+    assert (await repos.charge_points.get(cp.cp_id)).connected
+
+
+async def test_commands_reach_the_charger_and_report_its_reply(sessions, repos):
+    cp = await connect(sessions, repos)
+    pending = asyncio.create_task(sessions.call(cp.cp_id, "Reset", {"type": "Soft"}, 5))
+    request = await cp.next_frame()
+    assert request[0] == 2 and request[2] == "Reset" and request[3] == {"type": "Soft"}
+    sessions.deliver(
+        [(cp.connection_id, cp.cp_id, json.dumps([3, request[1], {"status": "Rejected"}]))]
+    )
+    result = await pending
+    assert (result.action, result.status, result.response) == (
+        "Reset",
+        "Rejected",
+        {"status": "Rejected"},
+    )
+
+
+async def test_command_failures_are_typed(sessions, repos):
+    cp = await connect(sessions, repos)
+    with pytest.raises(InvalidInput, match=r"not valid OCPP 1\.6"):
+        await sessions.call(cp.cp_id, "Reset", {"type": "Sideways"}, 5)
+    with pytest.raises(InvalidInput, match="not a command"):
+        await sessions.call(cp.cp_id, "BootNotification", {}, 5)
+    with pytest.raises(NotConnected):
+        await sessions.call("NOT-CONNECTED", "Reset", {"type": "Soft"}, 5)
+    with pytest.raises(CommandTimeout):
+        await sessions.call(cp.cp_id, "ClearCache", {}, 0.3)
+
+
+async def test_a_call_error_from_the_charger_is_reported(sessions, repos):
+    cp = await connect(sessions, repos)
+    pending = asyncio.create_task(sessions.call(cp.cp_id, "ClearCache", {}, 5))
+    request = await cp.next_frame()
+    sessions.deliver(
+        [
+            (
+                cp.connection_id,
+                cp.cp_id,
+                json.dumps([4, request[1], "NotSupported", "no cache here", {}]),
+            )
+        ]
+    )
+    result = await pending
+    assert result.status == "CallError" and result.response["errorCode"] == "NotSupported"
