@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,11 +59,11 @@ async def admit_charge_point(
     repos: Repositories, charge_point_id: str, password: str | None, *, auto_register: bool
 ) -> AdmissionDecision:
     row = await repos.charge_points.get_row(charge_point_id)
-    decision = decide_admission(row, password, auto_register=auto_register)
+    # scrypt is slow on purpose: keep it off the event loop that serves the other chargers.
+    decision = await asyncio.to_thread(decide_admission, row, password, auto_register=auto_register)
     if decision.register:
-        await repos.charge_points.insert(
-            charge_point_id, hash_password(password) if password else None, None
-        )
+        password_hash = await asyncio.to_thread(hash_password, password) if password else None
+        await repos.charge_points.insert(charge_point_id, password_hash, None)
     return decision
 
 

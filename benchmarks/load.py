@@ -1,0 +1,69 @@
+"""A lean OCPP-J load generator: N WebSocket clients sending Heartbeat calls back to back.
+
+Raw frames instead of the `ocpp` client so that the generator, which shares the machine with
+the system under test, spends as little CPU as possible per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+
+import websockets
+
+
+async def run_client(url: str, cp_id: str, seconds: float, latencies: list[float],
+                     errors: list[str]) -> None:
+    try:
+        async with websockets.connect(f"{url}/{cp_id}", subprotocols=["ocpp1.6"],
+                                      open_timeout=60) as ws:
+            end = time.monotonic() + seconds
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+                t0 = time.perf_counter()
+                await ws.send(f'[2,"{n}","Heartbeat",{{}}]')
+                reply = await ws.recv()
+                latencies.append(time.perf_counter() - t0)
+                if not reply.startswith("[3"):
+                    errors.append(reply[:200])
+    except Exception as e:  # reported, not raised: one failing client must not hide the rest
+        errors.append(f"{cp_id}: {type(e).__name__}: {e}")
+
+
+async def measure(url: str, clients: int, seconds: float, prefix: str) -> dict:
+    latencies: list[float] = []
+    errors: list[str] = []
+    started = time.monotonic()
+    await asyncio.gather(*(run_client(url, f"{prefix}{i:04d}", seconds, latencies, errors)
+                           for i in range(clients)))
+    elapsed = time.monotonic() - started
+    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 2),
+        "calls": len(latencies),
+        "calls_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(q[49] * 1000, 2),
+        "p95_ms": round(q[94] * 1000, 2),
+        "p99_ms": round(q[98] * 1000, 2),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--prefix", default="BENCH-")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(measure(args.url, args.clients, args.seconds, args.prefix))))
+
+
+if __name__ == "__main__":
+    main()

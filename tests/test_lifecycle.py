@@ -1,0 +1,86 @@
+"""`sigecve up` with its embedded defaults, as a user runs it: the demo fleet charges, an
+auto-registered charger is admitted, SIGTERM leaves no process behind, and the data is
+still there after a restart."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+from ocpp.v16 import call
+
+from sigecve.simulator.charge_point import utc_now_iso
+from tests.conftest import eventually, free_port, start_system, unique_id
+from tests.test_system import charger
+
+pytestmark = pytest.mark.system
+
+
+def _still_running(procs: list[psutil.Process]) -> list[str]:
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def _postmaster(var_dir) -> psutil.Process:
+    pid = int((var_dir / "pg" / "postmaster.pid").read_text().splitlines()[0])
+    return psutil.Process(pid)
+
+
+async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
+    var_dir, port = tmp_path / "var", free_port()
+    system = start_system(var_dir, port, DEMO_CPS="2", SIGECVE_AUTO_REGISTER="true")
+    try:
+        assert (var_dir / "pg" / "PG_VERSION").exists()  # the embedded PostgreSQL's data
+        assert f"admin_token={system.admin_token}" in system.ready_line
+
+        # A charger nobody registered is admitted because SIGECVE_AUTO_REGISTER=true.
+        cp_id, tag = unique_id("AUTO"), "DEMO-TAG"
+        async with charger(system, cp_id, password="its-own-password") as cp:
+            await cp.boot()
+            started = await cp.send(
+                call.StartTransaction(
+                    connector_id=1, id_tag=tag, meter_start=500, timestamp=utc_now_iso()
+                )
+            )
+            cp.energy_wh[1] = 2_000
+            await cp.meter_values(1, started.transaction_id, 3_600)
+            cp.energy_wh[1] = 7_500
+            await cp.stop(1, started.transaction_id, "Local", tag)
+
+        async def demo_transactions():
+            async with system.api() as api:
+                items = (await api.get("/transactions")).json()["items"]
+            return [t for t in items if t["charge_point_id"].startswith("DEMO-")]
+
+        await eventually(
+            demo_transactions,
+            within=180,
+            interval=1,
+            message="the demo fleet started no transaction",
+        )
+
+        ours = psutil.Process(system.process.pid).children(recursive=True)
+        ours.append(_postmaster(var_dir))
+        assert any("haproxy" in p.name() for p in ours), "the HAProxy ingress is not running"
+    finally:
+        exit_code = system.stop()
+    assert exit_code == 0, "".join(system.output[-40:])
+    assert _still_running(ours) == []
+
+    restarted = start_system(var_dir, port)
+    try:
+        assert restarted.admin_token == system.admin_token  # kept under var/
+        async with restarted.api() as api:
+            items = (await api.get("/transactions", params={"charge_point_id": cp_id})).json()
+        (t,) = items["items"]
+        assert (t["meter_start_wh"], t["meter_stop_wh"], t["energy_wh"]) == (500, 7_500, 7_000)
+        async with restarted.api() as api:
+            cp = (await api.get(f"/charge-points/{cp_id}")).json()
+        assert cp["connected"] is False and cp["vendor"] == "SIGEC-VE"
+    finally:
+        assert restarted.stop() == 0
