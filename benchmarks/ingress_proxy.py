@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import free_port, start_system  # noqa: E402
 
-ECHO_APP = '''
+ECHO_APP = """
 import signal, sys
 import ray
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -58,7 +58,7 @@ print("READY", flush=True)
 signal.sigwait([signal.SIGTERM, signal.SIGINT])
 serve.shutdown()
 ray.shutdown()
-'''
+"""
 
 
 def proxy_env(haproxy: bool) -> dict[str, str]:
@@ -71,9 +71,19 @@ def proxy_env(haproxy: bool) -> dict[str, str]:
 
 def run_load(url: str, clients: int, seconds: float) -> dict:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "load.py"), "--url", url,
-         "--clients", str(clients), "--seconds", str(seconds)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "load.py"),
+            "--url",
+            url,
+            "--clients",
+            str(clients),
+            "--seconds",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -84,8 +94,13 @@ def bench_echo(haproxy: bool, clients: int, seconds: float) -> dict:
         f.write(ECHO_APP)
     env = {**os.environ, **proxy_env(haproxy)}
     env["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"] = "2"
-    proc = subprocess.Popen([sys.executable, f.name, str(port)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, f.name, str(port)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -103,8 +118,9 @@ def bench_echo(haproxy: bool, clients: int, seconds: float) -> dict:
 
 def bench_sigecve(haproxy: bool, clients: int, seconds: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        system = start_system(Path(tmp) / "var", free_port(), SIGECVE_AUTO_REGISTER="true",
-                              **proxy_env(haproxy))
+        system = start_system(
+            Path(tmp) / "var", free_port(), SIGECVE_AUTO_REGISTER="true", **proxy_env(haproxy)
+        )
         try:
             httpx.get(f"{system.http}/api/v1/health", timeout=30).raise_for_status()
             return run_load(system.ocpp_url, clients, seconds)
@@ -113,8 +129,9 @@ def bench_sigecve(haproxy: bool, clients: int, seconds: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "ingress.json")
@@ -123,8 +140,12 @@ def main() -> None:
     for target, bench in (("echo", bench_echo), ("sigecve", bench_sigecve)):
         for haproxy in (False, True):
             proxy = "haproxy" if haproxy else "python"
-            print(f"{target} through the {proxy} proxy: {args.clients} clients, "
-                  f"{args.seconds:g} s ...", file=sys.stderr, flush=True)
+            print(
+                f"{target} through the {proxy} proxy: {args.clients} clients, "
+                f"{args.seconds:g} s ...",
+                file=sys.stderr,
+                flush=True,
+            )
             r = bench(haproxy, args.clients, args.seconds)
             r.update(target=target, proxy=proxy)
             results.append(r)
@@ -132,9 +153,9 @@ def main() -> None:
             time.sleep(2)  # let the previous cluster's processes exit before the next starts
     report = {
         "command": f"python benchmarks/ingress_proxy.py --clients {args.clients} "
-                   f"--seconds {args.seconds:g}",
+        f"--seconds {args.seconds:g}",
         "machine": f"{os.cpu_count()} cores, {platform.platform()}, Python "
-                   f"{platform.python_version()}",
+        f"{platform.python_version()}",
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,8 +163,10 @@ def main() -> None:
     print("| target | proxy | calls/s | p50 ms | p95 ms | p99 ms | errors |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
-        print(f"| {r['target']} | {r['proxy']} | {r['calls_per_s']:.0f} | {r['p50_ms']} | "
-              f"{r['p95_ms']} | {r['p99_ms']} | {r['errors']} |")
+        print(
+            f"| {r['target']} | {r['proxy']} | {r['calls_per_s']:.0f} | {r['p50_ms']} | "
+            f"{r['p95_ms']} | {r['p99_ms']} | {r['errors']} |"
+        )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,13 @@ import time
 import websockets
 
 
-async def run_client(url: str, cp_id: str, seconds: float, latencies: list[float],
-                     errors: list[str]) -> None:
+async def run_client(
+    url: str, cp_id: str, seconds: float, latencies: list[float], errors: list[str]
+) -> None:
     try:
-        async with websockets.connect(f"{url}/{cp_id}", subprotocols=["ocpp1.6"],
-                                      open_timeout=60) as ws:
+        async with websockets.connect(
+            f"{url}/{cp_id}", subprotocols=["ocpp1.6"], open_timeout=60
+        ) as ws:
             end = time.monotonic() + seconds
             n = 0
             while time.monotonic() < end:
@@ -38,8 +40,9 @@ async def measure(url: str, clients: int, seconds: float, prefix: str) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     started = time.monotonic()
-    await asyncio.gather(*(run_client(url, f"{prefix}{i:04d}", seconds, latencies, errors)
-                           for i in range(clients)))
+    await asyncio.gather(
+        *(run_client(url, f"{prefix}{i:04d}", seconds, latencies, errors) for i in range(clients))
+    )
     elapsed = time.monotonic() - started
     q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
     return {
