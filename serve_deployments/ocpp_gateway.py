@@ -18,14 +18,13 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from ray import serve
 
 from actors.directory import HostDirectory
+from sigecve.ocpp.framing import UNKNOWN_MESSAGE_ID, call_error_frame, oversize_frame_error
 from sigecve.ocpp.sessions import SUPPORTED_PROTOCOLS
 from sigecve.security import parse_basic_auth
 from sigecve.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# OCPP-J 1.6 §3.1.1: frames of 64 KiB and more are refused; the spec lets the CSMS close.
-MAX_FRAME_BYTES = 1 << 16
 POLL_WAIT_S = 10.0
 
 
@@ -113,14 +112,28 @@ def build_gateway_app(settings: Settings) -> FastAPI:
         connections[connection_id] = outbox
         await websocket.accept(subprotocol=protocol)
         writer = asyncio.create_task(_write_frames(websocket, outbox))
+        max_bytes = settings.max_frame_bytes
         try:
             while True:
-                frame = await websocket.receive_text()
-                if len(frame.encode()) >= MAX_FRAME_BYTES:
-                    await websocket.close(code=1009, reason="frame too large")
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
                     break
-                link.send(connection_id, charge_point_id, frame)
-        except (WebSocketDisconnect, RuntimeError, KeyError):
+                frame = message.get("text")
+                # Refused frames get their CALLERROR here and the connection stays up.
+                if frame is None:
+                    outbox.put_nowait(
+                        call_error_frame(
+                            UNKNOWN_MESSAGE_ID,
+                            "RpcFrameworkError",
+                            "OCPP-J frames are text frames",
+                            protocol,
+                        )
+                    )
+                elif len(frame) > max_bytes and len(frame.encode()) > max_bytes:
+                    outbox.put_nowait(oversize_frame_error(frame, max_bytes, protocol))
+                else:
+                    link.send(connection_id, charge_point_id, frame)
+        except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
             writer.cancel()

@@ -16,10 +16,15 @@ class IdTagStatus(StrEnum):
 
 
 class IdTag(BaseModel):
-    id_tag: str = Field(min_length=1, max_length=20, examples=["TAG1"])
+    id_tag: str = Field(
+        min_length=1,
+        max_length=36,
+        examples=["TAG1"],
+        description="RFID uid or other token (1.6 chargers take at most 20 characters)",
+    )
     status: IdTagStatus = IdTagStatus.accepted
     expiry_date: datetime | None = None
-    parent_id_tag: str | None = Field(default=None, max_length=20)
+    parent_id_tag: str | None = Field(default=None, max_length=36)
 
 
 class ConnectorStatus(BaseModel):
@@ -32,10 +37,14 @@ class ConnectorStatus(BaseModel):
 
 
 class Transaction(BaseModel):
-    transaction_id: int = Field(description="the id as the charger knows it")
+    id: int = Field(description="SIGEC-VE's own id of the transaction")
+    transaction_id: int | str = Field(
+        description="the id as the charger knows it: a number in OCPP 1.6, a string in 2.0.1"
+    )
+    protocol: str
     charge_point_id: str
-    connector_id: int
-    id_tag: str
+    connector_id: int = Field(description="the connector (1.6) or EVSE (2.0.1)")
+    id_tag: str | None
     started_at: datetime
     stopped_at: datetime | None = None
     meter_start_wh: int

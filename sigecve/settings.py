@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     command_timeout_s: float = Field(
         default=30.0, gt=0, validation_alias="SIGECVE_COMMAND_TIMEOUT_S"
     )
+    max_frame_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        validation_alias="SIGECVE_MAX_FRAME_BYTES",
+        description="larger OCPP frames get a CALLERROR; the connection stays up",
+    )
     db_pool_max: int = Field(default=4, ge=1, validation_alias="SIGECVE_DB_POOL_MAX")
 
     anthropic_api_key: str | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")

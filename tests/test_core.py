@@ -118,7 +118,8 @@ def test_describe_frame():
 
 
 def test_choose_protocol_keeps_the_chargers_preference():
-    assert choose_protocol(["ocpp2.0.1", "ocpp1.6"]) == "ocpp1.6"
+    assert choose_protocol(["ocpp2.0.1", "ocpp1.6"]) == "ocpp2.0.1"
+    assert choose_protocol(["ocpp1.6", "ocpp2.0.1"]) == "ocpp1.6"
     assert choose_protocol(["ocpp1.5"]) is None
     assert choose_protocol([]) is None
 

@@ -227,7 +227,7 @@ async def test_rest_auth_and_input_errors(system):
         r = await api.post("/charge-points", json={"id": "has spaces/and slashes"})
         assert r.status_code == 422
         assert r.json()["error"]["code"] == "invalid_input" and "id" in r.json()["error"]["message"]
-        r = await api.post("/id-tags", json={"id_tag": "X" * 21})
+        r = await api.post("/id-tags", json={"id_tag": "X" * 37})
         assert r.status_code == 422
         r = await api.get("/transactions", params={"cursor": "drop table"})
         assert r.status_code == 422

@@ -21,7 +21,8 @@ from sigecve.domain import (
 Row = dict[str, Any]
 
 _TRANSACTION_COLUMNS = """
-    t.transaction_id, t.charge_point_id, t.connector_id, t.id_tag, t.started_at, t.stopped_at,
+    t.transaction_id AS id, COALESCE(t.ocpp_transaction_id, t.transaction_id::text) AS ocpp_id,
+    t.protocol, t.charge_point_id, t.connector_id, t.id_tag, t.started_at, t.stopped_at,
     t.meter_start_wh, t.meter_stop_wh, t.stop_reason,
     COALESCE(t.meter_stop_wh,
              (SELECT max(m.value)::bigint FROM meter_values m
@@ -161,7 +162,7 @@ class ChargePointRepository:
                     ORDER BY t.connector_id""",
                 (charge_point_id,),
             )
-            active = [Transaction(**r) for r in await cur.fetchall()]
+            active = [_transaction(r) for r in await cur.fetchall()]
         fields = {k: v for k, v in row.items() if k in ChargePoint.model_fields}
         return ChargePoint(**fields, connectors=connectors, active_transactions=active)
 
@@ -324,7 +325,103 @@ class TransactionRepository:
                     ORDER BY t.transaction_id DESC LIMIT %(limit)s""",
                 {"cp": charge_point_id, "before": before_id, "limit": limit},
             )
-            return [Transaction(**r) for r in await cur.fetchall()]
+            return [_transaction(r) for r in await cur.fetchall()]
+
+    async def apply_event(
+        self,
+        *,
+        charge_point_id: str,
+        ocpp_transaction_id: str,
+        seq_no: int,
+        event_type: str,
+        trigger_reason: str,
+        timestamp: datetime,
+        payload: dict,
+        connector_id: int,
+        id_tag: str | None,
+        id_tag_status: str | None,
+        meter_wh: float | None,
+        stopped_reason: str | None,
+        samples: Sequence[MeterSample],
+    ) -> tuple[int, bool]:
+        """Apply one 2.0.1 TransactionEvent atomically: (our id, False if a retry).
+
+        Any event creates the transaction if it is new to us (a Started lost while offline
+        must not lose the session); Ended closes it with the last energy reading.
+        """
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                """INSERT INTO transaction_events (charge_point_id, ocpp_transaction_id, seq_no,
+                       event_type, trigger_reason, timestamp, payload)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                (
+                    charge_point_id,
+                    ocpp_transaction_id,
+                    seq_no,
+                    event_type,
+                    trigger_reason,
+                    timestamp,
+                    Jsonb(payload),
+                ),
+            )
+            fresh = cur.rowcount == 1
+            cur = await conn.execute(
+                """INSERT INTO transactions (charge_point_id, connector_id, id_tag, started_at,
+                       meter_start_wh, start_id_tag_status, protocol, ocpp_transaction_id)
+                   VALUES (%s, %s, %s, %s, %s, %s, 'ocpp2.0.1', %s)
+                   ON CONFLICT (charge_point_id, ocpp_transaction_id)
+                       WHERE ocpp_transaction_id IS NOT NULL
+                   DO UPDATE SET
+                       id_tag = COALESCE(transactions.id_tag, EXCLUDED.id_tag),
+                       start_id_tag_status = COALESCE(transactions.start_id_tag_status,
+                                                      EXCLUDED.start_id_tag_status),
+                       connector_id = GREATEST(transactions.connector_id, EXCLUDED.connector_id)
+                   RETURNING transaction_id""",
+                (
+                    charge_point_id,
+                    connector_id,
+                    id_tag,
+                    timestamp,
+                    round(meter_wh or 0),
+                    id_tag_status,
+                    ocpp_transaction_id,
+                ),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            internal_id = int(row["transaction_id"])
+            if not fresh:
+                return internal_id, False
+            if samples:
+                await _copy_meter_samples(
+                    conn,
+                    charge_point_id,
+                    [s.model_copy(update={"transaction_id": internal_id}) for s in samples],
+                )
+            if event_type == "Ended":
+                await conn.execute(
+                    """UPDATE transactions SET stopped_at = %(at)s, stop_reason = %(reason)s,
+                           meter_stop_wh = COALESCE(%(wh)s::bigint,
+                               (SELECT max(m.value)::bigint FROM meter_values m
+                                 WHERE m.transaction_id = %(id)s AND m.phase IS NULL
+                                   AND m.measurand = 'Energy.Active.Import.Register'),
+                               meter_start_wh)
+                       WHERE transaction_id = %(id)s""",
+                    {
+                        "at": timestamp,
+                        "reason": stopped_reason or "Local",
+                        "wh": round(meter_wh) if meter_wh is not None else None,
+                        "id": internal_id,
+                    },
+                )
+            return internal_id, True
+
+
+def _transaction(row: Row) -> Transaction:
+    values = dict(row)
+    ocpp_id = values.pop("ocpp_id")
+    values["transaction_id"] = int(ocpp_id) if values["protocol"] == "ocpp1.6" else ocpp_id
+    return Transaction(**values)
 
 
 class MeterValueRepository:
@@ -404,6 +501,34 @@ class MessageLogRepository:
             return await cur.fetchall()
 
 
+class ChargePointEventRepository:
+    """Charger notifications (firmware, logs, security, reports, ...) stored as they came."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def add(self, charge_point_id: str, protocol: str, action: str, payload: dict) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                """INSERT INTO charge_point_events (charge_point_id, protocol, action, payload)
+                   VALUES (%s, %s, %s, %s)""",
+                (charge_point_id, protocol, action, Jsonb(payload)),
+            )
+
+    async def recent(
+        self, charge_point_id: str, *, action: str | None = None, limit: int = 50
+    ) -> list[Row]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT action, payload, received_at FROM charge_point_events
+                   WHERE charge_point_id = %(cp)s AND (%(action)s::text IS NULL
+                                                       OR action = %(action)s)
+                   ORDER BY id DESC LIMIT %(limit)s""",
+                {"cp": charge_point_id, "action": action, "limit": limit},
+            )
+            return await cur.fetchall()
+
+
 class ApiTokenRepository:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
@@ -438,3 +563,4 @@ class Repositories:
         self.meter_values = MeterValueRepository(pool)
         self.message_log = MessageLogRepository(pool)
         self.api_tokens = ApiTokenRepository(pool)
+        self.events = ChargePointEventRepository(pool)

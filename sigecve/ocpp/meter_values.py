@@ -62,3 +62,40 @@ def samples_from_meter_values(
                 )
             )
     return samples
+
+
+def samples_from_meter_values_201(
+    evse_id: int, meter_value: Iterable[dict[str, Any]]
+) -> list[MeterSample]:
+    """Samples from a 2.0.1 `meterValue` list (snake_case keys): numeric values with a
+    `unit_of_measure` of unit and power-of-ten multiplier."""
+    samples: list[MeterSample] = []
+    for mv in meter_value:
+        at = parse_timestamp(mv["timestamp"])
+        for sv in mv.get("sampled_value", []):
+            measurand = sv.get("measurand") or ENERGY_REGISTER
+            unit_of_measure = sv.get("unit_of_measure") or {}
+            unit = unit_of_measure.get("unit") or ("Wh" if measurand.startswith("Energy") else None)
+            value = float(sv["value"]) * 10 ** int(unit_of_measure.get("multiplier", 0))
+            if unit in _SCALE:
+                unit, factor = _SCALE[unit]
+                value *= factor
+            samples.append(
+                MeterSample(
+                    connector_id=evse_id,
+                    timestamp=at,
+                    measurand=measurand,
+                    value=value,
+                    unit=unit,
+                    phase=sv.get("phase"),
+                    context=sv.get("context"),
+                    location=sv.get("location"),
+                )
+            )
+    return samples
+
+
+def last_energy_register_wh(samples: Iterable[MeterSample]) -> float | None:
+    """The newest total (not per-phase) energy register reading among `samples`, in Wh."""
+    readings = [s for s in samples if s.measurand == ENERGY_REGISTER and s.phase is None]
+    return max(readings, key=lambda s: s.timestamp).value if readings else None

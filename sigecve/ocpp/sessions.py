@@ -16,15 +16,19 @@ from typing import Any
 
 from sigecve.db.repositories import Repositories
 from sigecve.domain import CommandResult
-from sigecve.ocpp import v16
+from sigecve.ocpp import v16, v201
 from sigecve.ocpp.message_log import MessageLogWriter
-from sigecve.ocpp.raw_calls import CallErrorReply
+from sigecve.ocpp.session_base import CallErrorReply
 from sigecve.services.charge_points import admit_charge_point
-from sigecve.services.errors import InvalidInput, NotConnected
+from sigecve.services.errors import NotConnected
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_PROTOCOLS = (v16.PROTOCOL,)
+SESSION_CLASSES = {
+    v201.PROTOCOL: v201.ChargePointSession201,
+    v16.PROTOCOL: v16.ChargePointSession16,
+}
+SUPPORTED_PROTOCOLS = tuple(SESSION_CLASSES)
 
 # (connection id, frame); a frame of None asks the gateway to close that connection.
 OutboundItem = tuple[str, str | None]
@@ -123,7 +127,7 @@ class ChargePointSessions:
             )
             await self._drop(charge_point_id)
         mailbox = Mailbox(charge_point_id, connection_id, gateway_id, self)
-        session = v16.ChargePointSession16(
+        session = SESSION_CLASSES[protocol](
             charge_point_id,
             mailbox,
             self.repos,
@@ -173,11 +177,6 @@ class ChargePointSessions:
         hosted = self._hosted.get(charge_point_id)
         if hosted is None:
             raise NotConnected(f"charge point {charge_point_id!r} is not connected")
-        if action not in v16.CSMS_INITIATED_ACTIONS:
-            raise InvalidInput(
-                f"{action!r} is not a command a central system sends to an OCPP 1.6 charger; "
-                f"one of: {', '.join(sorted(v16.CSMS_INITIATED_ACTIONS))}"
-            )
         try:
             reply = await hosted.session.call_action(
                 action, payload, timeout_s or self.command_timeout_s

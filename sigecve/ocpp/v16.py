@@ -18,7 +18,7 @@ from sigecve.ocpp.meter_values import (
     parse_timestamp,
     samples_from_meter_values,
 )
-from sigecve.ocpp.raw_calls import RawCallMixin
+from sigecve.ocpp.session_base import CentralSystemSession, stored_notification
 from sigecve.services import transactions
 from sigecve.services.id_tags import authorize
 
@@ -65,8 +65,12 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-class ChargePointSession16(RawCallMixin, OcppChargePoint):
+class ChargePointSession16(CentralSystemSession, OcppChargePoint):
     """Handles what a 1.6 charger sends; every reply goes out after its data is committed."""
+
+    protocol = PROTOCOL
+    csms_initiated_actions = CSMS_INITIATED_ACTIONS
+    all_actions = frozenset(a.value for a in Action)
 
     def __init__(
         self,
@@ -171,6 +175,30 @@ class ChargePointSession16(RawCallMixin, OcppChargePoint):
             id_tag_info={"status": status.value} if status is not None else None
         )
 
+    # Firmware Management, diagnostics, security extension: stored as they came.
+    on_data_transfer = stored_notification(
+        Action.data_transfer, lambda: call_result.DataTransfer(status="UnknownVendorId")
+    )
+    on_diagnostics_status_notification = stored_notification(
+        Action.diagnostics_status_notification, call_result.DiagnosticsStatusNotification
+    )
+    on_firmware_status_notification = stored_notification(
+        Action.firmware_status_notification, call_result.FirmwareStatusNotification
+    )
+    on_security_event_notification = stored_notification(
+        Action.security_event_notification, call_result.SecurityEventNotification
+    )
+    on_log_status_notification = stored_notification(
+        Action.log_status_notification, call_result.LogStatusNotification
+    )
+    on_signed_firmware_status_notification = stored_notification(
+        Action.signed_firmware_status_notification, call_result.SignedFirmwareStatusNotification
+    )
+    # No certificate authority is configured: the request is kept and refused.
+    on_sign_certificate = stored_notification(
+        Action.sign_certificate, lambda: call_result.SignCertificate(status="Rejected")
+    )
+
 
 def _id_tag_info(status, tag) -> dict[str, Any]:
     info: dict[str, Any] = {"status": status.value}
@@ -181,4 +209,29 @@ def _id_tag_info(status, tag) -> dict[str, Any]:
     return info
 
 
-__all__ = ["CSMS_INITIATED_ACTIONS", "ENERGY_REGISTER", "PROTOCOL", "ChargePointSession16"]
+CHARGER_INITIATED_ACTIONS = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "DataTransfer",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StartTransaction",
+        "StatusNotification",
+        "StopTransaction",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "LogStatusNotification",
+        "SignedFirmwareStatusNotification",
+    }
+)
+
+__all__ = [
+    "CHARGER_INITIATED_ACTIONS",
+    "CSMS_INITIATED_ACTIONS",
+    "ENERGY_REGISTER",
+    "PROTOCOL",
+    "ChargePointSession16",
+]

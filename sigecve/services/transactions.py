@@ -94,3 +94,43 @@ async def list_transactions(
     more = len(items) > limit
     items = items[:limit]
     return TransactionPage(items=items, next_cursor=str(items[-1].transaction_id) if more else None)
+
+
+async def apply_transaction_event(
+    repos: Repositories,
+    *,
+    charge_point_id: str,
+    ocpp_transaction_id: str,
+    seq_no: int,
+    event_type: str,
+    trigger_reason: str,
+    timestamp: datetime,
+    payload: dict,
+    connector_id: int,
+    id_tag: str | None,
+    id_tag_status: str | None,
+    meter_wh: float | None,
+    stopped_reason: str | None,
+    samples: list[MeterSample],
+) -> bool:
+    """Record a 2.0.1 TransactionEvent (committed before returning); False for a retry.
+
+    Events queued by an offline station arrive late but in order; a repeated sequence number
+    is a retry after a lost reply and changes nothing.
+    """
+    _, fresh = await repos.transactions.apply_event(
+        charge_point_id=charge_point_id,
+        ocpp_transaction_id=ocpp_transaction_id,
+        seq_no=seq_no,
+        event_type=event_type,
+        trigger_reason=trigger_reason,
+        timestamp=timestamp,
+        payload=payload,
+        connector_id=connector_id,
+        id_tag=id_tag,
+        id_tag_status=id_tag_status,
+        meter_wh=meter_wh,
+        stopped_reason=stopped_reason,
+        samples=samples,
+    )
+    return fresh

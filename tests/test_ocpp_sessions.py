@@ -1,4 +1,4 @@
-"""OCPP 1.6 handling in the charge-point sessions, on the real database, without Ray.
+"""OCPP 1.6 and 2.0.1 handling in the charge-point sessions, on the real database, without Ray.
 
 Frames go in the way a gateway delivers them and replies come out of the gateway's poll, so
 these tests see exactly what a charger would, minus the network.
@@ -10,9 +10,11 @@ import asyncio
 import json
 
 import pytest
+from ocpp.routing import create_route_map
 
 from sigecve.db.repositories import Repositories
 from sigecve.domain import IdTag, IdTagStatus
+from sigecve.ocpp import v16, v201
 from sigecve.ocpp.sessions import ChargePointSessions
 from sigecve.security import hash_password
 from sigecve.services.errors import CommandTimeout, InvalidInput, NotConnected
@@ -57,10 +59,10 @@ async def sessions(repos: Repositories):
     await s.close()
 
 
-async def connect(sessions, repos, cp_id=None, password="a-good-password"):
+async def connect(sessions, repos, cp_id=None, password="a-good-password", protocol="ocpp1.6"):
     cp_id = cp_id or unique_id("CP")
     await repos.charge_points.insert(cp_id, hash_password(password), "site-1")
-    result = await sessions.connect(cp_id, password, "ocpp1.6", GATEWAY, f"conn-{cp_id}")
+    result = await sessions.connect(cp_id, password, protocol, GATEWAY, f"conn-{cp_id}")
     assert result.accepted, result
     return Charger(sessions, cp_id, f"conn-{cp_id}")
 
@@ -180,29 +182,6 @@ async def test_a_start_with_an_unknown_tag_gets_a_transaction_id_and_invalid(ses
     assert reply["transactionId"] > 0
 
 
-async def test_schema_violations_get_a_call_error_and_the_session_goes_on(sessions, repos):
-    cp = await connect(sessions, repos)
-    sessions.deliver(
-        [
-            (
-                cp.connection_id,
-                cp.cp_id,
-                json.dumps([2, "bad-1", "StatusNotification", {"connectorId": "one"}]),
-            )
-        ]
-    )
-    error = await cp.next_frame()
-    assert error[0] == 4 and error[1] == "bad-1"
-    assert error[2] in (
-        "FormatViolation",
-        "FormationViolation",
-        "TypeConstraintViolation",
-        "OccurrenceConstraintViolation",
-        "ProtocolError",
-    )
-    assert "currentTime" in await cp.call("Heartbeat", {})
-
-
 async def test_unknown_charge_points_and_wrong_passwords_are_refused(sessions, repos):
     result = await sessions.connect(unique_id("NEW"), "whatever-pass", "ocpp1.6", GATEWAY, "c1")
     assert not result.accepted and "unknown" in result.reason
@@ -278,3 +257,179 @@ async def test_a_call_error_from_the_charger_is_reported(sessions, repos):
     )
     result = await pending
     assert result.status == "CallError" and result.response["errorCode"] == "NotSupported"
+
+
+@pytest.mark.parametrize("module", [v16, v201], ids=["1.6", "2.0.1"])
+def test_every_charger_initiated_message_has_a_handler(module):
+    session_class = {v16: v16.ChargePointSession16, v201: v201.ChargePointSession201}[module]
+    routes = create_route_map(session_class.__new__(session_class))
+    assert set(routes) == set(module.CHARGER_INITIATED_ACTIONS)
+
+
+# --- OCPP 2.0.1 ---------------------------------------------------------------------------
+
+
+def tx_event(
+    event_type,
+    seq_no,
+    tx_id,
+    *,
+    energy_wh=None,
+    id_token=None,
+    trigger="Authorized",
+    at="2026-11-25T10:00:00Z",
+    **extra,
+):
+    payload = {
+        "eventType": event_type,
+        "timestamp": at,
+        "triggerReason": trigger,
+        "seqNo": seq_no,
+        "transactionInfo": {"transactionId": tx_id, **extra},
+        "evse": {"id": 1, "connectorId": 1},
+    }
+    if id_token:
+        payload["idToken"] = {"idToken": id_token, "type": "ISO14443"}
+    if energy_wh is not None:
+        payload["meterValue"] = [
+            {
+                "timestamp": at,
+                "sampledValue": [
+                    {
+                        "value": energy_wh / 1000,
+                        "measurand": "Energy.Active.Import.Register",
+                        "unitOfMeasure": {"unit": "kWh"},
+                    }
+                ],
+            }
+        ]
+    return payload
+
+
+async def test_201_boot_and_status(sessions, repos):
+    cp = await connect(sessions, repos, protocol="ocpp2.0.1")
+    boot = {
+        "chargingStation": {"model": "DC-150", "vendorName": "ACME", "firmwareVersion": "3"},
+        "reason": "PowerUp",
+    }
+    reply = await cp.call("BootNotification", boot)
+    assert reply["status"] == "Accepted" and reply["interval"] == 300
+    await cp.call(
+        "StatusNotification",
+        {
+            "timestamp": "2026-11-25T10:00:00Z",
+            "connectorStatus": "Occupied",
+            "evseId": 2,
+            "connectorId": 1,
+        },
+    )
+    stored = await repos.charge_points.get(cp.cp_id)
+    assert (stored.vendor, stored.model, stored.ocpp_protocol) == ("ACME", "DC-150", "ocpp2.0.1")
+    assert stored.boot_info == boot
+    assert [(c.connector_id, c.status) for c in stored.connectors] == [(2, "Occupied")]
+
+
+async def test_201_authorize_tells_unknown_from_blocked(sessions, repos):
+    blocked = unique_id("B")
+    await repos.id_tags.insert(IdTag(id_tag=blocked, status=IdTagStatus.blocked))
+    cp = await connect(sessions, repos, protocol="ocpp2.0.1")
+    for token, expected in (("NOBODY", "Unknown"), (blocked, "Blocked")):
+        reply = await cp.call("Authorize", {"idToken": {"idToken": token, "type": "ISO14443"}})
+        assert reply["idTokenInfo"]["status"] == expected
+
+
+async def test_201_transaction_events_make_one_session_and_retries_change_nothing(sessions, repos):
+    tag = unique_id("T")
+    await repos.id_tags.insert(IdTag(id_tag=tag))
+    cp = await connect(sessions, repos, protocol="ocpp2.0.1")
+    tx = unique_id("tx")
+    started = await cp.call(
+        "TransactionEvent", tx_event("Started", 0, tx, energy_wh=1000, id_token=tag)
+    )
+    assert started["idTokenInfo"]["status"] == "Accepted"
+    update = tx_event(
+        "Updated",
+        1,
+        tx,
+        energy_wh=2500,
+        trigger="MeterValuePeriodic",
+        at="2026-11-25T10:15:00Z",
+        chargingState="Charging",
+    )
+    await cp.call("TransactionEvent", update)
+    await cp.call("TransactionEvent", update)  # retried after a lost reply
+    await cp.call(
+        "TransactionEvent",
+        tx_event(
+            "Ended",
+            2,
+            tx,
+            energy_wh=4000,
+            trigger="EVDeparted",
+            at="2026-11-25T10:30:00Z",
+            stoppedReason="EVDisconnected",
+        ),
+    )
+    (t,) = await repos.transactions.list(charge_point_id=cp.cp_id, before_id=None, limit=5)
+    assert (t.transaction_id, t.protocol, t.id_tag, t.connector_id) == (tx, "ocpp2.0.1", tag, 1)
+    assert (t.meter_start_wh, t.meter_stop_wh, t.energy_wh) == (1000, 4000, 3000)
+    assert t.stop_reason == "EVDisconnected" and t.stopped_at is not None
+    energy = [s.value for s in await repos.meter_values.for_transaction(t.id)]
+    assert energy == [1000.0, 2500.0, 4000.0]  # the retry did not add a reading
+
+
+async def test_201_an_update_whose_start_was_lost_still_makes_a_session(sessions, repos):
+    cp = await connect(sessions, repos, protocol="ocpp2.0.1")
+    tx = unique_id("tx")
+    await cp.call(
+        "TransactionEvent", tx_event("Updated", 3, tx, energy_wh=700, trigger="MeterValuePeriodic")
+    )
+    (t,) = await repos.transactions.list(charge_point_id=cp.cp_id, before_id=None, limit=5)
+    assert t.transaction_id == tx and t.stopped_at is None
+
+
+async def test_201_notifications_are_stored_as_they_came(sessions, repos):
+    cp = await connect(sessions, repos, protocol="ocpp2.0.1")
+    needs = {
+        "evseId": 1,
+        "chargingNeeds": {
+            "requestedEnergyTransfer": "DC",
+            "dcChargingParameters": {"evMaxCurrent": 200, "evMaxVoltage": 800},
+        },
+    }
+    assert (await cp.call("NotifyEVChargingNeeds", needs))["status"] == "Accepted"
+    (event,) = await repos.events.recent(cp.cp_id, action="NotifyEVChargingNeeds")
+    assert event["payload"] == needs
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+@pytest.mark.parametrize(
+    ("frame", "code_16", "code_201", "reply_id"),
+    [
+        ("this is not json", "FormationViolation", "RpcFrameworkError", "-1"),
+        ('{"not": "an array"}', "ProtocolError", "RpcFrameworkError", "-1"),
+        ('[7, "m1", "Heartbeat", {}]', "ProtocolError", "MessageTypeNotSupported", "m1"),
+        ('[2, "m2", "Heartbeat"]', "ProtocolError", "RpcFrameworkError", "m2"),
+        ('[2, "m3", "NoSuchAction", {}]', "NotImplemented", "NotImplemented", "m3"),
+        ('[2, "m6", "Reset", {"type": "Soft"}]', "NotSupported", "NotSupported", "m6"),
+        (
+            '[2, "m4", "Heartbeat", {"unexpected": 1}]',
+            "FormationViolation",
+            "FormatViolation",
+            "m4",
+        ),
+        ('[2, "m5", "StatusNotification", {"connectorId": "one"}]', None, None, "m5"),
+    ],
+)
+async def test_malformed_frames_get_the_specs_call_error_and_the_session_goes_on(
+    sessions, repos, protocol, frame, code_16, code_201, reply_id
+):
+    cp = await connect(sessions, repos, protocol=protocol)
+    sessions.deliver([(cp.connection_id, cp.cp_id, frame)])
+    error = await cp.next_frame()
+    assert error[0] == 4 and error[1] == reply_id, error
+    expected = code_16 if protocol == "ocpp1.6" else code_201
+    if expected is not None:
+        assert error[2] == expected, error
+    assert len(error) == 5 and isinstance(error[3], str) and isinstance(error[4], dict)
+    assert "currentTime" in await cp.call("Heartbeat", {})

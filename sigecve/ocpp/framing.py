@@ -1,0 +1,106 @@
+"""OCPP-J framing errors: the CALLERROR each version's spec names for a frame we cannot take.
+
+1.6 and 2.0.1 spell some codes differently (FormationViolation / FormatViolation,
+OccurenceConstraintViolation / OccurrenceConstraintViolation) and 1.6 has no
+RpcFrameworkError or MessageTypeNotSupported; `error_code` maps a code to the version's word.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ocpp.exceptions import OCPPError
+
+_TO_16 = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+    "RpcFrameworkError": "ProtocolError",
+    "MessageTypeNotSupported": "ProtocolError",
+}
+_TO_201 = {
+    "FormationViolation": "FormatViolation",
+    "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
+}
+UNKNOWN_MESSAGE_ID = "-1"  # OCPP-J: the id to answer with when the frame's id cannot be read
+
+
+def error_code(code: str, protocol: str) -> str:
+    table = _TO_16 if protocol == "ocpp1.6" else _TO_201
+    return table.get(code, code)
+
+
+def call_error_frame(
+    unique_id: str, code: str, description: str, protocol: str, details: dict | None = None
+) -> str:
+    return json.dumps(
+        [4, unique_id, error_code(code, protocol), description[:255], details or {}],
+        separators=(",", ":"),
+    )
+
+
+def _readable_unique_id(frame: str) -> str:
+    match = re.match(r'\s*\[\s*\d+\s*,\s*"([^"\\]{1,36})"', frame)
+    return match.group(1) if match else UNKNOWN_MESSAGE_ID
+
+
+def frame_error(frame: str, protocol: str) -> str | None:
+    """The CALLERROR for a frame that is not a well-formed OCPP-J RPC message, else None (pure).
+
+    Well-formed frames (a CALL with an action and an object payload, a CALLRESULT or a
+    CALLERROR) are left to the router, which checks actions and payload schemas.
+    """
+    rpc_error = "ProtocolError" if protocol == "ocpp1.6" else "RpcFrameworkError"
+    try:
+        message = json.loads(frame)
+    except ValueError:
+        syntax = "FormatViolation" if protocol == "ocpp1.6" else "RpcFrameworkError"
+        return call_error_frame(
+            _readable_unique_id(frame), syntax, "frame is not valid JSON", protocol
+        )
+    if not isinstance(message, list) or not message:
+        return call_error_frame(
+            UNKNOWN_MESSAGE_ID, rpc_error, "frame is not a JSON array", protocol
+        )
+    unique_id = message[1] if len(message) > 1 and isinstance(message[1], str) else None
+    if message[0] not in (2, 3, 4):
+        return call_error_frame(
+            unique_id or UNKNOWN_MESSAGE_ID,
+            "MessageTypeNotSupported",
+            f"message type {message[0]!r} is not CALL (2), CALLRESULT (3) or CALLERROR (4)",
+            protocol,
+        )
+    well_formed = unique_id is not None and (
+        (
+            message[0] == 2
+            and len(message) == 4
+            and isinstance(message[2], str)
+            and isinstance(message[3], dict)
+        )
+        or (message[0] == 3 and len(message) == 3)
+        or (message[0] == 4 and len(message) == 5)
+    )
+    if not well_formed:
+        return call_error_frame(
+            unique_id or UNKNOWN_MESSAGE_ID,
+            rpc_error,
+            "expected [2, id, action, {payload}], [3, id, {payload}] or "
+            "[4, id, code, description, {details}]",
+            protocol,
+        )
+    return None
+
+
+def error_for_exception(unique_id: str, error: OCPPError, protocol: str) -> str:
+    cause = error.details.get("cause") if isinstance(error.details, dict) else None
+    description = (str(cause) if cause else error.description).splitlines()[0]
+    return call_error_frame(unique_id, error.code, description, protocol)
+
+
+def oversize_frame_error(frame: str, limit: int, protocol: str) -> str:
+    return call_error_frame(
+        _readable_unique_id(frame[:200]),
+        "FormatViolation",
+        f"frame of {len(frame.encode())} bytes exceeds the {limit}-byte limit",
+        protocol,
+    )

@@ -1,0 +1,123 @@
+"""What the 1.6 and 2.0.1 central-system sessions share, on top of the `ocpp` ChargePoint.
+
+- Routing that answers every malformed frame with the CALLERROR its version's spec names and
+  keeps the connection (the library logs and drops them).
+- CSMS-initiated calls given as an action name and a JSON payload, checked against the schema.
+- Notifications that are validated, stored as they came and answered with a fixed reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, MessageType, unpack, validate_payload
+from ocpp.routing import on
+
+from sigecve.db.repositories import Repositories
+from sigecve.ocpp.framing import call_error_frame, error_for_exception, frame_error
+from sigecve.services.errors import CommandTimeout, InvalidInput
+
+
+class CallErrorReply(Exception):
+    """The charger answered a CALL with a CALLERROR."""
+
+    def __init__(self, error_code: str, description: str, details: dict) -> None:
+        super().__init__(f"{error_code}: {description}")
+        self.error_code = error_code
+        self.description = description
+        self.details = details
+
+
+class CentralSystemSession:
+    """Mixin for an `ocpp` ChargePoint subclass acting as the CSMS side of one connection."""
+
+    protocol: str
+    csms_initiated_actions: frozenset[str]
+    all_actions: frozenset[str]  # every action name of the version, either direction
+    repos: Repositories
+    _ocpp_version: str
+    _call_lock: asyncio.Lock
+    _current_call: Call | None = None
+
+    async def route_message(self, raw_msg: str) -> None:
+        error = frame_error(raw_msg, self.protocol)
+        if error is not None:
+            await self._send(error)
+            return
+        msg = unpack(raw_msg)
+        if msg.message_type_id != MessageType.Call:
+            self._response_queue.put_nowait(msg)
+            return
+        self._current_call = msg
+        if msg.action not in self.route_map:
+            # The spec's meaning (the `ocpp` package swaps the two): NotImplemented for an
+            # action the receiver does not know, NotSupported for one it knows but won't take.
+            known = msg.action in self.all_actions
+            await self._send(
+                call_error_frame(
+                    msg.unique_id,
+                    "NotSupported" if known else "NotImplemented",
+                    f"{msg.action} is {'not sent by a charger' if known else 'not an action'}"
+                    f" in OCPP {self._ocpp_version}",
+                    self.protocol,
+                )
+            )
+            return
+        try:
+            await self._handle_call(msg)
+        except OCPPError as e:
+            await self._send(error_for_exception(msg.unique_id, e, self.protocol))
+
+    async def call_action(self, action: str, payload: dict[str, Any], timeout_s: float) -> dict:
+        """Send `action` with `payload` exactly as given; the charger's reply payload."""
+        if action not in self.csms_initiated_actions:
+            raise InvalidInput(
+                f"{action!r} is not a command a central system sends to an OCPP "
+                f"{self._ocpp_version} charger; one of: "
+                f"{', '.join(sorted(self.csms_initiated_actions))}"
+            )
+        call = Call(unique_id=str(uuid.uuid4()), action=action, payload=payload)
+        try:
+            await validate_payload(call, self._ocpp_version)
+        except OCPPError as e:
+            cause = e.details.get("cause") if isinstance(e.details, dict) else None
+            first_line = (cause or e.description).splitlines()[0]
+            raise InvalidInput(
+                f"{action} payload is not valid OCPP {self._ocpp_version}: {first_line}"
+            ) from e
+        async with self._call_lock:
+            await self._send(call.to_json())
+            try:
+                response = await self._get_specific_response(call.unique_id, timeout_s)
+            except TimeoutError as e:
+                raise CommandTimeout(f"no reply to {action} within {timeout_s:g} s") from e
+        if response.message_type_id == MessageType.CallError:
+            raise CallErrorReply(
+                response.error_code, response.error_description, response.error_details
+            )
+        return response.payload
+
+    def current_payload(self) -> dict[str, Any]:
+        """The payload of the CALL being handled, exactly as the charger sent it."""
+        assert self._current_call is not None
+        return self._current_call.payload
+
+
+def stored_notification(action: StrEnum, reply: Callable[[], Any]) -> Callable:
+    """A handler that stores the message as it came and answers `reply()`.
+
+    Assign it to the class attribute `on_<action member name>`: the `ocpp` router finds
+    handlers by the function's name.
+    """
+
+    async def handler(self: CentralSystemSession, **_: Any) -> Any:
+        await self.repos.events.add(self.id, self.protocol, str(action), self.current_payload())
+        return reply()
+
+    handler.__name__ = handler.__qualname__ = f"on_{action.name}"
+    return on(action)(handler)

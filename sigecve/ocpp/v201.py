@@ -1,0 +1,234 @@
+"""OCPP 2.0.1, CSMS side: one session object per connected charging station."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint as OcppChargePoint
+from ocpp.v201 import call_result
+from ocpp.v201.enums import Action, RegistrationStatusEnumType
+
+from sigecve.db.repositories import Repositories
+from sigecve.domain import ConnectorStatus, IdTagStatus
+from sigecve.ocpp.meter_values import (
+    last_energy_register_wh,
+    parse_timestamp,
+    samples_from_meter_values_201,
+)
+from sigecve.ocpp.session_base import CentralSystemSession, stored_notification
+from sigecve.services import transactions
+from sigecve.services.id_tags import authorize
+
+PROTOCOL = "ocpp2.0.1"
+
+CHARGER_INITIATED_ACTIONS = frozenset(
+    {
+        "Authorize", "BootNotification", "ClearedChargingLimit", "DataTransfer",
+        "FirmwareStatusNotification", "Get15118EVCertificate", "GetCertificateStatus",
+        "Heartbeat", "LogStatusNotification", "MeterValues", "NotifyChargingLimit",
+        "NotifyCustomerInformation", "NotifyDisplayMessages", "NotifyEVChargingNeeds",
+        "NotifyEVChargingSchedule", "NotifyEvent", "NotifyMonitoringReport", "NotifyReport",
+        "PublishFirmwareStatusNotification", "ReportChargingProfiles",
+        "ReservationStatusUpdate", "SecurityEventNotification", "SignCertificate",
+        "StatusNotification", "TransactionEvent",
+    }
+)  # fmt: skip
+
+CSMS_INITIATED_ACTIONS = frozenset(
+    {
+        "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache",
+        "ClearChargingProfile", "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated",
+        "CustomerInformation", "DataTransfer", "DeleteCertificate", "GetBaseReport",
+        "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages",
+        "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "GetMonitoringReport",
+        "GetReport", "GetTransactionStatus", "GetVariables", "InstallCertificate",
+        "PublishFirmware", "RequestStartTransaction", "RequestStopTransaction", "ReserveNow",
+        "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage", "SetMonitoringBase",
+        "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
+        "TriggerMessage", "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
+    }
+)  # fmt: skip
+
+# 2.0.1 tells an unknown token apart from an invalid one.
+_TOKEN_STATUS = {IdTagStatus.invalid: "Unknown"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class ChargePointSession201(CentralSystemSession, OcppChargePoint):
+    """Handles what a 2.0.1 charging station sends; replies go out after commit."""
+
+    protocol = PROTOCOL
+    csms_initiated_actions = CSMS_INITIATED_ACTIONS
+    all_actions = frozenset(a.value for a in Action)
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection: Any,
+        repos: Repositories,
+        *,
+        heartbeat_interval_s: int,
+        response_timeout_s: float,
+    ) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
+        self.repos = repos
+        self.heartbeat_interval_s = heartbeat_interval_s
+
+    async def _token_status(self, id_token: dict | None) -> str | None:
+        if not id_token:
+            return None
+        if id_token.get("type") == "NoAuthorization":
+            return "Accepted"
+        status, _ = await authorize(self.repos, id_token["id_token"], _now())
+        return _TOKEN_STATUS.get(status, status.value)
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(self, charging_station: dict, reason: str, **_):
+        await self.repos.charge_points.record_boot(
+            self.id,
+            vendor=charging_station["vendor_name"],
+            model=charging_station["model"],
+            serial_number=charging_station.get("serial_number"),
+            firmware_version=charging_station.get("firmware_version"),
+            boot_info=self.current_payload(),
+        )
+        return call_result.BootNotification(
+            current_time=_iso(_now()),
+            interval=self.heartbeat_interval_s,
+            status=RegistrationStatusEnumType.accepted,
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self):
+        await self.repos.charge_points.record_heartbeat(self.id)
+        return call_result.Heartbeat(current_time=_iso(_now()))
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_
+    ):
+        await self.repos.connectors.record_status(
+            self.id,
+            ConnectorStatus(
+                connector_id=evse_id,
+                status=connector_status,
+                info=f"connector {connector_id}" if connector_id != 1 else None,
+                status_at=parse_timestamp(timestamp),
+            ),
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_token: dict, **_):
+        status = await self._token_status(id_token)
+        return call_result.Authorize(id_token_info={"status": status})
+
+    @on(Action.transaction_event)
+    async def on_transaction_event(
+        self,
+        event_type: str,
+        timestamp: str,
+        trigger_reason: str,
+        seq_no: int,
+        transaction_info: dict,
+        **kw,
+    ):
+        evse = kw.get("evse") or {}
+        samples = samples_from_meter_values_201(evse.get("id", 0), kw.get("meter_value") or [])
+        id_token = kw.get("id_token")
+        status = await self._token_status(id_token)
+        await transactions.apply_transaction_event(
+            self.repos,
+            charge_point_id=self.id,
+            ocpp_transaction_id=transaction_info["transaction_id"],
+            seq_no=seq_no,
+            event_type=event_type,
+            trigger_reason=trigger_reason,
+            timestamp=parse_timestamp(timestamp),
+            payload=self.current_payload(),
+            connector_id=evse.get("id", 0),
+            id_tag=id_token["id_token"] if id_token else None,
+            id_tag_status=status,
+            meter_wh=last_energy_register_wh(samples),
+            stopped_reason=transaction_info.get("stopped_reason"),
+            samples=samples,
+        )
+        return call_result.TransactionEvent(
+            id_token_info={"status": status} if status is not None else None
+        )
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, evse_id: int, meter_value: list, **_):
+        samples = samples_from_meter_values_201(evse_id, meter_value)
+        await transactions.record_meter_values(self.repos, self.id, samples)
+        return call_result.MeterValues()
+
+    # Everything else a station reports is validated, stored as it came and acknowledged.
+    on_notify_event = stored_notification(Action.notify_event, call_result.NotifyEvent)
+    on_notify_report = stored_notification(Action.notify_report, call_result.NotifyReport)
+    on_notify_ev_charging_needs = stored_notification(
+        Action.notify_ev_charging_needs,
+        lambda: call_result.NotifyEVChargingNeeds(status="Accepted"),
+    )
+    on_notify_ev_charging_schedule = stored_notification(
+        Action.notify_ev_charging_schedule,
+        lambda: call_result.NotifyEVChargingSchedule(status="Accepted"),
+    )
+    on_report_charging_profiles = stored_notification(
+        Action.report_charging_profiles, call_result.ReportChargingProfiles
+    )
+    on_notify_charging_limit = stored_notification(
+        Action.notify_charging_limit, call_result.NotifyChargingLimit
+    )
+    on_cleared_charging_limit = stored_notification(
+        Action.cleared_charging_limit, call_result.ClearedChargingLimit
+    )
+    on_firmware_status_notification = stored_notification(
+        Action.firmware_status_notification, call_result.FirmwareStatusNotification
+    )
+    on_publish_firmware_status_notification = stored_notification(
+        Action.publish_firmware_status_notification,
+        call_result.PublishFirmwareStatusNotification,
+    )
+    on_log_status_notification = stored_notification(
+        Action.log_status_notification, call_result.LogStatusNotification
+    )
+    on_security_event_notification = stored_notification(
+        Action.security_event_notification, call_result.SecurityEventNotification
+    )
+    on_reservation_status_update = stored_notification(
+        Action.reservation_status_update, call_result.ReservationStatusUpdate
+    )
+    on_notify_customer_information = stored_notification(
+        Action.notify_customer_information, call_result.NotifyCustomerInformation
+    )
+    on_notify_display_messages = stored_notification(
+        Action.notify_display_messages, call_result.NotifyDisplayMessages
+    )
+    on_notify_monitoring_report = stored_notification(
+        Action.notify_monitoring_report, call_result.NotifyMonitoringReport
+    )
+    on_data_transfer = stored_notification(
+        Action.data_transfer, lambda: call_result.DataTransfer(status="UnknownVendorId")
+    )
+    # No certificate authority or ISO 15118 backend is configured: kept, and refused.
+    on_sign_certificate = stored_notification(
+        Action.sign_certificate, lambda: call_result.SignCertificate(status="Rejected")
+    )
+    on_get_15118_ev_certificate = stored_notification(
+        Action.get_15118_ev_certificate,
+        lambda: call_result.Get15118EVCertificate(status="Failed", exi_response=""),
+    )
+    on_get_certificate_status = stored_notification(
+        Action.get_certificate_status,
+        lambda: call_result.GetCertificateStatus(status="Failed"),
+    )
