@@ -35,9 +35,15 @@ def _simulate(args: argparse.Namespace) -> int:
     from sigecve.simulator.charge_point import SimulationProfile
     from sigecve.simulator.fleet import run_fleet
 
-    if args.ocpp != "1.6":
-        print("sigecve simulate: only --ocpp 1.6 is simulated so far", file=sys.stderr)
+    if not 0.0 <= args.share_201 <= 1.0:
+        print("sigecve simulate: --share-201 must be between 0 and 1", file=sys.stderr)
         return 2
+    share_201 = 1.0 if args.ocpp == "2.0.1" else args.share_201
+    ssl_context = None
+    if args.ca_file:
+        import ssl
+
+        ssl_context = ssl.create_default_context(cafile=args.ca_file)
     profile = SimulationProfile(
         connectors=args.connectors,
         meter_interval_s=args.meter_interval,
@@ -53,6 +59,8 @@ def _simulate(args: argparse.Namespace) -> int:
                 duration_s=args.duration,
                 profile=profile,
                 seed=args.seed,
+                share_201=share_201,
+                ssl_context=ssl_context,
             )
         )
     except KeyboardInterrupt:
@@ -79,7 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="a fleet of simulated charge points")
     sim.add_argument("--url", required=True, help="OCPP endpoint, e.g. ws://127.0.0.1:8000/ocpp")
     sim.add_argument("--count", type=int, default=1, help="number of charge points")
-    sim.add_argument("--ocpp", default="1.6", choices=["1.6", "2.0.1"])
+    sim.add_argument("--ocpp", default="1.6", choices=["1.6", "2.0.1"], help="protocol of all")
+    sim.add_argument(
+        "--share-201", type=float, default=0.0, help="with --ocpp 1.6: share speaking 2.0.1"
+    )
+    sim.add_argument("--ca-file", help="CA certificate to trust for wss:// (self-signed servers)")
     sim.add_argument(
         "--password-template", help="HTTP Basic password per charge point; {id} is its id"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(default=None, validation_alias="RAY_ADDRESS")
     var_dir: Path = Field(default=Path("var"), validation_alias="SIGECVE_VAR_DIR")
     demo_cps: int = Field(default=20, ge=0, validation_alias="DEMO_CPS")
+
+    tls_certfile: Path | None = Field(
+        default=None,
+        validation_alias="SIGECVE_TLS_CERTFILE",
+        description="PEM certificate (chain): serve https/wss (OCPP security profile 2)",
+    )
+    tls_keyfile: Path | None = Field(default=None, validation_alias="SIGECVE_TLS_KEYFILE")
 
     charge_point_hosts: int = Field(
         default=2,
@@ -48,10 +55,23 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
     llm_model: str | None = Field(default=None, validation_alias="SIGECVE_LLM_MODEL")
 
+    @model_validator(mode="after")
+    def _tls_files_come_in_pairs(self) -> Settings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("SIGECVE_TLS_CERTFILE and SIGECVE_TLS_KEYFILE go together")
+        for path in (self.tls_certfile, self.tls_keyfile):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_certfile is not None
+
     @property
     def public_http_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def public_ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/ocpp"
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}/ocpp"

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEMO_PREFIX = "DEMO-"
 DEMO_ID_TAGS = ("DEMO-TAG",)
+DEMO_SHARE_201 = 0.25  # a quarter of the demo fleet speaks OCPP 2.0.1
 READY_TIMEOUT_S = 180.0
 
 
@@ -126,7 +127,16 @@ class System:
     def _start_ray(self) -> None:
         import ray
 
-        # HAProxy ingress: ~7x the WebSocket throughput of the Python proxy (docs/ingress.md).
+        # HAProxy ingress: ~8x the WebSocket throughput of the Python proxy (docs/ingress.md).
+        # Serve's HAProxy configuration does not terminate TLS, so with TLS (security
+        # profile 2) the Python proxy serves, with Serve's uvicorn doing the TLS.
+        if self.settings.tls:
+            if os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") == "1":
+                raise RuntimeError(
+                    "TLS needs Serve's Python proxy: unset RAY_SERVE_ENABLE_HA_PROXY, or "
+                    "terminate TLS in front of SIGEC-VE (docs/security.md)"
+                )
+            os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "0"
         os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
         if os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "1":
             # Distinct side ports so two systems can run on one machine (tests, benchmarks).
@@ -166,7 +176,13 @@ class System:
         from serve_deployments.ocpp_gateway import OcppGateway
         from serve_deployments.rest_api import RestApi
 
-        serve.start(http_options={"host": self.settings.host, "port": self.settings.port})
+        http_options: dict = {"host": self.settings.host, "port": self.settings.port}
+        if self.settings.tls:
+            http_options.update(
+                ssl_certfile=str(self.settings.tls_certfile.resolve()),
+                ssl_keyfile=str(self.settings.tls_keyfile.resolve()),
+            )
+        serve.start(http_options=http_options)
         serve.run(
             OcppGateway.bind(self.settings), name="ocpp", route_prefix="/ocpp", blocking=False
         )
@@ -178,12 +194,13 @@ class System:
         )
 
     def _wait_until_healthy(self) -> None:
-        url = f"http://{self.settings.host}:{self.settings.port}/api/v1/health"
+        url = f"{self.settings.public_http_url}/api/v1/health"
         deadline = time.monotonic() + READY_TIMEOUT_S
         last = "no answer yet"
         while time.monotonic() < deadline:
             try:
-                r = httpx.get(url, timeout=5)
+                # Our own endpoint on our own certificate, which may be self-signed.
+                r = httpx.get(url, timeout=5, verify=False)
                 if r.status_code == 200:
                     return
                 last = r.text
@@ -210,6 +227,13 @@ class System:
                 password_template,
                 "--id-tags",
                 ",".join(DEMO_ID_TAGS),
+                "--share-201",
+                str(DEMO_SHARE_201),
+                *(
+                    ["--ca-file", str(self.settings.tls_certfile.resolve())]
+                    if self.settings.tls
+                    else []
+                ),
             ],
             stdout=subprocess.DEVNULL,
             stderr=log_path.open("ab"),

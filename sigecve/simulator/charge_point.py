@@ -73,7 +73,9 @@ class SimulatedChargePoint16(OcppChargePoint):
         self.profile = profile
         self.counters = counters
         self.rng = rng
-        self.energy_wh = {c: rng.randint(0, 5_000_000) for c in range(1, profile.connectors + 1)}
+        self.energy_wh: dict[int, float] = {
+            c: rng.randint(0, 5_000_000) for c in range(1, profile.connectors + 1)
+        }
         self.configuration = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "60"}
 
     async def send(self, payload):
@@ -124,7 +126,7 @@ class SimulatedChargePoint16(OcppChargePoint):
             self.counters.refused_tags += 1
             return
         await self.status(connector, ChargePointStatus.preparing)
-        meter_start = self.energy_wh[connector]
+        meter_start = round(self.energy_wh[connector])
         started = await self.send(
             call.StartTransaction(
                 connector_id=connector,
@@ -146,7 +148,7 @@ class SimulatedChargePoint16(OcppChargePoint):
             step = min(p.meter_interval_s, remaining)
             await asyncio.sleep(step)
             remaining -= step
-            self.energy_wh[connector] += round(power_w * step / 3600)
+            self.energy_wh[connector] += power_w * step / 3600
             await self.meter_values(connector, transaction_id, power_w)
         await self.stop(connector, transaction_id, "Local", id_tag)
         self.counters.sessions_stopped += 1
@@ -161,7 +163,7 @@ class SimulatedChargePoint16(OcppChargePoint):
                         "timestamp": utc_now_iso(),
                         "sampled_value": [
                             {
-                                "value": str(self.energy_wh[connector]),
+                                "value": str(round(self.energy_wh[connector])),
                                 "measurand": "Energy.Active.Import.Register",
                                 "unit": "Wh",
                                 "context": "Sample.Periodic",
@@ -184,7 +186,7 @@ class SimulatedChargePoint16(OcppChargePoint):
         await self.status(connector, ChargePointStatus.finishing)
         await self.send(
             call.StopTransaction(
-                meter_stop=self.energy_wh[connector],
+                meter_stop=round(self.energy_wh[connector]),
                 timestamp=utc_now_iso(),
                 transaction_id=transaction_id,
                 reason=reason,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
+import ssl
 import time
 from dataclasses import asdict
 
@@ -19,6 +21,9 @@ from sigecve.simulator.charge_point import (
     SimulationProfile,
     connect,
 )
+from sigecve.simulator.charge_point_201 import SimulatedChargePoint201
+
+SIMULATED_CLASSES = {"ocpp1.6": SimulatedChargePoint16, "ocpp2.0.1": SimulatedChargePoint201}
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,14 @@ def charge_point_ids(prefix: str, count: int) -> list[str]:
     return [f"{prefix}{i:0{width}d}" for i in range(1, count + 1)]
 
 
+def protocols_for(count: int, share_201: float) -> list[str]:
+    """Which charge points speak 2.0.1: `share_201` of them, spread evenly through the fleet."""
+    return [
+        "ocpp2.0.1" if math.floor((i + 1) * share_201) > math.floor(i * share_201) else "ocpp1.6"
+        for i in range(count)
+    ]
+
+
 async def run_charge_point(
     url: str,
     charge_point_id: str,
@@ -35,31 +48,26 @@ async def run_charge_point(
     profile: SimulationProfile,
     counters: SimulationCounters,
     rng: random.Random,
+    protocol: str = "ocpp1.6",
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Keep one simulated charger connected and charging; reconnect with backoff when dropped."""
     backoff = 1.0
+    extra = {"ssl": ssl_context} if ssl_context is not None else {}
     while True:
         try:
-            async with await connect(url, charge_point_id, password) as ws:
-                cp = SimulatedChargePoint16(charge_point_id, ws, profile, counters, rng)
+            async with await connect(url, charge_point_id, password, protocol, **extra) as ws:
+                cp = SIMULATED_CLASSES[protocol](charge_point_id, ws, profile, counters, rng)
                 counters.connected += 1
                 backoff = 1.0
                 try:
-                    router = asyncio.create_task(cp.start())
-                    interval = await cp.boot()
-                    tasks = [
-                        router,
-                        asyncio.create_task(cp.heartbeat_loop(profile.heartbeat_s or interval)),
-                    ]
-                    tasks += [
-                        asyncio.create_task(cp.connector_loop(c))
-                        for c in range(1, profile.connectors + 1)
-                    ]
-                    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-                    for t in pending:
-                        t.cancel()
-                    for t in done:
-                        t.result()
+                    # Any of these ending (the connection closing) ends them all.
+                    async with asyncio.TaskGroup() as group:
+                        group.create_task(cp.start())
+                        interval = await cp.boot()
+                        group.create_task(cp.heartbeat_loop(profile.heartbeat_s or interval))
+                        for c in range(1, profile.connectors + 1):
+                            group.create_task(cp.connector_loop(c))
                 finally:
                     counters.connected -= 1
         except asyncio.CancelledError:
@@ -112,6 +120,8 @@ async def run_fleet(
     profile: SimulationProfile | None = None,
     seed: int | None = None,
     console: Console | None = None,
+    share_201: float = 0.0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> dict:
     """Run `count` charge points until `duration_s` passes (or forever); return a JSON report."""
     profile = profile or SimulationProfile()
@@ -128,9 +138,11 @@ async def run_fleet(
                 profile,
                 counters,
                 random.Random(rng.random()),
+                protocol,
+                ssl_context,
             )
         )
-        for cp_id in ids
+        for cp_id, protocol in zip(ids, protocols_for(count, share_201), strict=True)
     ]
     console = console or Console(stderr=True)
     try:

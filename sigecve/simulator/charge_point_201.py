@@ -1,0 +1,218 @@
+"""A simulated OCPP 2.0.1 charging station: the same profile and counters as the 1.6 one."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint as OcppChargePoint
+from ocpp.v201 import call, call_result
+from ocpp.v201.enums import Action
+
+from sigecve.simulator.charge_point import SimulationCounters, SimulationProfile, utc_now_iso
+
+
+class SimulatedChargePoint201(OcppChargePoint):
+    """Sends what a 2.0.1 station sends (TransactionEvent lifecycle) and answers commands."""
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection,
+        profile: SimulationProfile,
+        counters: SimulationCounters,
+        rng: random.Random,
+    ) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=60)
+        self.profile = profile
+        self.counters = counters
+        self.rng = rng
+        self.energy_wh: dict[int, float] = {
+            e: rng.randint(0, 5_000_000) for e in range(1, profile.connectors + 1)
+        }
+        self.variables = {("OCPPCommCtrlr", "HeartbeatInterval"): "300"}
+        self._seq = 0
+
+    async def send(self, payload):
+        self.counters.messages += 1
+        return await self.call(payload)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    async def boot(self) -> int:
+        reply = await self.send(
+            call.BootNotification(
+                charging_station={
+                    "model": "Simulator-2.0.1",
+                    "vendor_name": "SIGEC-VE",
+                    "serial_number": f"SIM-{self.id}",
+                    "firmware_version": "1.0.0",
+                },
+                reason="PowerUp",
+            )
+        )
+        self.counters.boots += 1
+        for evse in range(1, self.profile.connectors + 1):
+            await self.status(evse, "Available")
+        return int(reply.interval)
+
+    async def status(self, evse: int, status: str) -> None:
+        await self.send(
+            call.StatusNotification(
+                timestamp=utc_now_iso(), connector_status=status, evse_id=evse, connector_id=1
+            )
+        )
+
+    async def heartbeat_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.send(call.Heartbeat())
+
+    def _meter_value(self, evse: int, power_w: float | None) -> list[dict]:
+        sampled = [
+            {
+                "value": round(self.energy_wh[evse]),
+                "measurand": "Energy.Active.Import.Register",
+                "unit_of_measure": {"unit": "Wh"},
+            }
+        ]
+        if power_w is not None:
+            sampled.append(
+                {
+                    "value": round(power_w),
+                    "measurand": "Power.Active.Import",
+                    "unit_of_measure": {"unit": "W"},
+                }
+            )
+        return [{"timestamp": utc_now_iso(), "sampled_value": sampled}]
+
+    async def transaction_event(
+        self, event_type: str, trigger: str, evse: int, tx_id: str, **kw
+    ) -> call_result.TransactionEvent:
+        info = {"transaction_id": tx_id}
+        for key in ("charging_state", "stopped_reason"):
+            if key in kw:
+                info[key] = kw.pop(key)
+        return await self.send(
+            call.TransactionEvent(
+                event_type=event_type,
+                timestamp=utc_now_iso(),
+                trigger_reason=trigger,
+                seq_no=self._next_seq(),
+                transaction_info=info,
+                evse={"id": evse, "connector_id": 1},
+                **kw,
+            )
+        )
+
+    async def charging_session(self, evse: int) -> None:
+        p = self.profile
+        token = {"id_token": self.rng.choice(p.id_tags), "type": "ISO14443"}
+        auth = await self.send(call.Authorize(id_token=token))
+        if auth.id_token_info["status"] != "Accepted":
+            self.counters.refused_tags += 1
+            return
+        await self.status(evse, "Occupied")
+        tx_id = str(uuid.uuid4())
+        await self.transaction_event(
+            "Started",
+            "Authorized",
+            evse,
+            tx_id,
+            id_token=token,
+            meter_value=self._meter_value(evse, None),
+            charging_state="Charging",
+        )
+        self.counters.sessions_started += 1
+        power_w = self.rng.uniform(*p.power_kw) * 1000
+        remaining = self.rng.uniform(*p.session_s)
+        while remaining > 0:
+            step = min(p.meter_interval_s, remaining)
+            await asyncio.sleep(step)
+            remaining -= step
+            self.energy_wh[evse] += power_w * step / 3600
+            await self.transaction_event(
+                "Updated",
+                "MeterValuePeriodic",
+                evse,
+                tx_id,
+                meter_value=self._meter_value(evse, power_w),
+            )
+        await self.transaction_event(
+            "Ended",
+            "StopAuthorized",
+            evse,
+            tx_id,
+            id_token=token,
+            meter_value=self._meter_value(evse, 0),
+            stopped_reason="Local",
+        )
+        await self.status(evse, "Available")
+        self.counters.sessions_stopped += 1
+
+    async def connector_loop(self, evse: int) -> None:
+        while True:
+            await asyncio.sleep(self.rng.uniform(*self.profile.idle_s))
+            await self.charging_session(evse)
+
+    # --- what the CSMS initiates ----------------------------------------------------------------
+
+    @on(Action.reset)
+    def on_reset(self, type: str, **_):
+        return call_result.Reset(status="Accepted")
+
+    @on(Action.change_availability)
+    def on_change_availability(self, operational_status: str, **_):
+        return call_result.ChangeAvailability(status="Accepted")
+
+    @on(Action.request_start_transaction)
+    def on_request_start_transaction(self, id_token: dict, remote_start_id: int, **_):
+        return call_result.RequestStartTransaction(status="Accepted")
+
+    @on(Action.request_stop_transaction)
+    def on_request_stop_transaction(self, transaction_id: str, **_):
+        return call_result.RequestStopTransaction(status="Accepted")
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(self, evse_id: int, connector_id: int, **_):
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @on(Action.trigger_message)
+    def on_trigger_message(self, requested_message: str, **_):
+        return call_result.TriggerMessage(status="Accepted")
+
+    @on(Action.get_variables)
+    def on_get_variables(self, get_variable_data: list, **_):
+        results = []
+        for item in get_variable_data:
+            key = (item["component"]["name"], item["variable"]["name"])
+            known = key in self.variables
+            results.append(
+                {
+                    "attribute_status": "Accepted" if known else "UnknownVariable",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                    **({"attribute_value": self.variables[key]} if known else {}),
+                }
+            )
+        return call_result.GetVariables(get_variable_result=results)
+
+    @on(Action.set_variables)
+    def on_set_variables(self, set_variable_data: list, **_):
+        results = []
+        for item in set_variable_data:
+            self.variables[(item["component"]["name"], item["variable"]["name"])] = item[
+                "attribute_value"
+            ]
+            results.append(
+                {
+                    "attribute_status": "Accepted",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+            )
+        return call_result.SetVariables(set_variable_result=results)

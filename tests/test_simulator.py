@@ -1,0 +1,75 @@
+"""`sigecve simulate`'s fleet against the running system: both protocols charge end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from rich.console import Console
+
+from sigecve.simulator.charge_point import SimulationProfile
+from sigecve.simulator.fleet import charge_point_ids, protocols_for, run_fleet
+from tests.conftest import eventually, unique_id
+
+FAST = SimulationProfile(
+    connectors=1,
+    meter_interval_s=0.2,
+    session_s=(0.6, 1.0),
+    idle_s=(0.1, 0.3),
+    id_tags=("SIM-TAG",),
+)
+
+
+def test_the_201_share_is_spread_evenly():
+    assert protocols_for(4, 0.25).count("ocpp2.0.1") == 1
+    assert protocols_for(20, 0.25).count("ocpp2.0.1") == 5
+    assert protocols_for(3, 0.0) == ["ocpp1.6"] * 3
+    assert protocols_for(3, 1.0) == ["ocpp2.0.1"] * 3
+
+
+async def test_a_mixed_fleet_charges_through_the_system(system):
+    prefix = unique_id("SIMF") + "-"
+    ids = charge_point_ids(prefix, 2)  # the second speaks 2.0.1
+    async with system.api() as api:
+        for cp_id in ids:
+            r = await api.post("/charge-points", json={"id": cp_id, "password": f"pw-{cp_id}"})
+            assert r.status_code == 201
+        await api.post("/id-tags", json={"id_tag": "SIM-TAG"})
+        fleet = asyncio.create_task(
+            run_fleet(
+                system.ocpp_url,
+                2,
+                password_template="pw-{id}",
+                id_prefix=prefix,
+                profile=FAST,
+                seed=7,
+                share_201=0.5,
+                console=Console(quiet=True),
+            )
+        )
+
+        async def both_finished_a_session():
+            done = {}
+            for cp_id in ids:
+                items = (await api.get("/transactions", params={"charge_point_id": cp_id})).json()
+                done[cp_id] = [t for t in items["items"] if t["stopped_at"] is not None]
+            return done if all(done.values()) else None
+
+        try:
+            done = await eventually(
+                both_finished_a_session,
+                within=60,
+                interval=0.5,
+                message="the simulated fleet finished no session",
+            )
+        finally:
+            fleet.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fleet
+        first, second = (done[i][0] for i in ids)
+        assert first["protocol"] == "ocpp1.6" and isinstance(first["transaction_id"], int)
+        assert second["protocol"] == "ocpp2.0.1" and isinstance(second["transaction_id"], str)
+        assert all(t["energy_wh"] > 0 for t in (first, second))
+        for cp_id, protocol in zip(ids, ("ocpp1.6", "ocpp2.0.1"), strict=True):
+            cp = (await api.get(f"/charge-points/{cp_id}")).json()
+            assert cp["ocpp_protocol"] == protocol and cp["vendor"] == "SIGEC-VE"
