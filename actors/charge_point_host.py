@@ -19,11 +19,13 @@ log = logging.getLogger(__name__)
 
 @ray.remote(num_cpus=0, max_concurrency=100_000)
 class ChargePointHost:
-    def __init__(self, settings: Settings, database_url: str) -> None:
+    def __init__(self, settings: Settings, database_url: str, *, purges_log: bool = False) -> None:
         self._settings = settings
         self._database_url = database_url
+        self._purges_log = purges_log  # one host purges the shared message log
         self._sessions: ChargePointSessions | None = None
         self._started = asyncio.Event()
+        self._purge: asyncio.Task | None = None
 
     async def start(self) -> int:
         """Open the database pool; returns the number of charge points hosted (0)."""
@@ -36,6 +38,12 @@ class ChargePointHost:
                 command_timeout_s=self._settings.command_timeout_s,
             )
             self._sessions.start()
+            if self._purges_log:
+                self._purge = asyncio.create_task(
+                    self._sessions.message_log.purge_forever(
+                        self._settings.message_log_retention_days
+                    )
+                )
             self._started.set()
         return self._sessions.connected_count
 
@@ -78,5 +86,7 @@ class ChargePointHost:
         return {"connected": (await self._ready()).connected_count}
 
     async def stop(self) -> None:
+        if self._purge is not None:
+            self._purge.cancel()
         if self._sessions is not None:
             await self._sessions.close()

@@ -110,7 +110,10 @@ def build_gateway_app(settings: Settings) -> FastAPI:
             return
         outbox: asyncio.Queue[str | None] = asyncio.Queue()
         connections[connection_id] = outbox
-        await websocket.accept(subprotocol=protocol)
+        # Which replica holds the connection: for operators' diagnostics and the tests.
+        await websocket.accept(
+            subprotocol=protocol, headers=[(b"x-sigecve-gateway", gateway_id.encode())]
+        )
         writer = asyncio.create_task(_write_frames(websocket, outbox))
         max_bytes = settings.max_frame_bytes
         try:

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         validation_alias="SIGECVE_CP_HOSTS",
         description="Ray actor processes hosting charge-point actors",
     )
+    gateway_replicas: int = Field(
+        default=1,
+        ge=1,
+        validation_alias="SIGECVE_GATEWAY_REPLICAS",
+        description="OCPP gateway replicas (WebSocket terminators) behind the ingress",
+    )
     heartbeat_interval_s: int = Field(default=300, ge=1, validation_alias="SIGECVE_HEARTBEAT_S")
     command_timeout_s: float = Field(
         default=30.0, gt=0, validation_alias="SIGECVE_COMMAND_TIMEOUT_S"
@@ -48,6 +54,12 @@ class Settings(BaseSettings):
         ge=1024,
         validation_alias="SIGECVE_MAX_FRAME_BYTES",
         description="larger OCPP frames get a CALLERROR; the connection stays up",
+    )
+    message_log_retention_days: float = Field(
+        default=30,
+        gt=0,
+        validation_alias="SIGECVE_MESSAGE_LOG_RETENTION_DAYS",
+        description="OCPP frames older than this are deleted from the message log",
     )
     db_pool_max: int = Field(default=4, ge=1, validation_alias="SIGECVE_DB_POOL_MAX")
 

@@ -165,7 +165,7 @@ class System:
         self.hosts = [
             ChargePointHost.options(
                 name=host_actor_name(i), namespace=RAY_NAMESPACE, get_if_exists=True
-            ).remote(self.settings, self.database_url)
+            ).remote(self.settings, self.database_url, purges_log=i == 0)
             for i in range(self.settings.charge_point_hosts)
         ]
         ray.get([h.start.remote() for h in self.hosts])
@@ -184,7 +184,10 @@ class System:
             )
         serve.start(http_options=http_options)
         serve.run(
-            OcppGateway.bind(self.settings), name="ocpp", route_prefix="/ocpp", blocking=False
+            OcppGateway.options(num_replicas=self.settings.gateway_replicas).bind(self.settings),
+            name="ocpp",
+            route_prefix="/ocpp",
+            blocking=False,
         )
         serve.run(
             RestApi.bind(self.settings, self.database_url),

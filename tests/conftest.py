@@ -140,6 +140,7 @@ def system(database_url: str, tmp_path_factory) -> Iterator[RunningSystem]:
         DATABASE_URL=database_url,
         SIGECVE_ADMIN_TOKEN="sgv_test_" + secrets.token_hex(16),
         SIGECVE_COMMAND_TIMEOUT_S="10",
+        SIGECVE_GATEWAY_REPLICAS="2",  # reconnections may land on the other replica
     )
     yield running
     running.stop()

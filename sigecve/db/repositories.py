@@ -491,6 +491,20 @@ class MessageLogRepository:
             for row in rows:
                 await copy.write_row(row)
 
+    async def purge_older_than(self, cutoff: datetime, batch: int = 10_000) -> int:
+        """Delete frames logged before `cutoff`, in batches; the number deleted."""
+        deleted = 0
+        while True:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    """DELETE FROM ocpp_messages WHERE id IN (
+                           SELECT id FROM ocpp_messages WHERE at < %s LIMIT %s)""",
+                    (cutoff, batch),
+                )
+            deleted += cur.rowcount
+            if cur.rowcount < batch:
+                return deleted
+
     async def recent(self, charge_point_id: str, limit: int = 100) -> list[Row]:
         async with self.pool.connection() as conn:
             cur = await conn.execute(

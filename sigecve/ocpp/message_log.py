@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sigecve.db.repositories import MessageLogRepository
 
@@ -61,6 +61,18 @@ class MessageLogWriter:
                 "could not write %d OCPP log rows; keeping them for the next try", len(rows)
             )
             self._rows[:0] = rows
+
+    async def purge_forever(self, retention_days: float, every_s: float = 3600.0) -> None:
+        """Delete frames older than the retention, now and then every `every_s` seconds."""
+        while True:
+            cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+            try:
+                deleted = await self.repo.purge_older_than(cutoff)
+                if deleted:
+                    log.info("purged %d OCPP log frames older than %s", deleted, cutoff)
+            except Exception:
+                log.exception("purging the OCPP message log failed; trying again later")
+            await asyncio.sleep(every_s)
 
     async def close(self) -> None:
         if self._task is not None:

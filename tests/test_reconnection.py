@@ -1,0 +1,162 @@
+"""What real chargers do on bad networks: reconnect elsewhere, connect twice, deliver late."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import websockets
+from ocpp.v16 import call
+
+from sigecve.simulator.charge_point import (
+    SimulatedChargePoint16,
+    SimulationCounters,
+    SimulationProfile,
+    basic_auth_header,
+    connect,
+)
+from tests.conftest import unique_id
+from tests.test_system import PASSWORD, add_tag, register
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+class Client:
+    """A 1.6 client over one WebSocket, closed on exit."""
+
+    def __init__(self, ws, cp_id: str) -> None:
+        self.ws = ws
+        self.cp = SimulatedChargePoint16(
+            cp_id, ws, SimulationProfile(), SimulationCounters(), random.Random(1)
+        )
+        self.router = asyncio.create_task(self.cp.start())
+
+    @property
+    def gateway(self) -> str:
+        return self.ws.response.headers["x-sigecve-gateway"]
+
+    async def close(self) -> None:
+        self.router.cancel()
+        await self.ws.close()
+
+
+async def open_client(system, cp_id: str) -> Client:
+    return Client(await connect(system.ocpp_url, cp_id, PASSWORD), cp_id)
+
+
+async def test_a_session_continues_on_another_gateway_replica(system):
+    cp_id, tag = unique_id("MOVE"), unique_id("T")[:20]
+    await register(system, cp_id)
+    await add_tag(system, tag)
+    first = await open_client(system, cp_id)
+    started = await first.cp.send(
+        call.StartTransaction(
+            connector_id=1, id_tag=tag, meter_start=100, timestamp=iso(datetime.now(UTC))
+        )
+    )
+    await first.close()
+    # Reconnect until the ingress hands the charger to the other replica (bounded).
+    for _ in range(20):
+        second = await open_client(system, cp_id)
+        if second.gateway != first.gateway:
+            break
+        await second.close()
+    else:
+        pytest.fail("the ingress never used the second gateway replica")
+    try:
+        second.cp.energy_wh[1] = 900
+        await second.cp.meter_values(1, started.transaction_id, 7000)
+        await second.cp.send(
+            call.StopTransaction(
+                meter_stop=1_600,
+                timestamp=iso(datetime.now(UTC)),
+                transaction_id=started.transaction_id,
+            )
+        )
+    finally:
+        await second.close()
+    async with system.api() as api:
+        (t,) = (await api.get("/transactions", params={"charge_point_id": cp_id})).json()["items"]
+    assert (t["transaction_id"], t["energy_wh"]) == (started.transaction_id, 1_500)
+
+
+async def test_a_second_connection_replaces_the_first(system):
+    cp_id = unique_id("TWICE")
+    await register(system, cp_id)
+    old = await connect(system.ocpp_url, cp_id, PASSWORD)
+    new = await open_client(system, cp_id)
+    try:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(old.recv(), 15)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+        reply = await new.cp.send(call.Heartbeat())
+        assert reply.current_time
+    finally:
+        await new.close()
+
+
+async def test_transactions_queued_offline_are_accepted_late_and_in_order(system):
+    cp_id, tag = unique_id("LATE"), unique_id("T")[:20]
+    await register(system, cp_id)
+    await add_tag(system, tag)
+    hours_ago = datetime.now(UTC) - timedelta(hours=3)
+    client = await open_client(system, cp_id)
+    try:
+        started = await client.cp.send(
+            call.StartTransaction(
+                connector_id=2, id_tag=tag, meter_start=5_000, timestamp=iso(hours_ago)
+            )
+        )
+        for minutes, wh in ((15, 6_000), (30, 7_000)):
+            client.cp.energy_wh[2] = wh
+            await client.cp.send(
+                call.MeterValues(
+                    connector_id=2,
+                    transaction_id=started.transaction_id,
+                    meter_value=[
+                        {
+                            "timestamp": iso(hours_ago + timedelta(minutes=minutes)),
+                            "sampled_value": [{"value": str(wh), "unit": "Wh"}],
+                        }
+                    ],
+                )
+            )
+        stop = call.StopTransaction(
+            meter_stop=8_000,
+            transaction_id=started.transaction_id,
+            timestamp=iso(hours_ago + timedelta(minutes=45)),
+        )
+        await client.cp.send(stop)
+    finally:
+        await client.close()
+    # The reply to the stop was "lost": the charger reconnects and sends it again.
+    again = await open_client(system, cp_id)
+    try:
+        reply = await again.cp.send(stop)
+        assert reply is not None
+    finally:
+        await again.close()
+    async with system.api() as api:
+        (t,) = (await api.get("/transactions", params={"charge_point_id": cp_id})).json()["items"]
+    assert t["started_at"].startswith(iso(hours_ago)[:16])
+    assert (t["meter_start_wh"], t["meter_stop_wh"], t["energy_wh"]) == (5_000, 8_000, 3_000)
+
+
+async def test_raw_frames_keep_their_order_per_charge_point(system):
+    """Frames pipelined without waiting are handled one at a time, in arrival order."""
+    cp_id = unique_id("ORDER")
+    await register(system, cp_id)
+    async with websockets.connect(
+        f"{system.ocpp_url}/{cp_id}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=basic_auth_header(cp_id, PASSWORD),
+    ) as ws:
+        for i in range(20):
+            await ws.send(json.dumps([2, f"hb-{i}", "Heartbeat", {}]))
+        replies = [json.loads(await asyncio.wait_for(ws.recv(), 15)) for _ in range(20)]
+    assert [r[1] for r in replies] == [f"hb-{i}" for i in range(20)]
