@@ -193,6 +193,7 @@ async def test_unknown_charge_points_and_wrong_passwords_are_refused(sessions, r
 
 async def test_auto_register_admits_and_registers_unknown_charge_points(repos):
     s = ChargePointSessions(repos, auto_register=True, heartbeat_interval_s=60, command_timeout_s=5)
+    s.start()
     cp_id = unique_id("AUTO")
     result = await s.connect(cp_id, "its-own-password", "ocpp1.6", GATEWAY, "c1")
     assert result.accepted

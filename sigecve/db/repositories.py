@@ -9,6 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from sigecve.db.group_commit import connection
 from sigecve.domain import (
     ChargePoint,
     ChargePointSummary,
@@ -38,7 +39,7 @@ class ChargePointRepository:
         self.pool = pool
 
     async def get_row(self, charge_point_id: str) -> Row | None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 "SELECT * FROM charge_points WHERE id = %s", (charge_point_id,)
             )
@@ -48,7 +49,7 @@ class ChargePointRepository:
         self, charge_point_id: str, password_hash: str | None, site_id: str | None
     ) -> bool:
         """Register a charge point; False if one with that id exists already."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """INSERT INTO charge_points (id, password_hash, site_id) VALUES (%s, %s, %s)
                    ON CONFLICT (id) DO NOTHING""",
@@ -57,7 +58,7 @@ class ChargePointRepository:
             return cur.rowcount == 1
 
     async def upsert_password(self, charge_point_id: str, password_hash: str) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(
                 """INSERT INTO charge_points (id, password_hash) VALUES (%s, %s)
                    ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash""",
@@ -65,7 +66,7 @@ class ChargePointRepository:
             )
 
     async def mark_connected(self, charge_point_id: str, protocol: str, connection_id: str) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             await conn.execute(
                 """UPDATE charge_points SET connected = true, ocpp_protocol = %s,
                           connection_id = %s, last_connected_at = now(), last_seen_at = now()
@@ -79,7 +80,7 @@ class ChargePointRepository:
 
     async def mark_disconnected(self, charge_point_id: str, connection_id: str) -> bool:
         """Mark the charge point offline unless a newer connection has replaced this one."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             cur = await conn.execute(
                 """UPDATE charge_points SET connected = false, last_disconnected_at = now()
                    WHERE id = %s AND connection_id = %s""",
@@ -95,7 +96,7 @@ class ChargePointRepository:
 
     async def mark_all_disconnected(self) -> None:
         """On start: nobody is connected to a system that was not running."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(
                 """UPDATE charge_points SET connected = false,
                           last_disconnected_at = COALESCE(last_disconnected_at, now())
@@ -112,7 +113,7 @@ class ChargePointRepository:
         firmware_version: str | None,
         boot_info: dict,
     ) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             await conn.execute(
                 """UPDATE charge_points SET vendor = %s, model = %s, serial_number = %s,
                           firmware_version = %s, boot_info = %s, booted_at = now(),
@@ -126,7 +127,7 @@ class ChargePointRepository:
             )
 
     async def record_heartbeat(self, charge_point_id: str) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             await conn.execute(
                 "UPDATE charge_points SET last_seen_at = now() WHERE id = %s", (charge_point_id,)
             )
@@ -136,7 +137,7 @@ class ChargePointRepository:
             )
 
     async def list_summaries(self, *, after: str | None, limit: int) -> list[ChargePointSummary]:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """SELECT id, site_id, connected, ocpp_protocol, last_seen_at, vendor, model
                    FROM charge_points WHERE %(after)s::text IS NULL OR id > %(after)s
@@ -149,7 +150,7 @@ class ChargePointRepository:
         row = await self.get_row(charge_point_id)
         if row is None:
             return None
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """SELECT connector_id, status, error_code, info, vendor_error_code, status_at
                    FROM connectors WHERE charge_point_id = %s ORDER BY connector_id""",
@@ -174,7 +175,7 @@ class ConnectorRepository:
     async def record_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
         """Keep the newest status per connector, and every status as an event."""
         values = {"cp": charge_point_id, **status.model_dump()}
-        async with self.pool.connection() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             await conn.execute(
                 """INSERT INTO connectors (charge_point_id, connector_id, status, error_code, info,
                                            vendor_error_code, status_at)
@@ -201,7 +202,7 @@ class IdTagRepository:
         self.pool = pool
 
     async def insert(self, tag: IdTag) -> bool:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag)
                    VALUES (%(id_tag)s, %(status)s, %(expiry_date)s, %(parent_id_tag)s)
@@ -211,7 +212,7 @@ class IdTagRepository:
             return cur.rowcount == 1
 
     async def upsert(self, tag: IdTag) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(
                 """INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag)
                    VALUES (%(id_tag)s, %(status)s, %(expiry_date)s, %(parent_id_tag)s)
@@ -222,7 +223,7 @@ class IdTagRepository:
             )
 
     async def get(self, id_tag: str) -> IdTag | None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """SELECT id_tag, status, expiry_date, parent_id_tag FROM id_tags
                    WHERE id_tag = %s""",
@@ -248,7 +249,7 @@ class TransactionRepository:
         id_tag_status: str,
     ) -> int:
         """Record a start and return its transaction id; a retried start returns the same id."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """INSERT INTO transactions (charge_point_id, connector_id, id_tag, started_at,
                                              meter_start_wh, reservation_id, start_id_tag_status)
@@ -282,7 +283,7 @@ class TransactionRepository:
         samples: Sequence[MeterSample] = (),
     ) -> bool:
         """Record a stop (and its transactionData) atomically; False if the id is unknown here."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             cur = await conn.execute(
                 """UPDATE transactions SET stopped_at = %s, meter_stop_wh = %s,
                           stop_reason = %s, stop_id_tag = %s
@@ -306,7 +307,7 @@ class TransactionRepository:
         wanted = list(set(ids))
         if not wanted:
             return set()
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """SELECT transaction_id FROM transactions
                    WHERE charge_point_id = %s AND transaction_id = ANY(%s)""",
@@ -317,7 +318,7 @@ class TransactionRepository:
     async def list(
         self, *, charge_point_id: str | None, before_id: int | None, limit: int
     ) -> list[Transaction]:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 f"""SELECT {_TRANSACTION_COLUMNS} FROM transactions t
                     WHERE (%(cp)s::text IS NULL OR t.charge_point_id = %(cp)s)
@@ -349,7 +350,7 @@ class TransactionRepository:
         Any event creates the transaction if it is new to us (a Started lost while offline
         must not lose the session); Ended closes it with the last energy reading.
         """
-        async with self.pool.connection() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             cur = await conn.execute(
                 """INSERT INTO transaction_events (charge_point_id, ocpp_transaction_id, seq_no,
                        event_type, trigger_reason, timestamp, payload)
@@ -431,11 +432,11 @@ class MeterValueRepository:
     async def add(self, charge_point_id: str, samples: Sequence[MeterSample]) -> None:
         if not samples:
             return
-        async with self.pool.connection() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             await _copy_meter_samples(conn, charge_point_id, samples)
 
     async def for_transaction(self, transaction_id: int) -> list[MeterSample]:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """SELECT connector_id, transaction_id, timestamp, measurand, value, unit, phase,
                           context, location
@@ -481,7 +482,7 @@ class MessageLogRepository:
         if not rows:
             return
         async with (
-            self.pool.connection() as conn,
+            connection(self.pool) as conn,
             conn.cursor() as cur,
             cur.copy(
                 """COPY ocpp_messages (charge_point_id, direction, message_type, unique_id, action,
@@ -495,7 +496,7 @@ class MessageLogRepository:
         """Delete frames logged before `cutoff`, in batches; the number deleted."""
         deleted = 0
         while True:
-            async with self.pool.connection() as conn:
+            async with connection(self.pool) as conn:
                 cur = await conn.execute(
                     """DELETE FROM ocpp_messages WHERE id IN (
                            SELECT id FROM ocpp_messages WHERE at < %s LIMIT %s)""",
@@ -506,7 +507,7 @@ class MessageLogRepository:
                 return deleted
 
     async def recent(self, charge_point_id: str, limit: int = 100) -> list[Row]:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """SELECT direction, message_type, unique_id, action, frame, at
                    FROM ocpp_messages WHERE charge_point_id = %s ORDER BY id DESC LIMIT %s""",
@@ -522,7 +523,7 @@ class ChargePointEventRepository:
         self.pool = pool
 
     async def add(self, charge_point_id: str, protocol: str, action: str, payload: dict) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(
                 """INSERT INTO charge_point_events (charge_point_id, protocol, action, payload)
                    VALUES (%s, %s, %s, %s)""",
@@ -532,7 +533,7 @@ class ChargePointEventRepository:
     async def recent(
         self, charge_point_id: str, *, action: str | None = None, limit: int = 50
     ) -> list[Row]:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """SELECT action, payload, received_at FROM charge_point_events
                    WHERE charge_point_id = %(cp)s AND (%(action)s::text IS NULL
@@ -548,7 +549,7 @@ class ApiTokenRepository:
         self.pool = pool
 
     async def ensure(self, name: str, token_hash: str, role: str) -> None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             await conn.execute(
                 """INSERT INTO api_tokens (name, token_hash, role) VALUES (%s, %s, %s)
                    ON CONFLICT (token_hash) DO NOTHING""",
@@ -556,7 +557,7 @@ class ApiTokenRepository:
             )
 
     async def role_for(self, token_hash: str) -> str | None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """SELECT role FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL""",
                 (token_hash,),

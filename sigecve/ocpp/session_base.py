@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from enum import StrEnum
@@ -18,9 +19,12 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, MessageType, unpack, validate_payload
 from ocpp.routing import on
 
+from sigecve.db.group_commit import GroupCommitter
 from sigecve.db.repositories import Repositories
 from sigecve.ocpp.framing import call_error_frame, error_for_exception, frame_error
 from sigecve.services.errors import CommandTimeout, InvalidInput
+
+log = logging.getLogger(__name__)
 
 
 class CallErrorReply(Exception):
@@ -40,6 +44,7 @@ class CentralSystemSession:
     csms_initiated_actions: frozenset[str]
     all_actions: frozenset[str]  # every action name of the version, either direction
     repos: Repositories
+    commits: GroupCommitter
     _ocpp_version: str
     _call_lock: asyncio.Lock
     _current_call: Call | None = None
@@ -69,9 +74,20 @@ class CentralSystemSession:
             )
             return
         try:
-            await self._handle_call(msg)
+            # Handled in a group commit: the reply is released once the data is committed.
+            await self.commits.run(lambda: self._handle_call(msg))
         except OCPPError as e:
             await self._send(error_for_exception(msg.unique_id, e, self.protocol))
+        except Exception:
+            log.exception("%s: %s could not be stored", self.id, msg.action)
+            await self._send(
+                call_error_frame(
+                    msg.unique_id,
+                    "InternalError",
+                    "the message could not be stored; send it again",
+                    self.protocol,
+                )
+            )
 
     async def call_action(self, action: str, payload: dict[str, Any], timeout_s: float) -> dict:
         """Send `action` with `payload` exactly as given; the charger's reply payload."""

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from sigecve.db.group_commit import GroupCommitter, after_commit
 from sigecve.db.repositories import Repositories
 from sigecve.domain import CommandResult
 from sigecve.ocpp import v16, v201
@@ -54,7 +55,8 @@ class Mailbox:
         return await self.inbox.get()
 
     async def send(self, frame: str) -> None:
-        self._sessions.emit(self, frame)
+        # A reply to a charger's message waits for the group commit of its data.
+        after_commit(lambda: self._sessions.emit(self, frame))
 
 
 @dataclass
@@ -85,15 +87,19 @@ class ChargePointSessions:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.command_timeout_s = command_timeout_s
         self.message_log = MessageLogWriter(repos.message_log)
+        self.commits: GroupCommitter | None = None
         self._hosted: dict[str, HostedChargePoint] = {}
         self._outbound: dict[str, asyncio.Queue[OutboundItem]] = {}
 
     def start(self) -> None:
+        self.commits = GroupCommitter(self.repos.pool)
         self.message_log.start()
 
     async def close(self) -> None:
         for cp_id in list(self._hosted):
             await self._drop(cp_id)
+        if self.commits is not None:
+            await self.commits.close()
         await self.message_log.close()
 
     @property
@@ -111,6 +117,7 @@ class ChargePointSessions:
         gateway_id: str,
         connection_id: str,
     ) -> ConnectResult:
+        assert self.commits is not None, "start() the sessions first"
         if protocol not in SUPPORTED_PROTOCOLS:
             return ConnectResult(False, f"unsupported protocol {protocol!r}")
         decision = await admit_charge_point(
@@ -131,6 +138,7 @@ class ChargePointSessions:
             charge_point_id,
             mailbox,
             self.repos,
+            commits=self.commits,
             heartbeat_interval_s=self.heartbeat_interval_s,
             response_timeout_s=self.command_timeout_s,
         )

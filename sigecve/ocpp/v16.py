@@ -11,6 +11,7 @@ from ocpp.v16 import ChargePoint as OcppChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
+from sigecve.db.group_commit import GroupCommitter
 from sigecve.db.repositories import Repositories
 from sigecve.domain import ConnectorStatus
 from sigecve.ocpp.meter_values import (
@@ -78,11 +79,13 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
         connection: Any,
         repos: Repositories,
         *,
+        commits: GroupCommitter,
         heartbeat_interval_s: int,
         response_timeout_s: float,
     ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
         self.repos = repos
+        self.commits = commits
         self.heartbeat_interval_s = heartbeat_interval_s
 
     @on(Action.boot_notification)

@@ -10,6 +10,7 @@ from ocpp.v201 import ChargePoint as OcppChargePoint
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, RegistrationStatusEnumType
 
+from sigecve.db.group_commit import GroupCommitter
 from sigecve.db.repositories import Repositories
 from sigecve.domain import ConnectorStatus, IdTagStatus
 from sigecve.ocpp.meter_values import (
@@ -76,11 +77,13 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
         connection: Any,
         repos: Repositories,
         *,
+        commits: GroupCommitter,
         heartbeat_interval_s: int,
         response_timeout_s: float,
     ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
         self.repos = repos
+        self.commits = commits
         self.heartbeat_interval_s = heartbeat_interval_s
 
     async def _token_status(self, id_token: dict | None) -> str | None:
