@@ -8,7 +8,7 @@ import psutil
 import pytest
 from ocpp.v16 import call
 
-from sigecve.simulator.charge_point import utc_now_iso
+from sigecve.ocpp.timestamps import now_timestamp
 from tests.conftest import eventually, free_port, start_system, unique_id
 from tests.test_system import charger
 
@@ -44,7 +44,7 @@ async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
             await cp.boot()
             started = await cp.send(
                 call.StartTransaction(
-                    connector_id=1, id_tag=tag, meter_start=500, timestamp=utc_now_iso()
+                    connector_id=1, id_tag=tag, meter_start=500, timestamp=now_timestamp()
                 )
             )
             cp.energy_wh[1] = 2_000

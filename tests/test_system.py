@@ -11,12 +11,12 @@ import pytest
 import websockets
 from ocpp.v16 import call
 
+from sigecve.ocpp.timestamps import now_timestamp
 from sigecve.simulator.charge_point import (
     SimulatedChargePoint16,
     SimulationCounters,
     SimulationProfile,
     connect,
-    utc_now_iso,
 )
 from tests.conftest import RunningSystem, eventually, unique_id
 
@@ -79,7 +79,7 @@ async def test_a_charger_boots_authorizes_charges_and_stops(system, database_url
         assert auth.id_tag_info["status"] == "Accepted"
         started = await cp.send(
             call.StartTransaction(
-                connector_id=1, id_tag=tag, meter_start=10_000, timestamp=utc_now_iso()
+                connector_id=1, id_tag=tag, meter_start=10_000, timestamp=now_timestamp()
             )
         )
         assert started.id_tag_info["status"] == "Accepted"

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sigecve.domain import MeterSample
+from sigecve.ocpp.timestamps import parse_timestamp
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 
@@ -20,10 +21,30 @@ _SCALE = {
 }
 
 
-def parse_timestamp(value: str | datetime) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _sample(
+    connector_id: int,
+    transaction_id: int | None,
+    at: datetime,
+    sv: dict[str, Any],
+    value: float,
+    unit: str | None,
+) -> MeterSample:
+    measurand = sv.get("measurand") or ENERGY_REGISTER
+    unit = unit or ("Wh" if measurand.startswith("Energy") else None)
+    if unit in _SCALE:
+        unit, factor = _SCALE[unit]
+        value *= factor
+    return MeterSample(
+        connector_id=connector_id,
+        transaction_id=transaction_id,
+        timestamp=at,
+        measurand=measurand,
+        value=value,
+        unit=unit,
+        phase=sv.get("phase"),
+        context=sv.get("context"),
+        location=sv.get("location"),
+    )
 
 
 def samples_from_meter_values(
@@ -43,24 +64,7 @@ def samples_from_meter_values(
                 value = float(sv["value"])
             except (TypeError, ValueError):
                 continue
-            measurand = sv.get("measurand") or ENERGY_REGISTER
-            unit = sv.get("unit") or ("Wh" if measurand.startswith("Energy") else None)
-            if unit in _SCALE:
-                unit, factor = _SCALE[unit]
-                value *= factor
-            samples.append(
-                MeterSample(
-                    connector_id=connector_id,
-                    transaction_id=transaction_id,
-                    timestamp=at,
-                    measurand=measurand,
-                    value=value,
-                    unit=unit,
-                    phase=sv.get("phase"),
-                    context=sv.get("context"),
-                    location=sv.get("location"),
-                )
-            )
+            samples.append(_sample(connector_id, transaction_id, at, sv, value, sv.get("unit")))
     return samples
 
 
@@ -73,25 +77,9 @@ def samples_from_meter_values_201(
     for mv in meter_value:
         at = parse_timestamp(mv["timestamp"])
         for sv in mv.get("sampled_value", []):
-            measurand = sv.get("measurand") or ENERGY_REGISTER
             unit_of_measure = sv.get("unit_of_measure") or {}
-            unit = unit_of_measure.get("unit") or ("Wh" if measurand.startswith("Energy") else None)
             value = float(sv["value"]) * 10 ** int(unit_of_measure.get("multiplier", 0))
-            if unit in _SCALE:
-                unit, factor = _SCALE[unit]
-                value *= factor
-            samples.append(
-                MeterSample(
-                    connector_id=evse_id,
-                    timestamp=at,
-                    measurand=measurand,
-                    value=value,
-                    unit=unit,
-                    phase=sv.get("phase"),
-                    context=sv.get("context"),
-                    location=sv.get("location"),
-                )
-            )
+            samples.append(_sample(evse_id, None, at, sv, value, unit_of_measure.get("unit")))
     return samples
 
 

@@ -49,6 +49,21 @@ class CentralSystemSession:
     _call_lock: asyncio.Lock
     _current_call: Call | None = None
 
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection: Any,
+        repos: Repositories,
+        *,
+        commits: GroupCommitter,
+        heartbeat_interval_s: int,
+        response_timeout_s: float,
+    ) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
+        self.repos = repos
+        self.commits = commits
+        self.heartbeat_interval_s = heartbeat_interval_s
+
     async def route_message(self, raw_msg: str) -> None:
         error = frame_error(raw_msg, self.protocol)
         if error is not None:

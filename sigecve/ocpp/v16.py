@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.charge_point import snake_to_camel_case
@@ -11,15 +10,10 @@ from ocpp.v16 import ChargePoint as OcppChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
-from sigecve.db.group_commit import GroupCommitter
-from sigecve.db.repositories import Repositories
 from sigecve.domain import ConnectorStatus
-from sigecve.ocpp.meter_values import (
-    ENERGY_REGISTER,
-    parse_timestamp,
-    samples_from_meter_values,
-)
+from sigecve.ocpp.meter_values import samples_from_meter_values
 from sigecve.ocpp.session_base import CentralSystemSession, stored_notification
+from sigecve.ocpp.timestamps import format_timestamp, now_timestamp, parse_timestamp, utc_now
 from sigecve.services import transactions
 from sigecve.services.id_tags import authorize
 
@@ -58,35 +52,12 @@ CSMS_INITIATED_ACTIONS = frozenset(
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 class ChargePointSession16(CentralSystemSession, OcppChargePoint):
     """Handles what a 1.6 charger sends; every reply goes out after its data is committed."""
 
     protocol = PROTOCOL
     csms_initiated_actions = CSMS_INITIATED_ACTIONS
     all_actions = frozenset(a.value for a in Action)
-
-    def __init__(
-        self,
-        charge_point_id: str,
-        connection: Any,
-        repos: Repositories,
-        *,
-        commits: GroupCommitter,
-        heartbeat_interval_s: int,
-        response_timeout_s: float,
-    ) -> None:
-        super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
-        self.repos = repos
-        self.commits = commits
-        self.heartbeat_interval_s = heartbeat_interval_s
 
     @on(Action.boot_notification)
     async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kw):
@@ -106,7 +77,7 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
             boot_info=boot_info,
         )
         return call_result.BootNotification(
-            current_time=_iso(_now()),
+            current_time=now_timestamp(),
             interval=self.heartbeat_interval_s,
             status=RegistrationStatus.accepted,
         )
@@ -114,7 +85,7 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
     @on(Action.heartbeat)
     async def on_heartbeat(self):
         await self.repos.charge_points.record_heartbeat(self.id)
-        return call_result.Heartbeat(current_time=_iso(_now()))
+        return call_result.Heartbeat(current_time=now_timestamp())
 
     @on(Action.status_notification)
     async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kw):
@@ -126,14 +97,14 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
                 error_code=error_code,
                 info=kw.get("info"),
                 vendor_error_code=kw.get("vendor_error_code"),
-                status_at=parse_timestamp(kw["timestamp"]) if kw.get("timestamp") else _now(),
+                status_at=parse_timestamp(kw["timestamp"]) if kw.get("timestamp") else utc_now(),
             ),
         )
         return call_result.StatusNotification()
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str):
-        status, tag = await authorize(self.repos, id_tag, _now())
+        status, tag = await authorize(self.repos, id_tag, utc_now())
         return call_result.Authorize(id_tag_info=_id_tag_info(status, tag))
 
     @on(Action.start_transaction)
@@ -148,7 +119,7 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
             meter_start_wh=meter_start,
             started_at=parse_timestamp(timestamp),
             reservation_id=kw.get("reservation_id"),
-            now=_now(),
+            now=utc_now(),
         )
         return call_result.StartTransaction(
             transaction_id=transaction_id, id_tag_info={"status": status.value}
@@ -172,7 +143,7 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
             reason=kw.get("reason", "Local"),
             id_tag=kw.get("id_tag"),
             samples=samples,
-            now=_now(),
+            now=utc_now(),
         )
         return call_result.StopTransaction(
             id_tag_info={"status": status.value} if status is not None else None
@@ -206,7 +177,7 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
 def _id_tag_info(status, tag) -> dict[str, Any]:
     info: dict[str, Any] = {"status": status.value}
     if tag is not None and tag.expiry_date is not None:
-        info["expiry_date"] = _iso(tag.expiry_date)
+        info["expiry_date"] = format_timestamp(tag.expiry_date)
     if tag is not None and tag.parent_id_tag:
         info["parent_id_tag"] = tag.parent_id_tag
     return info
@@ -234,7 +205,6 @@ CHARGER_INITIATED_ACTIONS = frozenset(
 __all__ = [
     "CHARGER_INITIATED_ACTIONS",
     "CSMS_INITIATED_ACTIONS",
-    "ENERGY_REGISTER",
     "PROTOCOL",
     "ChargePointSession16",
 ]

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint as OcppChargePoint
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, RegistrationStatusEnumType
 
-from sigecve.db.group_commit import GroupCommitter
-from sigecve.db.repositories import Repositories
 from sigecve.domain import ConnectorStatus, IdTagStatus
 from sigecve.ocpp.meter_values import (
     last_energy_register_wh,
-    parse_timestamp,
     samples_from_meter_values_201,
 )
 from sigecve.ocpp.session_base import CentralSystemSession, stored_notification
+from sigecve.ocpp.timestamps import now_timestamp, parse_timestamp, utc_now
 from sigecve.services import transactions
 from sigecve.services.id_tags import authorize
 
@@ -56,14 +51,6 @@ CSMS_INITIATED_ACTIONS = frozenset(
 _TOKEN_STATUS = {IdTagStatus.invalid: "Unknown"}
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 class ChargePointSession201(CentralSystemSession, OcppChargePoint):
     """Handles what a 2.0.1 charging station sends; replies go out after commit."""
 
@@ -71,27 +58,12 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
     csms_initiated_actions = CSMS_INITIATED_ACTIONS
     all_actions = frozenset(a.value for a in Action)
 
-    def __init__(
-        self,
-        charge_point_id: str,
-        connection: Any,
-        repos: Repositories,
-        *,
-        commits: GroupCommitter,
-        heartbeat_interval_s: int,
-        response_timeout_s: float,
-    ) -> None:
-        super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
-        self.repos = repos
-        self.commits = commits
-        self.heartbeat_interval_s = heartbeat_interval_s
-
     async def _token_status(self, id_token: dict | None) -> str | None:
         if not id_token:
             return None
         if id_token.get("type") == "NoAuthorization":
             return "Accepted"
-        status, _ = await authorize(self.repos, id_token["id_token"], _now())
+        status, _ = await authorize(self.repos, id_token["id_token"], utc_now())
         return _TOKEN_STATUS.get(status, status.value)
 
     @on(Action.boot_notification)
@@ -105,7 +77,7 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
             boot_info=self.current_payload(),
         )
         return call_result.BootNotification(
-            current_time=_iso(_now()),
+            current_time=now_timestamp(),
             interval=self.heartbeat_interval_s,
             status=RegistrationStatusEnumType.accepted,
         )
@@ -113,7 +85,7 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
     @on(Action.heartbeat)
     async def on_heartbeat(self):
         await self.repos.charge_points.record_heartbeat(self.id)
-        return call_result.Heartbeat(current_time=_iso(_now()))
+        return call_result.Heartbeat(current_time=now_timestamp())
 
     @on(Action.status_notification)
     async def on_status_notification(
@@ -149,8 +121,8 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
         samples = samples_from_meter_values_201(evse.get("id", 0), kw.get("meter_value") or [])
         id_token = kw.get("id_token")
         status = await self._token_status(id_token)
-        await transactions.apply_transaction_event(
-            self.repos,
+        # Committed with the reply's group commit; a repeated seqNo is a retry and a no-op.
+        await self.repos.transactions.apply_event(
             charge_point_id=self.id,
             ocpp_transaction_id=transaction_info["transaction_id"],
             seq_no=seq_no,

@@ -7,7 +7,6 @@ import base64
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import websockets
 from ocpp.routing import on
@@ -25,11 +24,9 @@ from ocpp.v16.enums import (
     UnlockStatus,
 )
 
+from sigecve.ocpp.timestamps import now_timestamp
+
 log = logging.getLogger(__name__)
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -58,8 +55,12 @@ class SimulationCounters:
     last_error: str | None = field(default=None, repr=False)
 
 
-class SimulatedChargePoint16(OcppChargePoint):
-    """Sends what a real charger sends and answers the central system's commands."""
+class SimulatedCharger:
+    """What simulated chargers of every version share: behaviour, counters, energy registers.
+
+    Mixed into an `ocpp` ChargePoint class of one version, which supplies `boot`, `status`
+    and `charging_session`.
+    """
 
     def __init__(
         self,
@@ -73,14 +74,32 @@ class SimulatedChargePoint16(OcppChargePoint):
         self.profile = profile
         self.counters = counters
         self.rng = rng
+        # Per connector (1.6) or EVSE (2.0.1); fractional so slow charging still adds up.
         self.energy_wh: dict[int, float] = {
             c: rng.randint(0, 5_000_000) for c in range(1, profile.connectors + 1)
         }
-        self.configuration = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "60"}
 
     async def send(self, payload):
         self.counters.messages += 1
         return await self.call(payload)
+
+    async def heartbeat_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.send(self._call.Heartbeat())
+
+    async def connector_loop(self, connector: int) -> None:
+        while True:
+            await asyncio.sleep(self.rng.uniform(*self.profile.idle_s))
+            await self.charging_session(connector)
+
+
+class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
+    """Sends what a real 1.6 charger sends and answers the central system's commands."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.configuration = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "60"}
 
     # --- what the charger initiates ------------------------------------------------------
 
@@ -109,14 +128,9 @@ class SimulatedChargePoint16(OcppChargePoint):
                 connector_id=connector,
                 error_code=error_code,
                 status=status,
-                timestamp=utc_now_iso(),
+                timestamp=now_timestamp(),
             )
         )
-
-    async def heartbeat_loop(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            await self.send(call.Heartbeat())
 
     async def charging_session(self, connector: int) -> None:
         p = self.profile
@@ -132,7 +146,7 @@ class SimulatedChargePoint16(OcppChargePoint):
                 connector_id=connector,
                 id_tag=id_tag,
                 meter_start=meter_start,
-                timestamp=utc_now_iso(),
+                timestamp=now_timestamp(),
             )
         )
         transaction_id = started.transaction_id
@@ -160,7 +174,7 @@ class SimulatedChargePoint16(OcppChargePoint):
                 transaction_id=transaction_id,
                 meter_value=[
                     {
-                        "timestamp": utc_now_iso(),
+                        "timestamp": now_timestamp(),
                         "sampled_value": [
                             {
                                 "value": str(round(self.energy_wh[connector])),
@@ -187,18 +201,13 @@ class SimulatedChargePoint16(OcppChargePoint):
         await self.send(
             call.StopTransaction(
                 meter_stop=round(self.energy_wh[connector]),
-                timestamp=utc_now_iso(),
+                timestamp=now_timestamp(),
                 transaction_id=transaction_id,
                 reason=reason,
                 id_tag=id_tag,
             )
         )
         await self.status(connector, ChargePointStatus.available)
-
-    async def connector_loop(self, connector: int) -> None:
-        while True:
-            await asyncio.sleep(self.rng.uniform(*self.profile.idle_s))
-            await self.charging_session(connector)
 
     # --- what the central system initiates -------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 
 from ocpp.routing import on
@@ -11,33 +10,17 @@ from ocpp.v201 import ChargePoint as OcppChargePoint
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
-from sigecve.simulator.charge_point import SimulationCounters, SimulationProfile, utc_now_iso
+from sigecve.ocpp.timestamps import now_timestamp
+from sigecve.simulator.charge_point import SimulatedCharger
 
 
-class SimulatedChargePoint201(OcppChargePoint):
+class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
     """Sends what a 2.0.1 station sends (TransactionEvent lifecycle) and answers commands."""
 
-    def __init__(
-        self,
-        charge_point_id: str,
-        connection,
-        profile: SimulationProfile,
-        counters: SimulationCounters,
-        rng: random.Random,
-    ) -> None:
-        super().__init__(charge_point_id, connection, response_timeout=60)
-        self.profile = profile
-        self.counters = counters
-        self.rng = rng
-        self.energy_wh: dict[int, float] = {
-            e: rng.randint(0, 5_000_000) for e in range(1, profile.connectors + 1)
-        }
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.variables = {("OCPPCommCtrlr", "HeartbeatInterval"): "300"}
         self._seq = 0
-
-    async def send(self, payload):
-        self.counters.messages += 1
-        return await self.call(payload)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -63,14 +46,9 @@ class SimulatedChargePoint201(OcppChargePoint):
     async def status(self, evse: int, status: str) -> None:
         await self.send(
             call.StatusNotification(
-                timestamp=utc_now_iso(), connector_status=status, evse_id=evse, connector_id=1
+                timestamp=now_timestamp(), connector_status=status, evse_id=evse, connector_id=1
             )
         )
-
-    async def heartbeat_loop(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            await self.send(call.Heartbeat())
 
     def _meter_value(self, evse: int, power_w: float | None) -> list[dict]:
         sampled = [
@@ -88,7 +66,7 @@ class SimulatedChargePoint201(OcppChargePoint):
                     "unit_of_measure": {"unit": "W"},
                 }
             )
-        return [{"timestamp": utc_now_iso(), "sampled_value": sampled}]
+        return [{"timestamp": now_timestamp(), "sampled_value": sampled}]
 
     async def transaction_event(
         self, event_type: str, trigger: str, evse: int, tx_id: str, **kw
@@ -100,7 +78,7 @@ class SimulatedChargePoint201(OcppChargePoint):
         return await self.send(
             call.TransactionEvent(
                 event_type=event_type,
-                timestamp=utc_now_iso(),
+                timestamp=now_timestamp(),
                 trigger_reason=trigger,
                 seq_no=self._next_seq(),
                 transaction_info=info,
@@ -153,11 +131,6 @@ class SimulatedChargePoint201(OcppChargePoint):
         )
         await self.status(evse, "Available")
         self.counters.sessions_stopped += 1
-
-    async def connector_loop(self, evse: int) -> None:
-        while True:
-            await asyncio.sleep(self.rng.uniform(*self.profile.idle_s))
-            await self.charging_session(evse)
 
     # --- what the CSMS initiates ----------------------------------------------------------------
 
