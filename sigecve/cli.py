@@ -69,6 +69,39 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schedule(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sigecve.smart_charging.planner import plan
+    from sigecve.smart_charging.scenario import Scenario
+
+    try:
+        raw = json.loads(Path(args.scenario).read_text())
+    except OSError as e:
+        print(f"sigecve schedule: cannot read {args.scenario}: {e.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(f"sigecve schedule: {args.scenario} is not JSON: {e}", file=sys.stderr)
+        return 2
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as e:
+        print(f"sigecve schedule: invalid scenario {args.scenario}:", file=sys.stderr)
+        for err in e.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(scenario)"
+            print(f"  {where}: {err['msg']}", file=sys.stderr)
+        return 2
+    result = plan(scenario, time_limit_s=args.time_limit)
+    Path(args.out).write_text(result.model_dump_json(indent=2) + "\n")
+    summary = result.summary
+    print(
+        f"{scenario.name}: {summary.energy_kwh:.1f} of {summary.requested_kwh:.1f} kWh, "
+        f"cost {summary.cost:.2f}, peak {summary.peak_kw:.1f} kW, {summary.status}, "
+        f"{result.solver_seconds:.2f} s -> {args.out}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sigecve", description="SIGEC-VE charging station management system"
@@ -102,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--meter-interval", type=float, default=10.0, help="seconds")
     sim.add_argument("--seed", type=int, help="random seed for a repeatable run")
     sim.set_defaults(func=_simulate)
+
+    sched = sub.add_parser("schedule", help="offline smart-charging plan for a scenario")
+    sched.add_argument("--scenario", required=True, help="scenario JSON (contracts/scenario)")
+    sched.add_argument("--out", required=True, help="where to write the plan JSON")
+    sched.add_argument(
+        "--time-limit", type=float, help="seconds for the solver; then the equal-share fallback"
+    )
+    sched.set_defaults(func=_schedule)
     return parser
 
 

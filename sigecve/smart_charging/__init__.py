@@ -1,0 +1,1 @@
+"""Smart charging: planning (pure), baselines, the scenario and plan formats."""

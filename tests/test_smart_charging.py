@@ -1,0 +1,179 @@
+"""The smart-charging planner and `sigecve schedule` (pure: no Ray, no database)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from sigecve.cli import main
+from sigecve.smart_charging.baselines import equal_share, uncontrolled
+from sigecve.smart_charging.planner import plan
+from sigecve.smart_charging.scenario import Scenario
+
+DATA = Path(__file__).parent / "data"
+
+
+def small() -> dict:
+    return {
+        "name": "small",
+        "slot_minutes": 60,
+        "horizon_slots": 4,
+        "site": {"id": "S", "max_power_kw": 10},
+        "prices": [3, 1, 1, 3],
+        "charge_points": [{"id": "A", "max_power_kw": 11}, {"id": "B", "max_power_kw": 11}],
+        "sessions": [
+            {
+                "id": "s1",
+                "charge_point_id": "A",
+                "arrival_slot": 0,
+                "departure_slot": 4,
+                "energy_kwh": 15,
+                "max_power_kw": 11,
+            },
+            {
+                "id": "s2",
+                "charge_point_id": "B",
+                "arrival_slot": 1,
+                "departure_slot": 3,
+                "energy_kwh": 20,
+                "max_power_kw": 7,
+            },
+        ],
+    }
+
+
+def random_scenario(n: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    slots = 96
+    sessions = []
+    for i in range(n):
+        arrival = rng.randrange(0, 80)
+        sessions.append(
+            {
+                "id": f"s{i}",
+                "charge_point_id": f"cp{i % max(1, n - 2)}",
+                "arrival_slot": arrival,
+                "departure_slot": arrival + rng.randrange(4, 40),
+                "energy_kwh": rng.uniform(5, 60),
+                "max_power_kw": rng.choice([7.4, 11, 22, 50]),
+            }
+        )
+    return {
+        "name": f"random-{n}",
+        "slot_minutes": 15,
+        "horizon_slots": slots,
+        "site": {
+            "id": "S",
+            "max_power_kw": 6 * n,
+            "max_power_kw_by_slot": [rng.uniform(3, 8) * n for _ in range(slots)],
+        },
+        "prices": [0.1 + 0.2 * (30 <= t < 80) + rng.uniform(0, 0.05) for t in range(slots)],
+        "charge_points": [{"id": f"cp{i}", "max_power_kw": 22} for i in range(max(1, n - 2))],
+        "sessions": sessions,
+    }
+
+
+def test_the_plan_of_a_small_scenario_is_the_optimum_worked_by_hand():
+    result = plan(Scenario.model_validate(small()))
+    # s2 can take at most 7 kW x 2 h; s1 the 15 it asked. Cheapest: s2 and 3 kW of s1 in the
+    # 1-priced slots, s1's other 9 kWh at price 3.
+    assert result.summary.energy_kwh == pytest.approx(29, abs=1e-3)
+    assert result.summary.cost == pytest.approx(47, abs=1e-3)
+    assert result.summary.peak_kw == pytest.approx(10, abs=1e-3)
+    assert result.summary.status == "optimal"
+    s1, s2 = (p.power_kw for p in result.sessions)
+    assert s2 == pytest.approx([0, 7, 7, 0], abs=1e-4)  # the solver's tolerances
+    assert s1[1:3] == pytest.approx([3, 3], abs=1e-4)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_plans_are_feasible_and_beat_the_baselines(seed):
+    raw = random_scenario(30, seed)
+    s = Scenario.model_validate(raw)
+    result = plan(s)
+    powers = np.array([p.power_kw for p in result.sessions])
+    h = s.slot_hours
+    for t in range(s.horizon_slots):
+        assert powers[:, t].sum() <= s.site_limit(t) + 1e-6
+    cp_max = {cp.id: cp.max_power_kw for cp in s.charge_points}
+    for i, x in enumerate(s.sessions):
+        assert powers[i, : x.arrival_slot].sum() == 0 and powers[i, x.departure_slot :].sum() == 0
+        assert powers[i].max() <= min(x.max_power_kw, cp_max[x.charge_point_id]) + 1e-6
+        assert powers[i].sum() * h <= x.energy_kwh + 1e-6
+    for cp in cp_max:
+        members = [i for i, x in enumerate(s.sessions) if x.charge_point_id == cp]
+        assert (powers[members].sum(axis=0) <= cp_max[cp] + 1e-6).all()
+    fair = equal_share(s)
+    assert result.summary.energy_kwh >= fair.sum() * h - 1e-3
+    jsonschema.validate(json.loads(result.model_dump_json()), _schema("plan"))
+
+
+def test_minimum_power_means_off_or_at_least_the_minimum():
+    raw = small()
+    raw["sessions"][0]["min_power_kw"] = 6
+    result = plan(Scenario.model_validate(raw))
+    for p in result.sessions[0].power_kw:
+        assert p == pytest.approx(0, abs=1e-6) or p >= 6 - 1e-6
+
+
+def test_uncontrolled_charging_ignores_the_site_limit():
+    s = Scenario.model_validate(small())
+    powers = uncontrolled(s)
+    assert powers.sum(axis=0).max() > s.site.max_power_kw  # 11 + 7 in slot 1
+
+
+def _schema(name: str) -> dict:
+    return json.loads((DATA / f"{name}.schema.json").read_text())
+
+
+def test_schedule_command_writes_a_plan_in_the_contract_format(tmp_path, capsys):
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps(small()))
+    jsonschema.validate(small(), _schema("scenario"))
+    out = tmp_path / "p.json"
+    assert main(["schedule", "--scenario", str(scenario), "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    jsonschema.validate(written, _schema("plan"))
+    assert written["scenario"] == "small" and len(written["sessions"]) == 2
+    assert "29.0 of 35.0 kWh" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda s: s.update(prices=[1, 2]), "prices has 2 entries"),
+        (lambda s: s["sessions"][1].update(departure_slot=0), "sessions.1.departure_slot"),
+        (lambda s: s["sessions"][0].update(departure_slot=0, arrival_slot=2), "sessions.0"),
+        (lambda s: s["sessions"][0].update(charge_point_id="Z"), "sessions[0].charge_point_id"),
+        (lambda s: s["site"].pop("max_power_kw"), "site.max_power_kw"),
+        (lambda s: s.update(slot_minutes=0), "slot_minutes"),
+    ],
+)
+def test_invalid_scenarios_name_the_field(tmp_path, capsys, change, field):
+    raw = small()
+    change(raw)
+    scenario = tmp_path / "bad.json"
+    scenario.write_text(json.dumps(raw))
+    assert main(["schedule", "--scenario", str(scenario), "--out", str(tmp_path / "p")]) == 2
+    assert field in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+
+def test_the_online_scheduler_delivers_without_knowing_departures():
+    from sigecve.smart_charging.online import receding_horizon
+
+    s = Scenario.model_validate(random_scenario(12, seed=5))
+    offline = plan(s).summary.energy_kwh
+    online = receding_horizon(s, dwell_estimate_slots=6)
+    h = s.slot_hours
+    for t in range(s.horizon_slots):
+        assert online[:, t].sum() <= s.site_limit(t) + 1e-6
+    for i, x in enumerate(s.sessions):
+        assert online[i, : x.arrival_slot].sum() == 0 and online[i, x.departure_slot :].sum() == 0
+        assert online[i].sum() * h <= x.energy_kwh + 1e-6
+    assert online.sum() * h >= 0.9 * offline
