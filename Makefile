@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench-ingress clean
+.PHONY: run test bench-ingress bench-smart-charging clean
 
 $(BIN)/sigecve: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -21,7 +21,10 @@ test: $(BIN)/sigecve
 	$(BIN)/pytest
 
 bench-ingress: $(BIN)/sigecve
-	$(BIN)/python benchmarks/ingress_proxy.py
+	$(BIN)/python benchmarks/ingress_proxy.py --clients 50 --seconds 15
+
+bench-smart-charging: $(BIN)/sigecve
+	$(BIN)/python benchmarks/smart_charging.py --sizes 10 100 1000 --online-up-to 1000
 
 clean:
 	rm -rf $(VENV) build *.egg-info
