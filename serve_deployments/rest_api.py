@@ -15,12 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
-from sigecve.domain import ChargePoint, Command, CommandResult, IdTag
+from sigecve.domain import ChargePoint, Command, CommandResult, IdTag, Site, SiteLimit, SitePlan
 from sigecve.security import hash_api_token
-from sigecve.services import charge_points, commands, id_tags, transactions
+from sigecve.services import charge_points, commands, id_tags, sites, transactions
 from sigecve.services.charge_points import ChargePointPage, ChargePointRegistration
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.services.errors import ServiceError
+from sigecve.services.sites import SchedulerDirectory
 from sigecve.services.transactions import TransactionPage
 from sigecve.settings import Settings
 
@@ -50,10 +51,12 @@ class ApiContext:
         self,
         repos: Repositories,
         directory: ChargePointDirectory,
+        schedulers: SchedulerDirectory,
         health_probes: dict[str, Callable[[], Awaitable[None]]],
     ) -> None:
         self.repos = repos
         self.directory = directory
+        self.schedulers = schedulers
         self.health_probes = health_probes
 
 
@@ -227,6 +230,49 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
             ctx.repos, charge_point_id=charge_point_id, cursor=cursor, limit=limit
         )
 
+    @app.post(
+        "/sites",
+        status_code=201,
+        response_model=Site,
+        tags=["sites"],
+        responses={409: {"model": ErrorResponse}},
+        dependencies=[operator],
+    )
+    async def create_site(body: Site) -> Site:
+        return await sites.create_site(ctx.repos, ctx.schedulers, body)
+
+    @app.get(
+        "/sites/{site_id}",
+        response_model=Site,
+        tags=["sites"],
+        responses={404: {"model": ErrorResponse}},
+        dependencies=[viewer],
+    )
+    async def get_site(site_id: str) -> Site:
+        return await sites.get_site(ctx.repos, site_id)
+
+    @app.put(
+        "/sites/{site_id}/limit",
+        response_model=SitePlan,
+        tags=["smart charging"],
+        responses={404: {"model": ErrorResponse}},
+        dependencies=[operator],
+    )
+    async def set_site_limit(site_id: str, body: SiteLimit) -> SitePlan:
+        """Cap the site now: it is re-planned at once and the new plan, with each charger's
+        reply to its charging profile, comes back."""
+        return await sites.set_site_limit(ctx.repos, ctx.schedulers, site_id, body.max_power_kw)
+
+    @app.get(
+        "/sites/{site_id}/plan",
+        response_model=SitePlan,
+        tags=["smart charging"],
+        responses={404: {"model": ErrorResponse}},
+        dependencies=[viewer],
+    )
+    async def get_site_plan(site_id: str) -> SitePlan:
+        return await sites.get_site_plan(ctx.repos, ctx.schedulers, site_id)
+
     return app
 
 
@@ -240,10 +286,12 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
 class RestApi:
     async def __init__(self, settings: Settings, database_url: str) -> None:
         from actors.directory import HostDirectory
+        from actors.grid_scheduler import SchedulerDirectory
 
         self.settings = settings
         self.pool = await open_pool(database_url, max_size=settings.db_pool_max)
         self.directory = HostDirectory(settings.charge_point_hosts)
+        self.schedulers = SchedulerDirectory(settings, database_url)
 
     async def _probe_database(self) -> None:
         async with self.pool.connection() as conn:
@@ -277,4 +325,6 @@ class RestApi:
             "deployments": self._probe_deployments,
             "charge_point_hosts": self._probe_charge_point_hosts,
         }
-        return build_rest_app(ApiContext(Repositories(self.pool), self.directory, probes))
+        return build_rest_app(
+            ApiContext(Repositories(self.pool), self.directory, self.schedulers, probes)
+        )

@@ -107,3 +107,34 @@ class CommandResult(BaseModel):
         "`Replied` when the reply has none, `CallError` when the charger answered with an error"
     )
     response: dict = Field(description="the charger's reply payload, or the CALLERROR's parts")
+
+
+class Site(BaseModel):
+    id: str = Field(pattern=r"^[A-Za-z0-9._:\-]{1,48}$", examples=["porto-3"])
+    name: str | None = Field(default=None, max_length=200)
+    max_power_kw: float = Field(ge=0, description="the grid connection's limit", examples=[80])
+    price_per_kwh: float = Field(default=0.25, description="flat energy price (tariff)")
+    smart_charging: bool = Field(
+        default=True, description="whether the grid scheduler sends charging profiles"
+    )
+
+
+class SiteLimit(BaseModel):
+    max_power_kw: float = Field(ge=0, examples=[80])
+
+
+class PlannedPower(BaseModel):
+    charge_point_id: str
+    transaction_id: int | str
+    power_kw: float
+    limit: float
+    unit: str
+    status: str = Field(description="the charger's reply to SetChargingProfile, or the error")
+
+
+class SitePlan(BaseModel):
+    site_id: str
+    planned_at: str | None = None
+    site_limit_kw: float
+    sessions: list[PlannedPower] = []
+    solver: str = ""

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         validation_alias="SIGECVE_GATEWAY_REPLICAS",
         description="OCPP gateway replicas (WebSocket terminators) behind the ingress",
     )
+    replan_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="SIGECVE_REPLAN_S",
+        description="how often each site's grid scheduler re-plans on its own",
+    )
     heartbeat_interval_s: int = Field(default=300, ge=1, validation_alias="SIGECVE_HEARTBEAT_S")
     command_timeout_s: float = Field(
         default=30.0, gt=0, validation_alias="SIGECVE_COMMAND_TIMEOUT_S"

@@ -119,6 +119,7 @@ class System:
 
         self._start_ray()
         self._start_hosts()
+        self._start_grid_schedulers()
         self._start_serve()
         self._wait_until_healthy()
         if demo_template is not None:
@@ -169,6 +170,20 @@ class System:
             for i in range(self.settings.charge_point_hosts)
         ]
         ray.get([h.start.remote() for h in self.hosts])
+
+    def _start_grid_schedulers(self) -> None:
+        import asyncio
+
+        from actors.grid_scheduler import SchedulerDirectory
+
+        with psycopg.connect(self.database_url) as conn:
+            site_ids = [r[0] for r in conn.execute("SELECT id FROM sites")]
+        directory = SchedulerDirectory(self.settings, self.database_url)
+
+        async def ensure_all() -> None:
+            await asyncio.gather(*(directory.ensure(site_id) for site_id in site_ids))
+
+        asyncio.run(ensure_all())
 
     def _start_serve(self) -> None:
         from ray import serve
@@ -265,6 +280,9 @@ class System:
 
             with contextlib.suppress(Exception):
                 serve.shutdown()
+            from actors.grid_scheduler import stop_all as stop_grid_schedulers
+
+            stop_grid_schedulers()
             with contextlib.suppress(Exception):
                 ray.get([h.stop.remote() for h in self.hosts], timeout=10)
             for h in self.hosts:

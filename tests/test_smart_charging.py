@@ -177,3 +177,24 @@ def test_the_online_scheduler_delivers_without_knowing_departures():
         assert online[i, : x.arrival_slot].sum() == 0 and online[i, x.departure_slot :].sum() == 0
         assert online[i].sum() * h <= x.energy_kwh + 1e-6
     assert online.sum() * h >= 0.9 * offline
+
+
+@pytest.mark.parametrize("unit", ["W", "A"])
+async def test_tx_profiles_are_valid_ocpp_and_carry_the_planned_power(unit):
+    from ocpp.messages import Call, validate_payload
+
+    from sigecve.smart_charging.profiles import (
+        profile_limit_kw,
+        rate_limit,
+        tx_profile_16,
+        tx_profile_201,
+    )
+
+    limit = rate_limit(11.0, unit, 3)
+    assert limit == (11000.0 if unit == "W" else pytest.approx(15.9, abs=0.05))
+    p16 = tx_profile_16(1, 42, 7, limit, unit, 3)
+    p201 = tx_profile_201(1, "tx-42", 7, limit, unit, 3)
+    await validate_payload(Call("1", "SetChargingProfile", p16), "1.6")
+    await validate_payload(Call("1", "SetChargingProfile", p201), "2.0.1")
+    for payload in (p16, p201):
+        assert profile_limit_kw(payload) == pytest.approx(11.0, rel=0.01)

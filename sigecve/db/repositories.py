@@ -16,6 +16,7 @@ from sigecve.domain import (
     ConnectorStatus,
     IdTag,
     MeterSample,
+    Site,
     Transaction,
 )
 
@@ -544,6 +545,57 @@ class ChargePointEventRepository:
             return await cur.fetchall()
 
 
+class SiteRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def insert(self, site: Site) -> bool:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """INSERT INTO sites (id, name, max_power_kw, price_per_kwh, smart_charging)
+                   VALUES (%(id)s, %(name)s, %(max_power_kw)s, %(price_per_kwh)s,
+                           %(smart_charging)s)
+                   ON CONFLICT (id) DO NOTHING""",
+                site.model_dump(),
+            )
+            return cur.rowcount == 1
+
+    async def get(self, site_id: str) -> Site | None:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT id, name, max_power_kw, price_per_kwh, smart_charging FROM sites
+                   WHERE id = %s""",
+                (site_id,),
+            )
+            row = await cur.fetchone()
+            return Site(**row) if row else None
+
+    async def ids(self) -> list[str]:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute("SELECT id FROM sites ORDER BY id")
+            return [r["id"] for r in await cur.fetchall()]
+
+    async def set_limit(self, site_id: str, max_power_kw: float) -> bool:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                "UPDATE sites SET max_power_kw = %s WHERE id = %s", (max_power_kw, site_id)
+            )
+            return cur.rowcount == 1
+
+    async def charging_sessions(self, site_id: str) -> list[Row]:
+        """The site's open transactions with what planning needs about them and their charger."""
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"""SELECT {_TRANSACTION_COLUMNS}, cp.max_power_kw AS cp_max_power_kw,
+                           cp.phases, cp.charging_rate_unit
+                    FROM transactions t JOIN charge_points cp ON cp.id = t.charge_point_id
+                    WHERE cp.site_id = %s AND t.stopped_at IS NULL AND cp.connected
+                    ORDER BY t.transaction_id""",
+                (site_id,),
+            )
+            return await cur.fetchall()
+
+
 class ApiTokenRepository:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
@@ -579,3 +631,4 @@ class Repositories:
         self.message_log = MessageLogRepository(pool)
         self.api_tokens = ApiTokenRepository(pool)
         self.events = ChargePointEventRepository(pool)
+        self.sites = SiteRepository(pool)

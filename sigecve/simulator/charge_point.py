@@ -7,8 +7,10 @@ import base64
 import logging
 import random
 from dataclasses import dataclass, field
+from math import inf
 
 import websockets
+from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as OcppChargePoint
 from ocpp.v16 import call, call_result
@@ -25,6 +27,7 @@ from ocpp.v16.enums import (
 )
 
 from sigecve.ocpp.timestamps import now_timestamp
+from sigecve.smart_charging.profiles import profile_limit_kw
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,15 @@ class SimulatedCharger:
         self.energy_wh: dict[int, float] = {
             c: rng.randint(0, 5_000_000) for c in range(1, profile.connectors + 1)
         }
+        # Charging profile limits in W per connector (0: the whole charger), as the CSMS set.
+        self.limits_w: dict[int, float] = {}
+
+    def drawn_w(self, connector: int, wanted_w: float) -> float:
+        """What the EV draws: what it wants, within the charging profiles in force."""
+        return min(wanted_w, self.limits_w.get(connector, inf), self.limits_w.get(0, inf))
+
+    def apply_profile(self, connector: int, payload_snake_case: dict) -> None:
+        self.limits_w[connector] = 1000 * profile_limit_kw(snake_to_camel_case(payload_snake_case))
 
     async def send(self, payload):
         self.counters.messages += 1
@@ -162,8 +174,9 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
             step = min(p.meter_interval_s, remaining)
             await asyncio.sleep(step)
             remaining -= step
-            self.energy_wh[connector] += power_w * step / 3600
-            await self.meter_values(connector, transaction_id, power_w)
+            drawn_w = self.drawn_w(connector, power_w)
+            self.energy_wh[connector] += drawn_w * step / 3600
+            await self.meter_values(connector, transaction_id, drawn_w)
         await self.stop(connector, transaction_id, "Local", id_tag)
         self.counters.sessions_stopped += 1
 
@@ -250,6 +263,32 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, **kw):
         return call_result.TriggerMessage(status=TriggerMessageStatus.accepted)
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict):
+        self.apply_profile(connector_id, {"cs_charging_profiles": cs_charging_profiles})
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(self, **_):
+        self.limits_w.clear()
+        return call_result.ClearChargingProfile(status="Accepted")
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(self, connector_id: int, duration: int, **_):
+        limit = self.drawn_w(connector_id, inf) if connector_id else self.limits_w.get(0, inf)
+        if limit == inf:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            connector_id=connector_id,
+            schedule_start=now_timestamp(),
+            charging_schedule={
+                "duration": duration,
+                "charging_rate_unit": "W",
+                "charging_schedule_period": [{"start_period": 0, "limit": round(limit, 1)}],
+            },
+        )
 
 
 def basic_auth_header(charge_point_id: str, password: str) -> dict[str, str]:

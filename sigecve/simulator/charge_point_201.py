@@ -112,13 +112,14 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
             step = min(p.meter_interval_s, remaining)
             await asyncio.sleep(step)
             remaining -= step
-            self.energy_wh[evse] += power_w * step / 3600
+            drawn_w = self.drawn_w(evse, power_w)
+            self.energy_wh[evse] += drawn_w * step / 3600
             await self.transaction_event(
                 "Updated",
                 "MeterValuePeriodic",
                 evse,
                 tx_id,
-                meter_value=self._meter_value(evse, power_w),
+                meter_value=self._meter_value(evse, drawn_w),
             )
         await self.transaction_event(
             "Ended",
@@ -157,6 +158,32 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, **_):
         return call_result.TriggerMessage(status="Accepted")
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, evse_id: int, charging_profile: dict, **_):
+        self.apply_profile(evse_id, {"charging_profile": charging_profile})
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(self, **_):
+        self.limits_w.clear()
+        return call_result.ClearChargingProfile(status="Accepted")
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(self, duration: int, evse_id: int, **_):
+        limit = self.limits_w.get(evse_id)
+        if limit is None:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            schedule={
+                "evse_id": evse_id,
+                "duration": duration,
+                "schedule_start": now_timestamp(),
+                "charging_rate_unit": "W",
+                "charging_schedule_period": [{"start_period": 0, "limit": round(limit, 1)}],
+            },
+        )
 
     @on(Action.get_variables)
     def on_get_variables(self, get_variable_data: list, **_):

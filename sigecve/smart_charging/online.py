@@ -48,7 +48,9 @@ def next_slot_powers(
             ],
         }
     )
-    planned = optimal_powers(window, minimise_peak=False, prefer_early=True)
+    planned = optimal_powers(
+        window, minimise_peak=False, prefer_early=True, balance_first_slot=True
+    )
     powers[present] = planned[:, 0]
     return powers
 

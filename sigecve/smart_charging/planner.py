@@ -78,10 +78,17 @@ def _build(s: Scenario) -> _Model:
     return _Model(n, session_of_a, slot_of_a, np.array(upper), rows, ubs, binaries)
 
 
-def _solve(m: _Model, objective: np.ndarray, with_peak: bool, time_limit_s: float | None):
+def _solve(
+    m: _Model,
+    objective: np.ndarray,
+    maxima: list[sparse.csr_matrix],
+    time_limit_s: float | None,
+):
+    """Minimise `objective` over [p, u (binaries), z (one per matrix in `maxima`)], where each
+    z_k >= every row of maxima[k] @ p; returns the whole solution vector."""
     """Minimise `objective` over [p, (u), (z)]; returns the power part of the solution."""
     nb = len(m.binaries)
-    nz = 1 if with_peak else 0
+    nz = len(maxima)
     total = m.n + nb + nz
     blocks = []
     ubs = []
@@ -109,18 +116,15 @@ def _solve(m: _Model, objective: np.ndarray, with_peak: bool, time_limit_s: floa
         )
         blocks += [upper_link, lower_link]
         ubs += [np.zeros(nb), np.zeros(nb)]
-    if with_peak:
-        # sum_i p[i,t] - z <= 0
-        site = m.rows[1]
-        peak = sparse.hstack(
-            [
-                site,
-                sparse.csr_matrix((site.shape[0], nb)),
-                -sparse.csr_matrix(np.ones((site.shape[0], 1))),
-            ]
+    for k, rows in enumerate(maxima):
+        z_column = np.zeros((rows.shape[0], nz))
+        z_column[:, k] = -1.0
+        blocks.append(
+            sparse.hstack(
+                [rows, sparse.csr_matrix((rows.shape[0], nb)), sparse.csr_matrix(z_column)]
+            )
         )
-        blocks.append(peak)
-        ubs.append(np.zeros(site.shape[0]))
+        ubs.append(np.zeros(rows.shape[0]))
     a = sparse.vstack(blocks).tocsr()
     ub = np.concatenate(ubs)
     c = np.concatenate([objective, np.zeros(total - len(objective))])
@@ -170,6 +174,7 @@ def optimal_powers(
     time_limit_s: float | None = None,
     minimise_peak: bool = True,
     prefer_early: bool = False,
+    balance_first_slot: bool = False,
 ) -> np.ndarray:
     """Powers [session, slot] of the lexicographic optimum.
 
@@ -187,15 +192,30 @@ def optimal_powers(
     # differs by less than a millionth of the peak (0.005 for a 5 MW site at 1 per kWh).
     # With prefer_early, a kWh one slot sooner is worth more than any price difference too.
     prices = np.array(s.prices)[m.slot_of] * h
+    # The online scheduler balances the slot it applies instead: among equally good plans, the
+    # one whose most loaded session uses the smallest share of its limit (equal EVs, equal
+    # power; an LP left alone picks a corner and starves one of them).
     weight = 2.0 * max(abs(p) for p in s.prices) + 1.0
     value = np.full(m.n, h)
     if prefer_early:
         value = h * (1.0 - 0.5 * m.slot_of / s.horizon_slots)
         weight *= 2.0 * s.horizon_slots
     objective = prices - weight * value
+    maxima = []
     if minimise_peak:
-        objective = np.concatenate([objective, np.zeros(len(m.binaries)), [weight * 1e-6]])
-    return _powers(s, m, _solve(m, objective, minimise_peak, time_limit_s))
+        maxima.append(m.rows[1])  # site power per slot
+    if balance_first_slot:
+        first = np.flatnonzero(m.slot_of == 0)
+        maxima.append(
+            sparse.csr_matrix(
+                (1.0 / np.maximum(m.upper[first], 1e-9), (np.arange(len(first)), first)),
+                shape=(len(first), m.n),
+            )
+        )
+    objective = np.concatenate(
+        [objective, np.zeros(len(m.binaries)), np.full(len(maxima), weight * 1e-6)]
+    )
+    return _powers(s, m, _solve(m, objective, maxima, time_limit_s))
 
 
 def _powers(s: Scenario, m: _Model, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,70 @@
+"""From planned power to OCPP charging profiles (pure): a TxProfile per transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NOMINAL_VOLTAGE_V = 230.0
+TX_PROFILE_STACK_LEVEL = 1
+
+
+def rate_limit(power_kw: float, unit: str, phases: int) -> float:
+    """The schedule limit for `power_kw` in the charger's unit: W, or A per phase."""
+    if unit == "W":
+        return round(power_kw * 1000.0, 1)
+    return round(power_kw * 1000.0 / (NOMINAL_VOLTAGE_V * phases), 1)
+
+
+def tx_profile_16(
+    connector_id: int, transaction_id: int, profile_id: int, limit: float, unit: str, phases: int
+) -> dict[str, Any]:
+    """A SetChargingProfile payload (OCPP 1.6) capping one transaction from now on."""
+    period: dict[str, Any] = {"startPeriod": 0, "limit": limit}
+    if unit == "A":
+        period["numberPhases"] = phases
+    return {
+        "connectorId": connector_id,
+        "csChargingProfiles": {
+            "chargingProfileId": profile_id,
+            "transactionId": transaction_id,
+            "stackLevel": TX_PROFILE_STACK_LEVEL,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {"chargingRateUnit": unit, "chargingSchedulePeriod": [period]},
+        },
+    }
+
+
+def tx_profile_201(
+    evse_id: int, transaction_id: str, profile_id: int, limit: float, unit: str, phases: int
+) -> dict[str, Any]:
+    """A SetChargingProfile payload (OCPP 2.0.1) capping one transaction from now on."""
+    period: dict[str, Any] = {"startPeriod": 0, "limit": limit}
+    if unit == "A":
+        period["numberPhases"] = phases
+    return {
+        "evseId": evse_id,
+        "chargingProfile": {
+            "id": profile_id,
+            "stackLevel": TX_PROFILE_STACK_LEVEL,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "transactionId": transaction_id,
+            "chargingSchedule": [
+                {"id": profile_id, "chargingRateUnit": unit, "chargingSchedulePeriod": [period]}
+            ],
+        },
+    }
+
+
+def profile_limit_kw(payload: dict[str, Any], voltage: float = NOMINAL_VOLTAGE_V) -> float:
+    """The first-period limit of a 1.6 or 2.0.1 SetChargingProfile payload, in kW."""
+    profile = payload.get("csChargingProfiles") or payload["chargingProfile"]
+    schedule = profile["chargingSchedule"]
+    if isinstance(schedule, list):
+        schedule = schedule[0]
+    period = schedule["chargingSchedulePeriod"][0]
+    limit = float(period["limit"])  # the ocpp package hands 1.6 limits over as Decimal
+    if schedule["chargingRateUnit"] == "W":
+        return limit / 1000.0
+    return limit * voltage * period.get("numberPhases", 3) / 1000.0

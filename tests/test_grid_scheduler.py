@@ -1,0 +1,131 @@
+"""Smart charging end to end: a site limit below what its chargers could draw becomes TxProfiles
+whose sum respects the limit, and the chargers' meter values follow."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import psycopg
+from rich.console import Console
+
+from sigecve.simulator.charge_point import SimulationProfile
+from sigecve.simulator.fleet import charge_point_ids, run_fleet
+from tests.conftest import eventually, unique_id
+
+LONG_SESSIONS = SimulationProfile(
+    connectors=1,
+    meter_interval_s=0.3,
+    session_s=(600.0, 600.0),
+    idle_s=(0.1, 0.2),
+    power_kw=(22.0, 22.0),
+    id_tags=("GRID-TAG",),
+)
+
+
+async def test_two_chargers_on_a_limited_site_share_the_limit(system, database_url):
+    site_id, prefix = unique_id("SITE"), unique_id("GRID") + "-"
+    ids = charge_point_ids(prefix, 2)  # one 1.6, one 2.0.1
+    async with system.api() as api:
+        r = await api.post("/sites", json={"id": site_id, "max_power_kw": 100})
+        assert r.status_code == 201, r.text
+        for cp_id in ids:
+            r = await api.post(
+                "/charge-points", json={"id": cp_id, "password": f"pw-{cp_id}", "site_id": site_id}
+            )
+            assert r.status_code == 201
+        await api.post("/id-tags", json={"id_tag": "GRID-TAG"})
+        fleet = asyncio.create_task(
+            run_fleet(
+                system.ocpp_url,
+                2,
+                password_template="pw-{id}",
+                id_prefix=prefix,
+                profile=LONG_SESSIONS,
+                seed=3,
+                share_201=0.5,
+                console=Console(quiet=True),
+            )
+        )
+        try:
+
+            async def both_charging():
+                active = []
+                for cp_id in ids:
+                    cp = (await api.get(f"/charge-points/{cp_id}")).json()
+                    active += cp["active_transactions"]
+                return active if len(active) == 2 else None
+
+            await eventually(both_charging, within=60, message="the chargers did not start")
+            r = await api.put(f"/sites/{site_id}/limit", json={"max_power_kw": 10})
+            assert r.status_code == 200, r.text
+            plan = r.json()
+            assert plan["site_limit_kw"] == 10 and plan["solver"] == "optimal"
+            assert sorted(p["charge_point_id"] for p in plan["sessions"]) == ids
+            assert all(p["status"] == "Accepted" for p in plan["sessions"]), plan
+            assert sum(p["power_kw"] for p in plan["sessions"]) <= 10 + 1e-6
+            assert sum(p["power_kw"] for p in plan["sessions"]) >= 10 - 1e-3  # none wasted
+            # Two EVs alike get alike shares, not one everything and the other nothing.
+            assert [p["power_kw"] for p in plan["sessions"]] == [5.0, 5.0]
+            planned_w = {p["charge_point_id"]: p["limit"] for p in plan["sessions"]}
+
+            def latest_power_w() -> dict[str, float]:
+                with psycopg.connect(database_url) as conn:
+                    rows = conn.execute(
+                        """SELECT DISTINCT ON (charge_point_id) charge_point_id, value
+                           FROM meter_values WHERE charge_point_id = ANY(%s)
+                             AND measurand = 'Power.Active.Import'
+                           ORDER BY charge_point_id, id DESC""",
+                        (ids,),
+                    ).fetchall()
+                return dict(rows)
+
+            async def meters_follow():
+                power = latest_power_w()
+                return (
+                    power
+                    if len(power) == 2 and all(power[cp] <= planned_w[cp] + 1 for cp in ids)
+                    else None
+                )
+
+            power = await eventually(
+                meters_follow, within=30, message="meter values did not follow the profiles"
+            )
+            assert sum(power.values()) <= 10_000 + 2
+
+            async with system.api() as again:
+                stored = (await again.get(f"/sites/{site_id}/plan")).json()
+            assert stored["planned_at"] == plan["planned_at"]
+            # The charger confirms the profile it runs (GetCompositeSchedule).
+            cp16 = ids[0]
+            r = await api.post(
+                f"/charge-points/{cp16}/commands",
+                json={
+                    "action": "GetCompositeSchedule",
+                    "payload": {"connectorId": 1, "duration": 900},
+                },
+            )
+            assert r.json()["status"] == "Accepted"
+            schedule = r.json()["response"]["chargingSchedule"]
+            assert schedule["chargingSchedulePeriod"][0]["limit"] == planned_w[cp16]
+        finally:
+            fleet.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fleet
+
+
+async def test_site_errors(system):
+    async with system.api() as api:
+        assert (await api.put("/sites/NOPE/limit", json={"max_power_kw": 5})).status_code == 404
+        assert (await api.get("/sites/NOPE/plan")).status_code == 404
+        site_id = unique_id("SITE")
+        assert (
+            await api.post("/sites", json={"id": site_id, "max_power_kw": 5})
+        ).status_code == 201
+        assert (
+            await api.post("/sites", json={"id": site_id, "max_power_kw": 5})
+        ).status_code == 409
+        r = await api.put(f"/sites/{site_id}/limit", json={"max_power_kw": -1})
+        assert r.status_code == 422
+        plan = (await api.get(f"/sites/{site_id}/plan")).json()
+        assert plan["sessions"] == [] and plan["solver"] == "idle"
