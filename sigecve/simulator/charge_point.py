@@ -88,6 +88,25 @@ class SimulatedCharger:
         """What the EV draws: what it wants, within the charging profiles in force."""
         return min(wanted_w, self.limits_w.get(connector, inf), self.limits_w.get(0, inf))
 
+    def composite_limit_w(self, connector: int) -> float | None:
+        """The limit the profiles in force put on `connector` (0: the whole charger)."""
+        limit = self.drawn_w(connector, inf) if connector else self.limits_w.get(0, inf)
+        return None if limit == inf else limit
+
+    async def charging(self, connector: int):
+        """Charge for one session's length; yields the power drawn at every meter interval,
+        with the energy register already advanced."""
+        p = self.profile
+        wanted_w = self.rng.uniform(*p.power_kw) * 1000
+        remaining = self.rng.uniform(*p.session_s)
+        while remaining > 0:
+            step = min(p.meter_interval_s, remaining)
+            await asyncio.sleep(step)
+            remaining -= step
+            drawn_w = self.drawn_w(connector, wanted_w)
+            self.energy_wh[connector] += drawn_w * step / 3600
+            yield drawn_w
+
     def apply_profile(self, connector: int, payload_snake_case: dict) -> None:
         self.limits_w[connector] = 1000 * profile_limit_kw(snake_to_camel_case(payload_snake_case))
 
@@ -168,14 +187,7 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
             return
         self.counters.sessions_started += 1
         await self.status(connector, ChargePointStatus.charging)
-        power_w = self.rng.uniform(*p.power_kw) * 1000
-        remaining = self.rng.uniform(*p.session_s)
-        while remaining > 0:
-            step = min(p.meter_interval_s, remaining)
-            await asyncio.sleep(step)
-            remaining -= step
-            drawn_w = self.drawn_w(connector, power_w)
-            self.energy_wh[connector] += drawn_w * step / 3600
+        async for drawn_w in self.charging(connector):
             await self.meter_values(connector, transaction_id, drawn_w)
         await self.stop(connector, transaction_id, "Local", id_tag)
         self.counters.sessions_stopped += 1
@@ -276,8 +288,8 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
 
     @on(Action.get_composite_schedule)
     def on_get_composite_schedule(self, connector_id: int, duration: int, **_):
-        limit = self.drawn_w(connector_id, inf) if connector_id else self.limits_w.get(0, inf)
-        if limit == inf:
+        limit = self.composite_limit_w(connector_id)
+        if limit is None:
             return call_result.GetCompositeSchedule(status="Rejected")
         return call_result.GetCompositeSchedule(
             status="Accepted",

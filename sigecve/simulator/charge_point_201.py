@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from ocpp.routing import on
@@ -106,14 +105,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
             charging_state="Charging",
         )
         self.counters.sessions_started += 1
-        power_w = self.rng.uniform(*p.power_kw) * 1000
-        remaining = self.rng.uniform(*p.session_s)
-        while remaining > 0:
-            step = min(p.meter_interval_s, remaining)
-            await asyncio.sleep(step)
-            remaining -= step
-            drawn_w = self.drawn_w(evse, power_w)
-            self.energy_wh[evse] += drawn_w * step / 3600
+        async for drawn_w in self.charging(evse):
             await self.transaction_event(
                 "Updated",
                 "MeterValuePeriodic",
@@ -171,7 +163,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
 
     @on(Action.get_composite_schedule)
     def on_get_composite_schedule(self, duration: int, evse_id: int, **_):
-        limit = self.limits_w.get(evse_id)
+        limit = self.composite_limit_w(evse_id)
         if limit is None:
             return call_result.GetCompositeSchedule(status="Rejected")
         return call_result.GetCompositeSchedule(
