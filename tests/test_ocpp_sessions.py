@@ -434,3 +434,29 @@ async def test_malformed_frames_get_the_specs_call_error_and_the_session_goes_on
         assert error[2] == expected, error
     assert len(error) == 5 and isinstance(error[3], str) and isinstance(error[4], dict)
     assert "currentTime" in await cp.call("Heartbeat", {})
+
+
+async def test_a_message_the_database_refuses_fails_alone(sessions, repos):
+    """One charger's message failing in the database gets an InternalError; the messages of
+    other chargers in the same group commit are committed and answered."""
+    bad, good = await connect(sessions, repos), await connect(sessions, repos)
+    start = {
+        "connectorId": 2**40,
+        "idTag": "X",
+        "meterStart": 0,  # out of PostgreSQL's range
+        "timestamp": "2026-11-25T10:00:00Z",
+    }
+    sessions.deliver(
+        [
+            (bad.connection_id, bad.cp_id, json.dumps([2, "bad-1", "StartTransaction", start])),
+            (good.connection_id, good.cp_id, json.dumps([2, "good-1", "BootNotification", BOOT])),
+        ]
+    )
+    replies = {}
+    while len(replies) < 2:
+        for connection_id, frame in await sessions.poll(GATEWAY, 10):
+            replies[connection_id] = json.loads(frame)
+    assert replies[bad.connection_id][:3] == [4, "bad-1", "InternalError"]
+    assert replies[good.connection_id][0] == 3
+    assert (await repos.charge_points.get(good.cp_id)).vendor == "ACME"
+    assert "currentTime" in await bad.call("Heartbeat", {})  # and the charger carries on

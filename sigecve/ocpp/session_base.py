@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import uuid
 from collections.abc import Callable
@@ -63,6 +65,30 @@ class CentralSystemSession:
         self.repos = repos
         self.commits = commits
         self.heartbeat_interval_s = heartbeat_interval_s
+        # The `ocpp` router answers a failing handler with a CALLERROR and swallows the
+        # exception; the group commit must see it to roll back that message's writes alone.
+        self._handler_error: Exception | None = None
+        for handlers in self.route_map.values():
+            handlers["_on_action"] = self._reporting_failures(handlers["_on_action"])
+
+    def _reporting_failures(self, handler: Callable) -> Callable:
+        @functools.wraps(handler)
+        async def wrapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = handler(*args, **kwargs)
+                return await result if inspect.isawaitable(result) else result
+            except Exception as e:
+                self._handler_error = e
+                raise
+
+        return wrapped
+
+    async def _handle_call_as_unit(self, msg: Call) -> None:
+        """A unit of work for the group commit: fails (and rolls back) when its handler did."""
+        self._handler_error = None
+        await self._handle_call(msg)
+        if self._handler_error is not None:
+            raise self._handler_error
 
     async def route_message(self, raw_msg: str) -> None:
         error = frame_error(raw_msg, self.protocol)
@@ -90,7 +116,7 @@ class CentralSystemSession:
             return
         try:
             # Handled in a group commit: the reply is released once the data is committed.
-            await self.commits.run(lambda: self._handle_call(msg))
+            await self.commits.run(lambda: self._handle_call_as_unit(msg))
         except OCPPError as e:
             await self._send(error_for_exception(msg.unique_id, e, self.protocol))
         except Exception:
