@@ -102,14 +102,16 @@ def build_gateway_app(settings: Settings) -> FastAPI:
         password = credentials[1] if credentials else None
         connection_id = uuid.uuid4().hex
         link = link_for(charge_point_id)
+        # Registered first: a command may be sent the moment the host actor admits the charger.
+        outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        connections[connection_id] = outbox
         result = await link.host.connect.remote(
             charge_point_id, password, protocol, gateway_id, connection_id
         )
         if not result.accepted:
+            connections.pop(connection_id, None)
             await websocket.close(code=1008, reason=result.reason)
             return
-        outbox: asyncio.Queue[str | None] = asyncio.Queue()
-        connections[connection_id] = outbox
         # Which replica holds the connection: for operators' diagnostics and the tests.
         await websocket.accept(
             subprotocol=protocol, headers=[(b"x-sigecve-gateway", gateway_id.encode())]
