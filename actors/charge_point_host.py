@@ -8,6 +8,7 @@ from typing import Any
 
 import ray
 
+from actors.grid_scheduler import request_site_replan
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.domain import CommandResult
@@ -36,6 +37,7 @@ class ChargePointHost:
                 auto_register=self._settings.auto_register,
                 heartbeat_interval_s=self._settings.heartbeat_interval_s,
                 command_timeout_s=self._settings.command_timeout_s,
+                site_replanner=self._replan_site_of,
             )
             self._sessions.start()
             if self._purges_log:
@@ -46,6 +48,12 @@ class ChargePointHost:
                 )
             self._started.set()
         return self._sessions.connected_count
+
+    async def _replan_site_of(self, charge_point_id: str) -> None:
+        assert self._sessions is not None
+        site_id = await self._sessions.repos.sites.site_of(charge_point_id)
+        if site_id is not None:
+            request_site_replan(site_id)
 
     async def _ready(self) -> ChargePointSessions:
         await self._started.wait()

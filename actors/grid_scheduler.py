@@ -19,6 +19,13 @@ from sigecve.smart_charging.site_scheduler import SiteScheduler
 log = logging.getLogger(__name__)
 
 NAME_PREFIX = "grid-scheduler-"
+REPLAN_COALESCE_S = 0.5
+
+
+def request_site_replan(site_id: str) -> None:
+    """Ask a site's scheduler to re-plan soon, if it runs; never waits, never fails."""
+    with contextlib.suppress(Exception):
+        ray.get_actor(NAME_PREFIX + site_id, namespace=RAY_NAMESPACE).request_replan.remote()
 
 
 @ray.remote(num_cpus=0, max_concurrency=100)
@@ -29,13 +36,16 @@ class GridScheduler:
         self._site_id = site_id
         self._scheduler: SiteScheduler | None = None
         self._timer: asyncio.Task | None = None
+        self._pending: asyncio.Task | None = None
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
         if self._scheduler is None:
             pool = await open_pool(self._database_url, max_size=2)
             directory = HostDirectory(self._settings.charge_point_hosts)
-            self._scheduler = SiteScheduler(Repositories(pool), directory, self._site_id)
+            self._scheduler = SiteScheduler(
+                Repositories(pool), directory, self._site_id, self._settings.plan_time_limit_s
+            )
             self._timer = asyncio.create_task(self._every(self._settings.replan_interval_s))
             self._ready.set()
 
@@ -44,6 +54,17 @@ class GridScheduler:
             await asyncio.sleep(seconds)
             with contextlib.suppress(Exception):
                 await self.replan()
+
+    async def request_replan(self) -> None:
+        """Re-plan soon: arrivals, departures and demand changes arriving together make one
+        re-plan, not one each."""
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.create_task(self._replan_after(REPLAN_COALESCE_S))
+
+    async def _replan_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        with contextlib.suppress(Exception):
+            await self.replan()
 
     async def replan(self) -> SitePlan:
         await self._ready.wait()

@@ -15,7 +15,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
-from sigecve.domain import ChargePoint, Command, CommandResult, IdTag, Site, SiteLimit, SitePlan
+from sigecve.domain import (
+    ChargePoint,
+    Command,
+    CommandResult,
+    IdTag,
+    SessionDemand,
+    Site,
+    SiteLimit,
+    SitePlan,
+)
 from sigecve.security import hash_api_token
 from sigecve.services import charge_points, commands, id_tags, sites, transactions
 from sigecve.services.charge_points import ChargePointPage, ChargePointRegistration
@@ -272,6 +281,18 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
     )
     async def get_site_plan(site_id: str) -> SitePlan:
         return await sites.get_site_plan(ctx.repos, ctx.schedulers, site_id)
+
+    @app.put(
+        "/transactions/{transaction_id}/demand",
+        response_model=sites.DemandResult,
+        tags=["smart charging"],
+        responses={404: {"model": ErrorResponse}},
+        dependencies=[operator],
+    )
+    async def set_session_demand(transaction_id: int, body: SessionDemand) -> sites.DemandResult:
+        """What the driver needs from an open session (`id` from the transaction list): the
+        smart-charging plan of its site charges toward it from now on."""
+        return await sites.set_session_demand(ctx.repos, ctx.schedulers, transaction_id, body)
 
     return app
 

@@ -138,3 +138,11 @@ class SitePlan(BaseModel):
     site_limit_kw: float
     sessions: list[PlannedPower] = []
     solver: str = ""
+
+
+class SessionDemand(BaseModel):
+    """What a session needs: the planner charges toward it. Unset fields keep their value."""
+
+    target_energy_kwh: float | None = Field(default=None, ge=0, le=1000, examples=[40])
+    departure_at: datetime | None = Field(default=None, examples=["2026-11-25T18:00:00Z"])
+    ev_max_power_kw: float | None = Field(default=None, ge=0, le=1000)

@@ -389,18 +389,36 @@ async def test_201_an_update_whose_start_was_lost_still_makes_a_session(sessions
     assert t.transaction_id == tx and t.stopped_at is None
 
 
-async def test_201_notifications_are_stored_as_they_came(sessions, repos):
+async def test_201_ev_charging_needs_become_the_sessions_demand(sessions, repos):
     cp = await connect(sessions, repos, protocol="ocpp2.0.1")
     needs = {
         "evseId": 1,
         "chargingNeeds": {
-            "requestedEnergyTransfer": "DC",
-            "dcChargingParameters": {"evMaxCurrent": 200, "evMaxVoltage": 800},
+            "requestedEnergyTransfer": "AC_three_phase",
+            "departureTime": "2026-11-25T18:00:00Z",
+            "acChargingParameters": {
+                "energyAmount": 42000,
+                "evMinCurrent": 6,
+                "evMaxCurrent": 16,
+                "evMaxVoltage": 400,
+            },
         },
     }
+    # No session on that EVSE yet: nothing to plan for.
+    assert (await cp.call("NotifyEVChargingNeeds", needs))["status"] == "Rejected"
+    tx = unique_id("tx")
+    await cp.call("TransactionEvent", tx_event("Started", 0, tx, energy_wh=0))
     assert (await cp.call("NotifyEVChargingNeeds", needs))["status"] == "Accepted"
-    (event,) = await repos.events.recent(cp.cp_id, action="NotifyEVChargingNeeds")
-    assert event["payload"] == needs
+    stored = await repos.events.recent(cp.cp_id, action="NotifyEVChargingNeeds")
+    assert [e["payload"] for e in stored] == [needs, needs]
+    (t,) = await repos.transactions.list(charge_point_id=cp.cp_id, before_id=None, limit=5)
+    async with repos.pool.connection() as conn:
+        demand = await (
+            await conn.execute("SELECT * FROM session_demands WHERE transaction_id = %s", (t.id,))
+        ).fetchone()
+    assert demand["target_energy_kwh"] == 42.0 and demand["source"] == "ev"
+    assert demand["ev_max_power_kw"] == 6.4  # 16 A x 400 V
+    assert demand["departure_at"].isoformat() == "2026-11-25T18:00:00+00:00"
 
 
 @pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])

@@ -16,6 +16,7 @@ from sigecve.domain import (
     ConnectorStatus,
     IdTag,
     MeterSample,
+    SessionDemand,
     Site,
     Transaction,
 )
@@ -587,13 +588,68 @@ class SiteRepository:
         async with connection(self.pool) as conn:
             cur = await conn.execute(
                 f"""SELECT {_TRANSACTION_COLUMNS}, cp.max_power_kw AS cp_max_power_kw,
-                           cp.phases, cp.charging_rate_unit
+                           cp.phases, cp.charging_rate_unit, d.target_energy_kwh,
+                           d.departure_at, d.ev_max_power_kw
                     FROM transactions t JOIN charge_points cp ON cp.id = t.charge_point_id
+                    LEFT JOIN session_demands d ON d.transaction_id = t.transaction_id
                     WHERE cp.site_id = %s AND t.stopped_at IS NULL AND cp.connected
                     ORDER BY t.transaction_id""",
                 (site_id,),
             )
             return await cur.fetchall()
+
+    async def site_of(self, charge_point_id: str) -> str | None:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT cp.site_id FROM charge_points cp JOIN sites s ON s.id = cp.site_id
+                   WHERE cp.id = %s""",
+                (charge_point_id,),
+            )
+            row = await cur.fetchone()
+            return row["site_id"] if row else None
+
+
+class SessionDemandRepository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def upsert(self, transaction_id: int, demand: SessionDemand, source: str) -> None:
+        async with connection(self.pool) as conn:
+            await conn.execute(
+                """INSERT INTO session_demands (transaction_id, target_energy_kwh, departure_at,
+                                                ev_max_power_kw, source)
+                   VALUES (%(id)s, %(target_energy_kwh)s, %(departure_at)s, %(ev_max_power_kw)s,
+                           %(source)s)
+                   ON CONFLICT (transaction_id) DO UPDATE SET
+                       target_energy_kwh = COALESCE(EXCLUDED.target_energy_kwh,
+                                                    session_demands.target_energy_kwh),
+                       departure_at = COALESCE(EXCLUDED.departure_at, session_demands.departure_at),
+                       ev_max_power_kw = COALESCE(EXCLUDED.ev_max_power_kw,
+                                                  session_demands.ev_max_power_kw),
+                       source = EXCLUDED.source, updated_at = now()""",
+                {"id": transaction_id, "source": source, **demand.model_dump()},
+            )
+
+    async def open_transaction_on(self, charge_point_id: str, connector_id: int) -> int | None:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT transaction_id FROM transactions WHERE charge_point_id = %s
+                   AND connector_id = %s AND stopped_at IS NULL
+                   ORDER BY started_at DESC LIMIT 1""",
+                (charge_point_id, connector_id),
+            )
+            row = await cur.fetchone()
+            return int(row["transaction_id"]) if row else None
+
+    async def open_transaction(self, transaction_id: int) -> Row | None:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT t.transaction_id, t.charge_point_id, cp.site_id FROM transactions t
+                   JOIN charge_points cp ON cp.id = t.charge_point_id
+                   WHERE t.transaction_id = %s AND t.stopped_at IS NULL""",
+                (transaction_id,),
+            )
+            return await cur.fetchone()
 
 
 class ApiTokenRepository:
@@ -632,3 +688,4 @@ class Repositories:
         self.api_tokens = ApiTokenRepository(pool)
         self.events = ChargePointEventRepository(pool)
         self.sites = SiteRepository(pool)
+        self.demands = SessionDemandRepository(pool)

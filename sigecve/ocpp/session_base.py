@@ -21,7 +21,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, MessageType, unpack, validate_payload
 from ocpp.routing import on
 
-from sigecve.db.group_commit import GroupCommitter
+from sigecve.db.group_commit import GroupCommitter, after_commit
 from sigecve.db.repositories import Repositories
 from sigecve.ocpp.framing import call_error_frame, error_for_exception, frame_error
 from sigecve.services.errors import CommandTimeout, InvalidInput
@@ -60,11 +60,13 @@ class CentralSystemSession:
         commits: GroupCommitter,
         heartbeat_interval_s: int,
         response_timeout_s: float,
+        on_charging_change: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
         self.repos = repos
         self.commits = commits
         self.heartbeat_interval_s = heartbeat_interval_s
+        self._on_charging_change = on_charging_change
         # The `ocpp` router answers a failing handler with a CALLERROR and swallows the
         # exception; the group commit must see it to roll back that message's writes alone.
         self._handler_error: Exception | None = None
@@ -158,6 +160,13 @@ class CentralSystemSession:
                 response.error_code, response.error_description, response.error_details
             )
         return response.payload
+
+    def charging_changed(self) -> None:
+        """A session started, ended or changed its demand: once committed, the site's
+        smart-charging plan is out of date."""
+        if self._on_charging_change is not None:
+            callback, cp_id = self._on_charging_change, self.id
+            after_commit(lambda: callback(cp_id))
 
     def current_payload(self) -> dict[str, Any]:
         """The payload of the CALL being handled, exactly as the charger sent it."""

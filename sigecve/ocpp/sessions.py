@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +82,12 @@ class ChargePointSessions:
         auto_register: bool,
         heartbeat_interval_s: int,
         command_timeout_s: float,
+        site_replanner: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.repos = repos
+        # Told the id of a charge point whose sessions changed, so its site can re-plan.
+        self._site_replanner = site_replanner
+        self._background: set[asyncio.Task] = set()
         self.auto_register = auto_register
         self.heartbeat_interval_s = heartbeat_interval_s
         self.command_timeout_s = command_timeout_s
@@ -140,6 +145,7 @@ class ChargePointSessions:
             self.repos,
             commits=self.commits,
             heartbeat_interval_s=self.heartbeat_interval_s,
+            on_charging_change=self._charging_changed,
             response_timeout_s=self.command_timeout_s,
         )
         task = asyncio.create_task(session.start(), name=f"ocpp-session-{charge_point_id}")
@@ -203,6 +209,13 @@ class ChargePointSessions:
         return CommandResult(
             action=action, status=status if isinstance(status, str) else "Replied", response=reply
         )
+
+    def _charging_changed(self, charge_point_id: str) -> None:
+        if self._site_replanner is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._site_replanner(charge_point_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _queue(self, gateway_id: str) -> asyncio.Queue[OutboundItem]:
         queue = self._outbound.get(gateway_id)

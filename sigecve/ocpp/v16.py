@@ -121,6 +121,7 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
             reservation_id=kw.get("reservation_id"),
             now=utc_now(),
         )
+        self.charging_changed()
         return call_result.StartTransaction(
             transaction_id=transaction_id, id_tag_info={"status": status.value}
         )
@@ -145,6 +146,7 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
             samples=samples,
             now=utc_now(),
         )
+        self.charging_changed()
         return call_result.StopTransaction(
             id_tag_info={"status": status.value} if status is not None else None
         )

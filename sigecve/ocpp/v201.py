@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint as OcppChargePoint
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, RegistrationStatusEnumType
 
-from sigecve.domain import ConnectorStatus, IdTagStatus
+from sigecve.domain import ConnectorStatus, IdTagStatus, SessionDemand
 from sigecve.ocpp.meter_values import (
     last_energy_register_wh,
     samples_from_meter_values_201,
@@ -49,6 +51,21 @@ CSMS_INITIATED_ACTIONS = frozenset(
 
 # 2.0.1 tells an unknown token apart from an invalid one.
 _TOKEN_STATUS = {IdTagStatus.invalid: "Unknown"}
+
+
+def ev_charging_needs(needs: dict[str, Any]) -> SessionDemand:
+    """A session demand from 2.0.1 ChargingNeeds (snake_case keys; Wh, A, V, W) (pure)."""
+    params = needs.get("ac_charging_parameters") or needs.get("dc_charging_parameters") or {}
+    energy_wh = params.get("energy_amount")
+    max_power_w = params.get("ev_max_power")
+    if max_power_w is None and params.get("ev_max_current") and params.get("ev_max_voltage"):
+        max_power_w = params["ev_max_current"] * params["ev_max_voltage"]
+    departure = needs.get("departure_time")
+    return SessionDemand(
+        target_energy_kwh=energy_wh / 1000 if energy_wh is not None else None,
+        departure_at=parse_timestamp(departure) if departure else None,
+        ev_max_power_kw=max_power_w / 1000 if max_power_w else None,
+    )
 
 
 class ChargePointSession201(CentralSystemSession, OcppChargePoint):
@@ -137,6 +154,8 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
             stopped_reason=transaction_info.get("stopped_reason"),
             samples=samples,
         )
+        if event_type in ("Started", "Ended"):
+            self.charging_changed()
         return call_result.TransactionEvent(
             id_token_info={"status": status} if status is not None else None
         )
@@ -150,10 +169,20 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
     # Everything else a station reports is validated, stored as it came and acknowledged.
     on_notify_event = stored_notification(Action.notify_event, call_result.NotifyEvent)
     on_notify_report = stored_notification(Action.notify_report, call_result.NotifyReport)
-    on_notify_ev_charging_needs = stored_notification(
-        Action.notify_ev_charging_needs,
-        lambda: call_result.NotifyEVChargingNeeds(status="Accepted"),
-    )
+
+    @on(Action.notify_ev_charging_needs)
+    async def on_notify_ev_charging_needs(self, evse_id: int, charging_needs: dict, **_):
+        """The EV's energy, departure and limits become its session's demand."""
+        await self.repos.events.add(
+            self.id, self.protocol, "NotifyEVChargingNeeds", self.current_payload()
+        )
+        transaction_id = await self.repos.demands.open_transaction_on(self.id, evse_id)
+        if transaction_id is None:
+            return call_result.NotifyEVChargingNeeds(status="Rejected")
+        await self.repos.demands.upsert(transaction_id, ev_charging_needs(charging_needs), "ev")
+        self.charging_changed()
+        return call_result.NotifyEVChargingNeeds(status="Accepted")
+
     on_notify_ev_charging_schedule = stored_notification(
         Action.notify_ev_charging_schedule,
         lambda: call_result.NotifyEVChargingSchedule(status="Accepted"),

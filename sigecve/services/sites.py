@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from pydantic import BaseModel, Field
+
 from sigecve.db.repositories import Repositories
-from sigecve.domain import Site, SitePlan
+from sigecve.domain import SessionDemand, Site, SitePlan
 from sigecve.services.errors import Conflict, NotFound
 
 
@@ -45,3 +47,29 @@ async def get_site_plan(
 ) -> SitePlan:
     await get_site(repos, site_id)
     return await schedulers.plan(site_id)
+
+
+class DemandResult(BaseModel):
+    transaction_id: int = Field(description="SIGEC-VE's id of the transaction (`id`)")
+    site_id: str | None
+    plan: SitePlan | None = Field(description="the site's new plan; none without a site")
+
+
+async def set_session_demand(
+    repos: Repositories,
+    schedulers: SchedulerDirectory,
+    transaction_id: int,
+    demand: SessionDemand,
+) -> DemandResult:
+    """The driver's target energy, departure or EV limit for an open session; its site is
+    re-planned at once."""
+    open_tx = await repos.demands.open_transaction(transaction_id)
+    if open_tx is None:
+        raise NotFound(f"no open transaction with id {transaction_id}")
+    await repos.demands.upsert(transaction_id, demand, "driver")
+    site_id = open_tx["site_id"]
+    if site_id is None or await repos.sites.get(site_id) is None:
+        return DemandResult(transaction_id=transaction_id, site_id=None, plan=None)
+    return DemandResult(
+        transaction_id=transaction_id, site_id=site_id, plan=await schedulers.replan(site_id)
+    )

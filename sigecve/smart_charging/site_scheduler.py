@@ -26,15 +26,31 @@ log = logging.getLogger(__name__)
 
 SLOT_MINUTES = 15
 HORIZON_SLOTS = 96
-# Until drivers or chargers say otherwise (target energy and departure come with the REST
-# and MCP controls and 2.0.1 NotifyEVChargingNeeds): a typical session's need and stay.
+# What a session without a known demand is planned for: a typical need and stay.
 DEFAULT_TARGET_KWH = 30.0
 DEFAULT_DWELL_SLOTS = 16
 PROFILE_TIMEOUT_S = 10.0
 
 
 def site_scenario(site: Site, sessions: list[dict[str, Any]], now: datetime) -> Scenario:
-    """The planning problem from now on for the site's open transactions (pure)."""
+    """The planning problem from now on for the site's open transactions (pure).
+
+    A session's target energy, departure and EV limit come from its demand (the EV's
+    NotifyEVChargingNeeds or the driver) where known, else from the defaults.
+    """
+    slot_s = SLOT_MINUTES * 60
+
+    def departure_slot(s: dict[str, Any]) -> int:
+        if s.get("departure_at") is not None:
+            slots = int(-(-(s["departure_at"] - now).total_seconds() // slot_s))  # ceiling
+        else:
+            slots = DEFAULT_DWELL_SLOTS - int((now - s["started_at"]).total_seconds() // slot_s)
+        return min(max(1, slots), HORIZON_SLOTS)
+
+    def target_kwh(s: dict[str, Any]) -> float:
+        target = s.get("target_energy_kwh")
+        return DEFAULT_TARGET_KWH if target is None else target
+
     return Scenario.model_validate(
         {
             "name": f"{site.id}@{format_timestamp(now)}",
@@ -51,13 +67,9 @@ def site_scenario(site: Site, sessions: list[dict[str, Any]], now: datetime) -> 
                     "id": str(s["id"]),
                     "charge_point_id": s["charge_point_id"],
                     "arrival_slot": 0,
-                    "departure_slot": max(
-                        1,
-                        DEFAULT_DWELL_SLOTS
-                        - int((now - s["started_at"]).total_seconds() // (SLOT_MINUTES * 60)),
-                    ),
-                    "energy_kwh": max(0.0, DEFAULT_TARGET_KWH - (s["energy_wh"] or 0) / 1000),
-                    "max_power_kw": s["cp_max_power_kw"],
+                    "departure_slot": departure_slot(s),
+                    "energy_kwh": max(0.0, target_kwh(s) - (s["energy_wh"] or 0) / 1000),
+                    "max_power_kw": s.get("ev_max_power_kw") or s["cp_max_power_kw"],
                 }
                 for s in sessions
             ],
@@ -65,11 +77,18 @@ def site_scenario(site: Site, sessions: list[dict[str, Any]], now: datetime) -> 
     )
 
 
-def first_slot_powers(scenario: Scenario) -> tuple[np.ndarray, str]:
-    """Power per session for the coming slot: the optimiser's, or an equal share if it fails."""
+def first_slot_powers(
+    scenario: Scenario, time_limit_s: float | None = None
+) -> tuple[np.ndarray, str]:
+    """Power per session for the coming slot: the optimiser's, or an equal share of the site
+    limit when it cannot solve (in time)."""
     try:
         powers = optimal_powers(
-            scenario, minimise_peak=False, prefer_early=True, balance_first_slot=True
+            scenario,
+            minimise_peak=False,
+            prefer_early=True,
+            balance_first_slot=True,
+            time_limit_s=time_limit_s,
         )
         return powers[:, 0], "optimal"
     except PlanningError as e:
@@ -78,10 +97,17 @@ def first_slot_powers(scenario: Scenario) -> tuple[np.ndarray, str]:
 
 
 class SiteScheduler:
-    def __init__(self, repos: Repositories, directory: ChargePointDirectory, site_id: str):
+    def __init__(
+        self,
+        repos: Repositories,
+        directory: ChargePointDirectory,
+        site_id: str,
+        time_limit_s: float | None = None,
+    ):
         self.repos = repos
         self.directory = directory
         self.site_id = site_id
+        self.time_limit_s = time_limit_s
         self.last_plan: SitePlan | None = None
         self._lock = asyncio.Lock()
 
@@ -103,7 +129,7 @@ class SiteScheduler:
             plan.solver = "idle" if site.smart_charging else "disabled"
             return plan
         scenario = site_scenario(site, sessions, now)
-        powers, plan.solver = first_slot_powers(scenario)
+        powers, plan.solver = first_slot_powers(scenario, self.time_limit_s)
         plan.sessions = await asyncio.gather(
             *(self._send(row, float(kw)) for row, kw in zip(sessions, powers, strict=True))
         )
