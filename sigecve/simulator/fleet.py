@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -73,6 +72,11 @@ async def run_charge_point(
         except asyncio.CancelledError:
             raise
         except Exception as e:
+            # A TaskGroup whose children fail while it is being cancelled raises their
+            # errors and drops the cancellation (Python 3.11): honour it here.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise asyncio.CancelledError from e
             counters.errors += 1
             counters.last_error = f"{charge_point_id}: {type(e).__name__}: {e}"
             log.info("simulated %s dropped: %s", charge_point_id, counters.last_error)
@@ -159,8 +163,8 @@ async def run_fleet(
     finally:
         for t in tasks:
             t.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*tasks, return_exceptions=True)
+        # Bounded: closing handshakes take at most websockets' close timeout (10 s).
+        await asyncio.wait(tasks, timeout=30)
     report = asdict(counters)
     report.update(charge_points=count, duration_s=round(time.monotonic() - started, 1))
     return report
