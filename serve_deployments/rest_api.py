@@ -20,6 +20,8 @@ from sigecve.domain import (
     Command,
     CommandResult,
     IdTag,
+    LimitSchedule,
+    PriceSchedule,
     SessionDemand,
     Site,
     SiteLimit,
@@ -271,6 +273,30 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
         """Cap the site now: it is re-planned at once and the new plan, with each charger's
         reply to its charging profile, comes back."""
         return await sites.set_site_limit(ctx.repos, ctx.schedulers, site_id, body.max_power_kw)
+
+    @app.put(
+        "/sites/{site_id}/prices",
+        response_model=SitePlan,
+        tags=["smart charging"],
+        responses={404: {"model": ErrorResponse}},
+        dependencies=[operator],
+    )
+    async def set_site_prices(site_id: str, body: PriceSchedule) -> SitePlan:
+        """Upload a price signal (steps of price per kWh, each until the next); the site is
+        re-planned at once. Sessions with a known departure wait for cheaper slots."""
+        return await sites.set_site_schedules(ctx.repos, ctx.schedulers, site_id, prices=body)
+
+    @app.put(
+        "/sites/{site_id}/limit-schedule",
+        response_model=SitePlan,
+        tags=["smart charging"],
+        responses={404: {"model": ErrorResponse}},
+        dependencies=[operator],
+    )
+    async def set_site_limit_schedule(site_id: str, body: LimitSchedule) -> SitePlan:
+        """Cap the site over time (steps of kW, each until the next, below its limit); the
+        site is re-planned at once."""
+        return await sites.set_site_schedules(ctx.repos, ctx.schedulers, site_id, limits=body)
 
     @app.get(
         "/sites/{site_id}/plan",

@@ -109,6 +109,16 @@ class CommandResult(BaseModel):
     response: dict = Field(description="the charger's reply payload, or the CALLERROR's parts")
 
 
+class PriceStep(BaseModel):
+    starts_at: datetime
+    price_per_kwh: float
+
+
+class LimitStep(BaseModel):
+    starts_at: datetime
+    max_power_kw: float = Field(ge=0)
+
+
 class Site(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9._:\-]{1,48}$", examples=["porto-3"])
     name: str | None = Field(default=None, max_length=200)
@@ -117,6 +127,21 @@ class Site(BaseModel):
     smart_charging: bool = Field(
         default=True, description="whether the grid scheduler sends charging profiles"
     )
+    price_schedule: list[PriceStep] = Field(
+        default_factory=list, description="price signal: each step holds until the next"
+    )
+    limit_schedule: list[LimitStep] = Field(
+        default_factory=list,
+        description="limit steps, each holding until the next; they cap below max_power_kw",
+    )
+
+
+class PriceSchedule(BaseModel):
+    steps: list[PriceStep] = Field(max_length=10_000)
+
+
+class LimitSchedule(BaseModel):
+    steps: list[LimitStep] = Field(max_length=10_000)
 
 
 class SiteLimit(BaseModel):

@@ -41,6 +41,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _free_port_block(first: int = 20_000, last: int = 32_000, size: int = 600) -> int:
+    """The first block of ports whose opening ports nobody holds.
+
+    Serve's direct-ingress replicas listen with SO_REUSEPORT on ports counted up from a fixed
+    base (30000): two systems on one host would share replica ports and answer each other's
+    requests. Each system takes its own block instead.
+    """
+    for base in range(first, last, size):
+        try:
+            for port in range(base, base + 8):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no free block of {size} ports between {first} and {last}")
+
+
 def _read_or_create_secret(path: Path, make) -> str:
     if path.exists():
         return path.read_text().strip()
@@ -143,6 +161,12 @@ class System:
             # Distinct side ports so two systems can run on one machine (tests, benchmarks).
             os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(_free_port()))
             os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(_free_port()))
+            if "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT" not in os.environ:
+                base = _free_port_block()
+                os.environ["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(base)
+                os.environ["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(base + 299)
+                os.environ["RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT"] = str(base + 300)
+                os.environ["RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT"] = str(base + 599)
             # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
             # HAProxy is ours and stops with them.
             os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "2")

@@ -131,6 +131,50 @@ async def test_two_chargers_on_a_limited_site_share_the_limit(system, database_u
             assert shares[cp16] == 10.0 and shares[ids[1]] == 0.0
             r = await api.put("/transactions/999999999/demand", json={"target_energy_kwh": 5})
             assert r.status_code == 404
+
+            # A price signal: dear for two hours, then cheap. The second driver stays 8 hours:
+            # their session waits for the cheap hours; the first, leaving soon, does not.
+            second = next(t for t in active if t["charge_point_id"] == ids[1])
+            later = (datetime.now(UTC) + timedelta(hours=8)).isoformat()
+            r = await api.put(
+                f"/transactions/{second['id']}/demand",
+                json={"target_energy_kwh": 5, "departure_at": later},
+            )
+            assert r.status_code == 200
+            now = datetime.now(UTC)
+            r = await api.put(f"/sites/{site_id}/limit", json={"max_power_kw": 40})
+            r = await api.put(
+                f"/sites/{site_id}/prices",
+                json={
+                    "steps": [
+                        {
+                            "starts_at": (now - timedelta(minutes=1)).isoformat(),
+                            "price_per_kwh": 1.0,
+                        },
+                        {"starts_at": (now + timedelta(hours=2)).isoformat(), "price_per_kwh": 0.1},
+                    ]
+                },
+            )
+            assert r.status_code == 200, r.text
+            shares = {p["charge_point_id"]: p["power_kw"] for p in r.json()["sessions"]}
+            assert shares[ids[1]] == 0.0 and shares[cp16] > 15
+            site = (await api.get(f"/sites/{site_id}")).json()
+            assert [step["price_per_kwh"] for step in site["price_schedule"]] == [1.0, 0.1]
+            r = await api.put("/sites/NOPE/prices", json={"steps": []})
+            assert r.status_code == 404
+
+            # A limit schedule: nothing for the next hour (a demand-response event).
+            r = await api.put(
+                f"/sites/{site_id}/limit-schedule",
+                json={
+                    "steps": [
+                        {"starts_at": (now - timedelta(minutes=1)).isoformat(), "max_power_kw": 0},
+                        {"starts_at": (now + timedelta(hours=1)).isoformat(), "max_power_kw": 40},
+                    ]
+                },
+            )
+            assert r.status_code == 200, r.text
+            assert [p["power_kw"] for p in r.json()["sessions"]] == [0.0, 0.0]
         finally:
             fleet.cancel()
             with contextlib.suppress(asyncio.CancelledError):

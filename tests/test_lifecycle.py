@@ -76,8 +76,9 @@ async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
     try:
         assert restarted.admin_token == system.admin_token  # kept under var/
         async with restarted.api() as api:
-            items = (await api.get("/transactions", params={"charge_point_id": cp_id})).json()
-        (t,) = items["items"]
+            r = await api.get("/transactions", params={"charge_point_id": cp_id})
+        assert r.status_code == 200, r.text
+        (t,) = r.json()["items"]
         assert (t["meter_start_wh"], t["meter_stop_wh"], t["energy_wh"]) == (500, 7_500, 7_000)
         async with restarted.api() as api:
             cp = (await api.get(f"/charge-points/{cp_id}")).json()

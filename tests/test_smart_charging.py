@@ -198,3 +198,29 @@ async def test_tx_profiles_are_valid_ocpp_and_carry_the_planned_power(unit):
     await validate_payload(Call("1", "SetChargingProfile", p201), "2.0.1")
     for payload in (p16, p201):
         assert profile_limit_kw(payload) == pytest.approx(11.0, rel=0.01)
+
+
+def test_schedules_give_the_value_in_force_at_each_slot():
+    from datetime import UTC, datetime, timedelta
+
+    from sigecve.smart_charging.site_scheduler import HORIZON_SLOTS, values_by_slot
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    steps = [(now + timedelta(hours=2), 0.1), (now + timedelta(minutes=30), 0.9)]
+    values = values_by_slot(steps, 0.25, now)
+    assert len(values) == HORIZON_SLOTS
+    assert values[:2] == [0.25, 0.25] and values[2:8] == [0.9] * 6 and values[8:10] == [0.1, 0.1]
+
+
+def test_only_sessions_with_a_guessed_departure_are_charged_early():
+    from sigecve.smart_charging.planner import optimal_powers
+
+    raw = small()
+    raw["site"]["max_power_kw"] = 30
+    raw["prices"] = [5, 5, 1, 1]  # cheap later
+    raw["sessions"][1].update(arrival_slot=0, departure_slot=4, energy_kwh=7)
+    s = Scenario.model_validate(raw)
+    powers = optimal_powers(s, minimise_peak=False, prefer_early=[False, True])
+    # s1's departure is known: it waits for the cheap slots; s2's is a guess: it charges now.
+    assert powers[0, :2].sum() == pytest.approx(0, abs=1e-6)
+    assert powers[1, 0] == pytest.approx(7, abs=1e-4)

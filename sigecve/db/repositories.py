@@ -15,7 +15,9 @@ from sigecve.domain import (
     ChargePointSummary,
     ConnectorStatus,
     IdTag,
+    LimitSchedule,
     MeterSample,
+    PriceSchedule,
     SessionDemand,
     Site,
     Transaction,
@@ -553,23 +555,49 @@ class SiteRepository:
     async def insert(self, site: Site) -> bool:
         async with connection(self.pool) as conn:
             cur = await conn.execute(
-                """INSERT INTO sites (id, name, max_power_kw, price_per_kwh, smart_charging)
+                """INSERT INTO sites (id, name, max_power_kw, price_per_kwh, smart_charging,
+                                      price_schedule, limit_schedule)
                    VALUES (%(id)s, %(name)s, %(max_power_kw)s, %(price_per_kwh)s,
-                           %(smart_charging)s)
+                           %(smart_charging)s, %(price_schedule)s, %(limit_schedule)s)
                    ON CONFLICT (id) DO NOTHING""",
-                site.model_dump(),
+                {
+                    **site.model_dump(),
+                    "price_schedule": Jsonb(site.model_dump(mode="json")["price_schedule"]),
+                    "limit_schedule": Jsonb(site.model_dump(mode="json")["limit_schedule"]),
+                },
             )
             return cur.rowcount == 1
 
     async def get(self, site_id: str) -> Site | None:
         async with connection(self.pool) as conn:
             cur = await conn.execute(
-                """SELECT id, name, max_power_kw, price_per_kwh, smart_charging FROM sites
-                   WHERE id = %s""",
+                """SELECT id, name, max_power_kw, price_per_kwh, smart_charging, price_schedule,
+                          limit_schedule FROM sites WHERE id = %s""",
                 (site_id,),
             )
             row = await cur.fetchone()
             return Site(**row) if row else None
+
+    async def set_schedules(
+        self,
+        site_id: str,
+        *,
+        prices: PriceSchedule | None = None,
+        limits: LimitSchedule | None = None,
+    ) -> bool:
+        def as_json(schedule: PriceSchedule | LimitSchedule | None) -> Jsonb | None:
+            if schedule is None:
+                return None
+            return Jsonb([step.model_dump(mode="json") for step in schedule.steps])
+
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """UPDATE sites SET price_schedule = COALESCE(%s, price_schedule),
+                                    limit_schedule = COALESCE(%s, limit_schedule)
+                   WHERE id = %s""",
+                (as_json(prices), as_json(limits), site_id),
+            )
+            return cur.rowcount == 1
 
     async def ids(self) -> list[str]:
         async with connection(self.pool) as conn:

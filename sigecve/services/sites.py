@@ -7,7 +7,13 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from sigecve.db.repositories import Repositories
-from sigecve.domain import SessionDemand, Site, SitePlan
+from sigecve.domain import (
+    LimitSchedule,
+    PriceSchedule,
+    SessionDemand,
+    Site,
+    SitePlan,
+)
 from sigecve.services.errors import Conflict, NotFound
 
 
@@ -38,6 +44,20 @@ async def set_site_limit(
 ) -> SitePlan:
     """Change the grid limit now; the site is re-planned and its chargers told at once."""
     if not await repos.sites.set_limit(site_id, max_power_kw):
+        raise NotFound(f"no site {site_id!r}")
+    return await schedulers.replan(site_id)
+
+
+async def set_site_schedules(
+    repos: Repositories,
+    schedulers: SchedulerDirectory,
+    site_id: str,
+    *,
+    prices: PriceSchedule | None = None,
+    limits: LimitSchedule | None = None,
+) -> SitePlan:
+    """Replace the site's price signal or limit schedule; the site is re-planned at once."""
+    if not await repos.sites.set_schedules(site_id, prices=prices, limits=limits):
         raise NotFound(f"no site {site_id!r}")
     return await schedulers.replan(site_id)
 

@@ -18,6 +18,7 @@ interior-point solver (with crossover), MILPs (minimum powers) to its branch and
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,15 +174,16 @@ def optimal_powers(
     *,
     time_limit_s: float | None = None,
     minimise_peak: bool = True,
-    prefer_early: bool = False,
+    prefer_early: bool | Sequence[bool] = False,
     balance_first_slot: bool = False,
 ) -> np.ndarray:
     """Powers [session, slot] of the lexicographic optimum.
 
-    `prefer_early` puts "sooner" between energy and cost: of two plans delivering the same
-    energy, the one delivering it earlier wins whatever the prices. The online scheduler, which
-    does not know departures, uses it so as not to wait for cheaper slots an EV may not stay
-    for. It also skips the peak (`minimise_peak=False`): it applies only the first slot."""
+    `prefer_early` (for all sessions, or per session) puts "sooner" between energy and cost:
+    of two plans delivering the same energy, the one delivering it earlier wins whatever the
+    prices. The online scheduler uses it for sessions whose departure it only estimates, so as
+    not to wait for cheaper slots an EV may not stay for. It also skips the peak
+    (`minimise_peak=False`): it applies only the first slot."""
     m = _build(s)
     if m.n == 0:
         return np.zeros((len(s.sessions), s.horizon_slots))
@@ -196,9 +198,10 @@ def optimal_powers(
     # one whose most loaded session uses the smallest share of its limit (equal EVs, equal
     # power; an LP left alone picks a corner and starves one of them).
     weight = 2.0 * max(abs(p) for p in s.prices) + 1.0
+    early = np.broadcast_to(np.asarray(prefer_early, dtype=bool), (len(s.sessions),))
     value = np.full(m.n, h)
-    if prefer_early:
-        value = h * (1.0 - 0.5 * m.slot_of / s.horizon_slots)
+    if early.any():
+        value = h * (1.0 - np.where(early[m.session_of], 0.5 * m.slot_of / s.horizon_slots, 0.0))
         weight *= 2.0 * s.horizon_slots
     objective = prices - weight * value
     maxima = []

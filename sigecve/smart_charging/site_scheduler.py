@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,20 @@ HORIZON_SLOTS = 96
 DEFAULT_TARGET_KWH = 30.0
 DEFAULT_DWELL_SLOTS = 16
 PROFILE_TIMEOUT_S = 10.0
+
+
+def values_by_slot(
+    steps: list[tuple[datetime, float]], default: float, start: datetime
+) -> list[float]:
+    """The value in force at the start of each planning slot from `start`: the last step
+    begun by then, else `default` (pure)."""
+    ordered = sorted(steps)
+    values = []
+    for i in range(HORIZON_SLOTS):
+        at = start + timedelta(minutes=SLOT_MINUTES * i)
+        begun = [v for t, v in ordered if t <= at]
+        values.append(begun[-1] if begun else default)
+    return values
 
 
 def site_scenario(site: Site, sessions: list[dict[str, Any]], now: datetime) -> Scenario:
@@ -56,8 +70,20 @@ def site_scenario(site: Site, sessions: list[dict[str, Any]], now: datetime) -> 
             "name": f"{site.id}@{format_timestamp(now)}",
             "slot_minutes": SLOT_MINUTES,
             "horizon_slots": HORIZON_SLOTS,
-            "site": {"id": site.id, "max_power_kw": site.max_power_kw},
-            "prices": [site.price_per_kwh] * HORIZON_SLOTS,
+            "site": {
+                "id": site.id,
+                "max_power_kw": site.max_power_kw,
+                "max_power_kw_by_slot": values_by_slot(
+                    [(x.starts_at, x.max_power_kw) for x in site.limit_schedule],
+                    site.max_power_kw,
+                    now,
+                ),
+            },
+            "prices": values_by_slot(
+                [(x.starts_at, x.price_per_kwh) for x in site.price_schedule],
+                site.price_per_kwh,
+                now,
+            ),
             "charge_points": [
                 {"id": cp, "max_power_kw": kw}
                 for cp, kw in {s["charge_point_id"]: s["cp_max_power_kw"] for s in sessions}.items()
@@ -78,7 +104,7 @@ def site_scenario(site: Site, sessions: list[dict[str, Any]], now: datetime) -> 
 
 
 def first_slot_powers(
-    scenario: Scenario, time_limit_s: float | None = None
+    scenario: Scenario, departure_known: list[bool], time_limit_s: float | None = None
 ) -> tuple[np.ndarray, str]:
     """Power per session for the coming slot: the optimiser's, or an equal share of the site
     limit when it cannot solve (in time)."""
@@ -86,7 +112,9 @@ def first_slot_powers(
         powers = optimal_powers(
             scenario,
             minimise_peak=False,
-            prefer_early=True,
+            # Only sessions whose departure is a guess are charged as early as possible; the
+            # others wait for cheaper slots when their departure allows.
+            prefer_early=[not known for known in departure_known],
             balance_first_slot=True,
             time_limit_s=time_limit_s,
         )
@@ -129,7 +157,8 @@ class SiteScheduler:
             plan.solver = "idle" if site.smart_charging else "disabled"
             return plan
         scenario = site_scenario(site, sessions, now)
-        powers, plan.solver = first_slot_powers(scenario, self.time_limit_s)
+        departure_known = [row.get("departure_at") is not None for row in sessions]
+        powers, plan.solver = first_slot_powers(scenario, departure_known, self.time_limit_s)
         plan.sessions = await asyncio.gather(
             *(self._send(row, float(kw)) for row, kw in zip(sessions, powers, strict=True))
         )
