@@ -161,6 +161,8 @@ class System:
             # Distinct side ports so two systems can run on one machine (tests, benchmarks).
             os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(_free_port()))
             os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(_free_port()))
+            # Serve's fallback proxy behind HAProxy would otherwise take port 8500.
+            os.environ.setdefault("RAY_SERVE_FALLBACK_PROXY_HTTP_PORT", str(_free_port()))
             if "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT" not in os.environ:
                 base = _free_port_block()
                 os.environ["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(base)
