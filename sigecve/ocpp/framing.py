@@ -11,6 +11,7 @@ import json
 import re
 
 from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, CallError, CallResult
 
 _TO_16 = {
     "FormatViolation": "FormationViolation",
@@ -44,27 +45,29 @@ def _readable_unique_id(frame: str) -> str:
     return match.group(1) if match else UNKNOWN_MESSAGE_ID
 
 
-def frame_error(frame: str, protocol: str) -> str | None:
-    """The CALLERROR for a frame that is not a well-formed OCPP-J RPC message, else None (pure).
+Message = Call | CallResult | CallError
+_MESSAGE_CLASSES = {2: Call, 3: CallResult, 4: CallError}
 
-    Well-formed frames (a CALL with an action and an object payload, a CALLRESULT or a
-    CALLERROR) are left to the router, which checks actions and payload schemas.
-    """
+
+def read_frame(frame: str, protocol: str) -> tuple[Message | None, str | None]:
+    """(the message, None) for a well-formed OCPP-J RPC frame, else (None, the CALLERROR to
+    answer with) (pure). The frame is parsed once; actions and payload schemas are the
+    router's to check."""
     rpc_error = "ProtocolError" if protocol == "ocpp1.6" else "RpcFrameworkError"
     try:
         message = json.loads(frame)
     except ValueError:
         syntax = "FormatViolation" if protocol == "ocpp1.6" else "RpcFrameworkError"
-        return call_error_frame(
+        return None, call_error_frame(
             _readable_unique_id(frame), syntax, "frame is not valid JSON", protocol
         )
     if not isinstance(message, list) or not message:
-        return call_error_frame(
+        return None, call_error_frame(
             UNKNOWN_MESSAGE_ID, rpc_error, "frame is not a JSON array", protocol
         )
     unique_id = message[1] if len(message) > 1 and isinstance(message[1], str) else None
     if message[0] not in (2, 3, 4):
-        return call_error_frame(
+        return None, call_error_frame(
             unique_id or UNKNOWN_MESSAGE_ID,
             "MessageTypeNotSupported",
             f"message type {message[0]!r} is not CALL (2), CALLRESULT (3) or CALLERROR (4)",
@@ -81,14 +84,14 @@ def frame_error(frame: str, protocol: str) -> str | None:
         or (message[0] == 4 and len(message) == 5)
     )
     if not well_formed:
-        return call_error_frame(
+        return None, call_error_frame(
             unique_id or UNKNOWN_MESSAGE_ID,
             rpc_error,
             "expected [2, id, action, {payload}], [3, id, {payload}] or "
             "[4, id, code, description, {details}]",
             protocol,
         )
-    return None
+    return _MESSAGE_CLASSES[message[0]](*message[1:]), None
 
 
 def error_for_exception(unique_id: str, error: OCPPError, protocol: str) -> str:

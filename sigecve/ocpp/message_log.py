@@ -11,8 +11,6 @@ from sigecve.db.repositories import MessageLogRepository
 
 log = logging.getLogger(__name__)
 
-LogRow = tuple[str, str, int | None, str | None, str | None, str, datetime]
-
 
 def describe_frame(frame: str) -> tuple[int | None, str | None, str | None]:
     """(message type, unique id, action) of an OCPP-J frame, as far as it can be read (pure)."""
@@ -33,14 +31,12 @@ class MessageLogWriter:
     def __init__(self, repo: MessageLogRepository, interval_s: float = 0.5) -> None:
         self.repo = repo
         self.interval_s = interval_s
-        self._rows: list[LogRow] = []
+        # (charge point, direction, frame, at): described at flush time, off the hot path.
+        self._rows: list[tuple[str, str, str, datetime]] = []
         self._task: asyncio.Task | None = None
 
     def record(self, charge_point_id: str, direction: str, frame: str) -> None:
-        message_type, unique_id, action = describe_frame(frame)
-        self._rows.append(
-            (charge_point_id, direction, message_type, unique_id, action, frame, datetime.now(UTC))
-        )
+        self._rows.append((charge_point_id, direction, frame, datetime.now(UTC)))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -55,7 +51,12 @@ class MessageLogWriter:
         if not rows:
             return
         try:
-            await self.repo.add_many(rows)
+            await self.repo.add_many(
+                [
+                    (cp, direction, *describe_frame(frame), frame, at)
+                    for cp, direction, frame, at in rows
+                ]
+            )
         except Exception:
             log.exception(
                 "could not write %d OCPP log rows; keeping them for the next try", len(rows)

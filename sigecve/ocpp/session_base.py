@@ -18,12 +18,12 @@ from enum import StrEnum
 from typing import Any
 
 from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, MessageType, unpack, validate_payload
+from ocpp.messages import Call, MessageType, validate_payload
 from ocpp.routing import on
 
 from sigecve.db.group_commit import GroupCommitter, after_commit
 from sigecve.db.repositories import Repositories
-from sigecve.ocpp.framing import call_error_frame, error_for_exception, frame_error
+from sigecve.ocpp.framing import call_error_frame, error_for_exception, read_frame
 from sigecve.services.errors import CommandTimeout, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -93,11 +93,10 @@ class CentralSystemSession:
             raise self._handler_error
 
     async def route_message(self, raw_msg: str) -> None:
-        error = frame_error(raw_msg, self.protocol)
-        if error is not None:
+        msg, error = read_frame(raw_msg, self.protocol)
+        if msg is None:
             await self._send(error)
             return
-        msg = unpack(raw_msg)
         if msg.message_type_id != MessageType.Call:
             self._response_queue.put_nowait(msg)
             return
