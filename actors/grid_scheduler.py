@@ -103,6 +103,10 @@ class SchedulerDirectory:
     async def plan(self, site_id: str) -> SitePlan:
         return await (await self.ensure(site_id)).plan.remote()
 
+    async def stop(self, site_id: str) -> None:
+        with contextlib.suppress(ValueError):  # it was never started
+            ray.kill(ray.get_actor(NAME_PREFIX + site_id, namespace=RAY_NAMESPACE))
+
 
 def stop_all() -> None:
     for entry in ray.util.list_named_actors(all_namespaces=True):

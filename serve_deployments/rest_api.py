@@ -2,73 +2,45 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Query, Request
+import psycopg
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serve_deployments.rest_routes import (
+    admin,
+    charge_points,
+    id_tags,
+    live,
+    reports,
+    sites,
+    transactions,
+)
+from serve_deployments.rest_routes.common import ApiContext, AuthError, ErrorResponse
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
-from sigecve.domain import (
-    ChargePoint,
-    Command,
-    CommandResult,
-    IdTag,
-    LimitSchedule,
-    PriceSchedule,
-    SessionDemand,
-    Site,
-    SiteLimit,
-    SitePlan,
-)
-from sigecve.security import hash_api_token
-from sigecve.services import charge_points, commands, id_tags, sites, transactions
-from sigecve.services.charge_points import ChargePointPage, ChargePointRegistration
-from sigecve.services.commands import ChargePointDirectory
+from sigecve.services import audit
 from sigecve.services.errors import ServiceError
-from sigecve.services.sites import SchedulerDirectory
-from sigecve.services.transactions import TransactionPage
+from sigecve.services.live_events import LiveFeed
 from sigecve.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ROLE_RANK = {"viewer": 0, "operator": 1, "admin": 2}
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorBody
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_AUDITED_BODY = 64 * 1024
 
 
 class HealthReport(BaseModel):
     status: str
     components: dict[str, str]
-
-
-class ApiContext:
-    """What the routes need: repositories, the charge point directory and health probes."""
-
-    def __init__(
-        self,
-        repos: Repositories,
-        directory: ChargePointDirectory,
-        schedulers: SchedulerDirectory,
-        health_probes: dict[str, Callable[[], Awaitable[None]]],
-    ) -> None:
-        self.repos = repos
-        self.directory = directory
-        self.schedulers = schedulers
-        self.health_probes = health_probes
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
@@ -77,25 +49,85 @@ def _error(status: int, code: str, message: str, headers: dict | None = None) ->
     )
 
 
-class AuthError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        self.status, self.code, self.message = status, code, message
+class AuditMiddleware:
+    """Records every write (POST, PUT, PATCH, DELETE) with the caller and its outcome, before
+    the answer leaves: a write the log does not hold is not answered."""
+
+    def __init__(self, app: ASGIApp, repos: Repositories) -> None:
+        self.app = app
+        self.repos = repos
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        recorded = False
+
+        async def receive_and_keep() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(body) < MAX_AUDITED_BODY:
+                body.extend(message.get("body", b"")[: MAX_AUDITED_BODY - len(body)])
+            return message
+
+        async def record(status: int) -> None:
+            nonlocal recorded
+            recorded = True
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = scope["path"] + (f"?{query}" if query else "")
+            await audit.record(
+                self.repos,
+                principal=scope.get("state", {}).get("principal"),
+                interface="rest",
+                method=scope["method"],
+                target=target,
+                status=status,
+                details=_request_details(bytes(body)),
+            )
+
+        async def send_after_recording(message: Message) -> None:
+            if message["type"] == "http.response.start" and not recorded:
+                await record(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive_and_keep, send_after_recording)
+        except Exception:
+            if not recorded:
+                await record(500)
+            raise
+
+
+def _request_details(body: bytes) -> dict | None:
+    if not body:
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {"body": body[:500].decode("utf-8", "replace")}
+    return parsed if isinstance(parsed, dict) else {"body": parsed}
 
 
 def build_rest_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(
         title="SIGEC-VE operator API",
         version="1",
-        description="Charge points, id tags, transactions and remote commands of a SIGEC-VE "
-        "network. Authenticate with `Authorization: Bearer <token>`.",
+        description="Charge points, sites, id tags, transactions, reservations, charging "
+        "profiles, remote commands, reports, alerts and a live event stream of a SIGEC-VE "
+        "network. Authenticate with `Authorization: Bearer <token>`; roles are viewer "
+        "(read), operator (run the network) and admin (tokens, raw OCPP, firmware, deletes). "
+        "Lists page with `cursor` (from `next_cursor`) and `limit`, and sort with `sort` "
+        '(`-` first for descending). Errors are `{"error": {"code", "message"}}`.',
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
         responses={
             401: {"model": ErrorResponse, "description": "missing or unknown token"},
+            403: {"model": ErrorResponse, "description": "the token's role is not enough"},
             422: {"model": ErrorResponse, "description": "invalid input"},
         },
     )
+    app.add_middleware(AuditMiddleware, repos=ctx.repos)
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -114,6 +146,12 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
             parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return _error(422, "invalid_input", "; ".join(parts) or "invalid request")
 
+    @app.exception_handler(psycopg.errors.DataError)
+    async def data_error(_: Request, exc: psycopg.errors.DataError) -> JSONResponse:
+        # Values pydantic lets through but PostgreSQL cannot hold (NUL characters, numbers
+        # out of a column's range): bad input, not a server fault.
+        return _error(422, "invalid_input", f"a value cannot be stored: {exc.diag.message_primary}")
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
@@ -126,24 +164,6 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
             return _error(exc.http_status, exc.code, exc.message)
         log.exception("unhandled error in the REST API")
         return _error(500, "internal_error", "internal error; the incident has been logged")
-
-    def require(role: str) -> Callable[[Request], Awaitable[str]]:
-        async def check(request: Request) -> str:
-            scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                raise AuthError(401, "unauthorized", "a bearer token is required")
-            granted = await ctx.repos.api_tokens.role_for(hash_api_token(token.strip()))
-            if granted is None:
-                raise AuthError(401, "unauthorized", "unknown or revoked token")
-            if ROLE_RANK[granted] < ROLE_RANK[role]:
-                raise AuthError(403, "forbidden", f"this needs the {role} role")
-            return granted
-
-        return check
-
-    viewer = Depends(require("viewer"))
-    operator = Depends(require("operator"))
-    admin = Depends(require("admin"))
 
     @app.get("/health", response_model=HealthReport, tags=["system"])
     async def health() -> JSONResponse:
@@ -161,165 +181,8 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
             status_code=200 if healthy else 503,
         )
 
-    @app.post(
-        "/charge-points",
-        status_code=201,
-        response_model=ChargePoint,
-        tags=["charge points"],
-        responses={409: {"model": ErrorResponse}},
-        dependencies=[operator],
-    )
-    async def register_charge_point(body: ChargePointRegistration) -> ChargePoint:
-        return await charge_points.register_charge_point(ctx.repos, body)
-
-    @app.get(
-        "/charge-points",
-        response_model=ChargePointPage,
-        tags=["charge points"],
-        dependencies=[viewer],
-    )
-    async def list_charge_points(
-        cursor: Annotated[str | None, Query(max_length=64)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> ChargePointPage:
-        return await charge_points.list_charge_points(ctx.repos, cursor=cursor, limit=limit)
-
-    @app.get(
-        "/charge-points/{charge_point_id}",
-        response_model=ChargePoint,
-        tags=["charge points"],
-        responses={404: {"model": ErrorResponse}},
-        dependencies=[viewer],
-    )
-    async def get_charge_point(charge_point_id: str) -> ChargePoint:
-        return await charge_points.get_charge_point(ctx.repos, charge_point_id)
-
-    @app.post(
-        "/charge-points/{charge_point_id}/commands",
-        response_model=CommandResult,
-        tags=["commands"],
-        dependencies=[admin],
-        responses={
-            404: {"model": ErrorResponse},
-            409: {"model": ErrorResponse},
-            504: {"model": ErrorResponse},
-        },
-    )
-    async def send_command(
-        charge_point_id: str,
-        body: Command,
-        timeout_s: Annotated[float | None, Query(gt=0, le=300)] = None,
-    ) -> CommandResult:
-        """Forward any schema-valid OCPP call of the charger's version, as it is."""
-        return await commands.send_command(
-            ctx.repos, ctx.directory, charge_point_id, body, timeout_s
-        )
-
-    @app.post(
-        "/id-tags",
-        status_code=201,
-        response_model=IdTag,
-        tags=["id tags"],
-        responses={409: {"model": ErrorResponse}},
-        dependencies=[operator],
-    )
-    async def create_id_tag(body: IdTag) -> IdTag:
-        return await id_tags.create_id_tag(ctx.repos, body)
-
-    @app.get(
-        "/transactions",
-        response_model=TransactionPage,
-        tags=["transactions"],
-        dependencies=[viewer],
-    )
-    async def list_transactions(
-        charge_point_id: str | None = None,
-        cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> TransactionPage:
-        return await transactions.list_transactions(
-            ctx.repos, charge_point_id=charge_point_id, cursor=cursor, limit=limit
-        )
-
-    @app.post(
-        "/sites",
-        status_code=201,
-        response_model=Site,
-        tags=["sites"],
-        responses={409: {"model": ErrorResponse}},
-        dependencies=[operator],
-    )
-    async def create_site(body: Site) -> Site:
-        return await sites.create_site(ctx.repos, ctx.schedulers, body)
-
-    @app.get(
-        "/sites/{site_id}",
-        response_model=Site,
-        tags=["sites"],
-        responses={404: {"model": ErrorResponse}},
-        dependencies=[viewer],
-    )
-    async def get_site(site_id: str) -> Site:
-        return await sites.get_site(ctx.repos, site_id)
-
-    @app.put(
-        "/sites/{site_id}/limit",
-        response_model=SitePlan,
-        tags=["smart charging"],
-        responses={404: {"model": ErrorResponse}},
-        dependencies=[operator],
-    )
-    async def set_site_limit(site_id: str, body: SiteLimit) -> SitePlan:
-        """Cap the site now: it is re-planned at once and the new plan, with each charger's
-        reply to its charging profile, comes back."""
-        return await sites.set_site_limit(ctx.repos, ctx.schedulers, site_id, body.max_power_kw)
-
-    @app.put(
-        "/sites/{site_id}/prices",
-        response_model=SitePlan,
-        tags=["smart charging"],
-        responses={404: {"model": ErrorResponse}},
-        dependencies=[operator],
-    )
-    async def set_site_prices(site_id: str, body: PriceSchedule) -> SitePlan:
-        """Upload a price signal (steps of price per kWh, each until the next); the site is
-        re-planned at once. Sessions with a known departure wait for cheaper slots."""
-        return await sites.set_site_schedules(ctx.repos, ctx.schedulers, site_id, prices=body)
-
-    @app.put(
-        "/sites/{site_id}/limit-schedule",
-        response_model=SitePlan,
-        tags=["smart charging"],
-        responses={404: {"model": ErrorResponse}},
-        dependencies=[operator],
-    )
-    async def set_site_limit_schedule(site_id: str, body: LimitSchedule) -> SitePlan:
-        """Cap the site over time (steps of kW, each until the next, below its limit); the
-        site is re-planned at once."""
-        return await sites.set_site_schedules(ctx.repos, ctx.schedulers, site_id, limits=body)
-
-    @app.get(
-        "/sites/{site_id}/plan",
-        response_model=SitePlan,
-        tags=["smart charging"],
-        responses={404: {"model": ErrorResponse}},
-        dependencies=[viewer],
-    )
-    async def get_site_plan(site_id: str) -> SitePlan:
-        return await sites.get_site_plan(ctx.repos, ctx.schedulers, site_id)
-
-    @app.put(
-        "/transactions/{transaction_id}/demand",
-        response_model=sites.DemandResult,
-        tags=["smart charging"],
-        responses={404: {"model": ErrorResponse}},
-        dependencies=[operator],
-    )
-    async def set_session_demand(transaction_id: int, body: SessionDemand) -> sites.DemandResult:
-        """What the driver needs from an open session (`id` from the transaction list): the
-        smart-charging plan of its site charges toward it from now on."""
-        return await sites.set_session_demand(ctx.repos, ctx.schedulers, transaction_id, body)
-
+    for module in (charge_points, id_tags, transactions, sites, reports, admin, live):
+        app.include_router(module.router(ctx))
     return app
 
 
@@ -339,6 +202,7 @@ class RestApi:
         self.pool = await open_pool(database_url, max_size=settings.db_pool_max)
         self.directory = HostDirectory(settings.charge_point_hosts)
         self.schedulers = SchedulerDirectory(settings, database_url)
+        self.live = LiveFeed(database_url)
 
     async def _probe_database(self) -> None:
         async with self.pool.connection() as conn:
@@ -373,5 +237,5 @@ class RestApi:
             "charge_point_hosts": self._probe_charge_point_hosts,
         }
         return build_rest_app(
-            ApiContext(Repositories(self.pool), self.directory, self.schedulers, probes)
+            ApiContext(Repositories(self.pool), self.directory, self.schedulers, probes, self.live)
         )

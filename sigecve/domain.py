@@ -24,7 +24,19 @@ class IdTag(BaseModel):
     )
     status: IdTagStatus = IdTagStatus.accepted
     expiry_date: datetime | None = None
-    parent_id_tag: str | None = Field(default=None, max_length=36)
+    parent_id_tag: str | None = Field(default=None, min_length=1, max_length=36)
+    owner: str | None = Field(
+        default=None, max_length=200, description="who holds the tag (driver, fleet, company)"
+    )
+
+
+class IdTagUpdate(BaseModel):
+    """Fields to change on an id tag; absent fields keep their value, null clears them."""
+
+    status: IdTagStatus | None = Field(default=None, examples=["Blocked"])
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = Field(default=None, min_length=1, max_length=36)
+    owner: str | None = Field(default=None, max_length=200)
 
 
 class ConnectorStatus(BaseModel):
@@ -63,19 +75,23 @@ class ChargePointSummary(BaseModel):
     last_seen_at: datetime | None = None
     vendor: str | None = None
     model: str | None = None
+    firmware_version: str | None = None
+    max_power_kw: float = Field(description="what the charger can deliver in all")
+    phases: int
+    charging_rate_unit: str = Field(description="W or A: how charging profiles are expressed")
+    decommissioned_at: datetime | None = None
+    connectors: list[ConnectorStatus] = []
 
 
 class ChargePoint(ChargePointSummary):
     registered_at: datetime
     serial_number: str | None = None
-    firmware_version: str | None = None
     boot_info: dict | None = Field(
         default=None, description="the last BootNotification payload, as the charger sent it"
     )
     booted_at: datetime | None = None
     last_connected_at: datetime | None = None
     last_disconnected_at: datetime | None = None
-    connectors: list[ConnectorStatus] = []
     active_transactions: list[Transaction] = []
 
 
@@ -171,3 +187,94 @@ class SessionDemand(BaseModel):
     target_energy_kwh: float | None = Field(default=None, ge=0, le=1000, examples=[40])
     departure_at: datetime | None = Field(default=None, examples=["2026-11-25T18:00:00Z"])
     ev_max_power_kw: float | None = Field(default=None, ge=0, le=1000)
+
+
+class ChargePointUpdate(BaseModel):
+    """Fields to change on a charge point; absent fields keep their value."""
+
+    site_id: str | None = Field(default=None, max_length=64, description="null: no site")
+    max_power_kw: float | None = Field(default=None, gt=0, le=1000)
+    phases: int | None = Field(default=None, ge=1, le=3, description="1 or 3")
+    charging_rate_unit: str | None = Field(default=None, pattern="^(W|A)$")
+
+
+class SiteUpdate(BaseModel):
+    """Fields to change on a site; absent fields keep their value."""
+
+    name: str | None = Field(default=None, max_length=200)
+    max_power_kw: float | None = Field(default=None, ge=0)
+    price_per_kwh: float | None = Field(default=None, ge=0)
+    smart_charging: bool | None = None
+
+
+class Reservation(BaseModel):
+    id: int = Field(description="the reservation id the charger was given")
+    charge_point_id: str
+    connector_id: int = Field(description="connector (1.6) or EVSE (2.0.1); 0: any")
+    id_tag: str
+    expires_at: datetime
+    status: str = Field(description="the charger's reply (Accepted, Occupied, ...) or Cancelled")
+    created_at: datetime
+    cancelled_at: datetime | None = None
+
+
+class ChargingProfileRecord(BaseModel):
+    """A charging profile an operator sent, with the charger's reply."""
+
+    id: int
+    charge_point_id: str
+    connector_id: int
+    profile_id: int = Field(description="the chargingProfileId / id inside the profile")
+    profile: dict
+    status: str
+    created_at: datetime
+    cleared_at: datetime | None = None
+
+
+class Signal(BaseModel):
+    name: str
+    value: float
+    contribution: float = Field(description="how much it raised the risk (model units)")
+
+
+class Alert(BaseModel):
+    """A failure-prediction alert on a charge point; cleared on repair."""
+
+    id: int
+    charge_point_id: str
+    raised_at: datetime
+    cleared_at: datetime | None = None
+    risk: float = Field(ge=0, le=1, description="probability of a failure within the horizon")
+    horizon_hours: float
+    failure_mode: str | None = None
+    signals: list[Signal] = []
+    model_version: str | None = None
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    token_id: int | None
+    token_name: str | None
+    role: str | None
+    interface: str = Field(description="rest or mcp")
+    method: str
+    target: str
+    status: int
+    details: dict | None = None
+
+
+class ApiTokenInfo(BaseModel):
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class Principal(BaseModel):
+    """Who is calling: the API token's id, name and role."""
+
+    token_id: int
+    name: str
+    role: str

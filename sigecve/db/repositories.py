@@ -3,27 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection
+from sigecve.db.keyset import KeysetOrder
 from sigecve.domain import (
+    Alert,
+    ApiTokenInfo,
+    AuditEntry,
     ChargePoint,
     ChargePointSummary,
+    ChargingProfileRecord,
     ConnectorStatus,
     IdTag,
     LimitSchedule,
     MeterSample,
     PriceSchedule,
+    Principal,
+    Reservation,
     SessionDemand,
     Site,
     Transaction,
 )
 
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChargePointFilter:
+    site_id: str | None = None
+    connected: bool | None = None
+    protocol: str | None = None
+    status: str | None = None
+    q: str | None = None
+    include_decommissioned: bool = False
+
+
+@dataclass(frozen=True)
+class TransactionFilter:
+    charge_point_id: str | None = None
+    site_id: str | None = None
+    id_tag: str | None = None
+    started_from: datetime | None = None
+    started_to: datetime | None = None
+    active: bool | None = None
+
 
 _TRANSACTION_COLUMNS = """
     t.transaction_id AS id, COALESCE(t.ocpp_transaction_id, t.transaction_id::text) AS ocpp_id,
@@ -38,7 +67,17 @@ _TRANSACTION_COLUMNS = """
 """
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class ChargePointRepository:
+    SORTS = {
+        "id": ("cp.id", str),
+        "last_seen_at": ("COALESCE(cp.last_seen_at, 'epoch')", datetime),
+        "registered_at": ("cp.registered_at", datetime),
+    }
+    ID = ("cp.id", str)
+
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
@@ -52,22 +91,17 @@ class ChargePointRepository:
     async def insert(
         self, charge_point_id: str, password_hash: str | None, site_id: str | None
     ) -> bool:
-        """Register a charge point; False if one with that id exists already."""
+        """Register a charge point (again, if it was decommissioned); False if one with that id
+        is in service."""
         async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """INSERT INTO charge_points (id, password_hash, site_id) VALUES (%s, %s, %s)
-                   ON CONFLICT (id) DO NOTHING""",
+                   ON CONFLICT (id) DO UPDATE SET decommissioned_at = NULL,
+                       password_hash = EXCLUDED.password_hash, site_id = EXCLUDED.site_id
+                   WHERE charge_points.decommissioned_at IS NOT NULL""",
                 (charge_point_id, password_hash, site_id),
             )
             return cur.rowcount == 1
-
-    async def upsert_password(self, charge_point_id: str, password_hash: str) -> None:
-        async with connection(self.pool) as conn:
-            await conn.execute(
-                """INSERT INTO charge_points (id, password_hash) VALUES (%s, %s)
-                   ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash""",
-                (charge_point_id, password_hash),
-            )
 
     async def mark_connected(self, charge_point_id: str, protocol: str, connection_id: str) -> None:
         async with connection(self.pool) as conn, conn.transaction():
@@ -140,15 +174,56 @@ class ChargePointRepository:
                 (charge_point_id,),
             )
 
-    async def list_summaries(self, *, after: str | None, limit: int) -> list[ChargePointSummary]:
+    async def list_summaries(
+        self, *, filters: ChargePointFilter, order: KeysetOrder, after: Any, limit: int
+    ) -> list[ChargePointSummary]:
+        params: dict[str, Any] = {**filters.__dict__, "limit": limit}
         async with connection(self.pool) as conn:
             cur = await conn.execute(
-                """SELECT id, site_id, connected, ocpp_protocol, last_seen_at, vendor, model
-                   FROM charge_points WHERE %(after)s::text IS NULL OR id > %(after)s
-                   ORDER BY id LIMIT %(limit)s""",
-                {"after": after, "limit": limit},
+                f"""SELECT cp.*, COALESCE(c.connectors, '[]') AS connectors
+                    FROM charge_points cp
+                    LEFT JOIN LATERAL (
+                        SELECT json_agg(json_build_object(
+                            'connector_id', connector_id, 'status', status,
+                            'error_code', error_code, 'info', info,
+                            'vendor_error_code', vendor_error_code, 'status_at', status_at)
+                            ORDER BY connector_id) AS connectors
+                        FROM connectors WHERE charge_point_id = cp.id) c ON TRUE
+                    WHERE (%(site_id)s::text IS NULL OR cp.site_id = %(site_id)s)
+                      AND (%(connected)s::boolean IS NULL OR cp.connected = %(connected)s)
+                      AND (%(protocol)s::text IS NULL OR cp.ocpp_protocol = %(protocol)s)
+                      AND (%(q)s::text IS NULL OR strpos(lower(cp.id), lower(%(q)s)) > 0)
+                      AND (%(status)s::text IS NULL OR EXISTS (
+                          SELECT 1 FROM connectors x WHERE x.charge_point_id = cp.id
+                          AND x.status = %(status)s))
+                      AND (%(include_decommissioned)s OR cp.decommissioned_at IS NULL)
+                      AND {order.where(after, params)}
+                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
+                params,
             )
-            return [ChargePointSummary(**row) for row in await cur.fetchall()]
+            rows = await cur.fetchall()
+        return [ChargePointSummary.model_validate(_fields(r, ChargePointSummary)) for r in rows]
+
+    async def update(self, charge_point_id: str, changes: dict[str, Any]) -> bool:
+        """Set the given columns (names checked by the caller's model); False if unknown."""
+        if not changes:
+            return await self.get_row(charge_point_id) is not None
+        sets = ", ".join(f"{name} = %({name})s" for name in changes)
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"UPDATE charge_points SET {sets} WHERE id = %(_id)s",
+                {**changes, "_id": charge_point_id},
+            )
+            return cur.rowcount == 1
+
+    async def decommission(self, charge_point_id: str) -> bool:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """UPDATE charge_points SET decommissioned_at = now()
+                   WHERE id = %s AND decommissioned_at IS NULL""",
+                (charge_point_id,),
+            )
+            return cur.rowcount == 1
 
     async def get(self, charge_point_id: str) -> ChargePoint | None:
         row = await self.get_row(charge_point_id)
@@ -168,8 +243,9 @@ class ChargePointRepository:
                 (charge_point_id,),
             )
             active = [_transaction(r) for r in await cur.fetchall()]
-        fields = {k: v for k, v in row.items() if k in ChargePoint.model_fields}
-        return ChargePoint(**fields, connectors=connectors, active_transactions=active)
+        return ChargePoint(
+            **_fields(row, ChargePoint), connectors=connectors, active_transactions=active
+        )
 
 
 class ConnectorRepository:
@@ -202,14 +278,17 @@ class ConnectorRepository:
 
 
 class IdTagRepository:
+    SORTS = {"id_tag": ("id_tag", str)}
+    ID = ("id_tag", str)
+
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
     async def insert(self, tag: IdTag) -> bool:
         async with connection(self.pool) as conn:
             cur = await conn.execute(
-                """INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag)
-                   VALUES (%(id_tag)s, %(status)s, %(expiry_date)s, %(parent_id_tag)s)
+                """INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag, owner)
+                   VALUES (%(id_tag)s, %(status)s, %(expiry_date)s, %(parent_id_tag)s, %(owner)s)
                    ON CONFLICT (id_tag) DO NOTHING""",
                 tag.model_dump(),
             )
@@ -218,8 +297,8 @@ class IdTagRepository:
     async def upsert(self, tag: IdTag) -> None:
         async with connection(self.pool) as conn:
             await conn.execute(
-                """INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag)
-                   VALUES (%(id_tag)s, %(status)s, %(expiry_date)s, %(parent_id_tag)s)
+                """INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag, owner)
+                   VALUES (%(id_tag)s, %(status)s, %(expiry_date)s, %(parent_id_tag)s, %(owner)s)
                    ON CONFLICT (id_tag) DO UPDATE SET status = EXCLUDED.status,
                        expiry_date = EXCLUDED.expiry_date,
                        parent_id_tag = EXCLUDED.parent_id_tag""",
@@ -229,15 +308,57 @@ class IdTagRepository:
     async def get(self, id_tag: str) -> IdTag | None:
         async with connection(self.pool) as conn:
             cur = await conn.execute(
-                """SELECT id_tag, status, expiry_date, parent_id_tag FROM id_tags
+                """SELECT id_tag, status, expiry_date, parent_id_tag, owner FROM id_tags
                    WHERE id_tag = %s""",
                 (id_tag,),
             )
             row = await cur.fetchone()
             return IdTag(**row) if row else None
 
+    async def list(
+        self,
+        *,
+        status: str | None,
+        parent_id_tag: str | None,
+        q: str | None,
+        order: KeysetOrder,
+        after: Any,
+        limit: int,
+    ) -> list[IdTag]:
+        params: dict[str, Any] = {"status": status, "parent": parent_id_tag, "q": q, "limit": limit}
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"""SELECT id_tag, status, expiry_date, parent_id_tag, owner, created_at
+                    FROM id_tags
+                    WHERE (%(status)s::text IS NULL OR status = %(status)s)
+                      AND (%(parent)s::text IS NULL OR parent_id_tag = %(parent)s)
+                      AND (%(q)s::text IS NULL
+                           OR strpos(lower(id_tag || ' ' || COALESCE(owner, '')), lower(%(q)s)) > 0)
+                      AND {order.where(after, params)}
+                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
+                params,
+            )
+            return [IdTag(**_fields(r, IdTag)) for r in await cur.fetchall()]
+
+    async def update(self, id_tag: str, changes: dict[str, Any]) -> IdTag | None:
+        if changes:
+            sets = ", ".join(f"{name} = %({name})s" for name in changes)
+            async with connection(self.pool) as conn:
+                await conn.execute(
+                    f"UPDATE id_tags SET {sets} WHERE id_tag = %(_id)s", {**changes, "_id": id_tag}
+                )
+        return await self.get(id_tag)
+
+    async def delete(self, id_tag: str) -> bool:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute("DELETE FROM id_tags WHERE id_tag = %s", (id_tag,))
+            return cur.rowcount == 1
+
 
 class TransactionRepository:
+    SORTS = {"id": ("t.transaction_id", int), "started_at": ("t.started_at", datetime)}
+    ID = ("t.transaction_id", int)
+
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
@@ -320,17 +441,36 @@ class TransactionRepository:
             return {int(r["transaction_id"]) for r in await cur.fetchall()}
 
     async def list(
-        self, *, charge_point_id: str | None, before_id: int | None, limit: int
+        self, *, filters: TransactionFilter, order: KeysetOrder, after: Any, limit: int
     ) -> list[Transaction]:
+        params: dict[str, Any] = {**filters.__dict__, "limit": limit}
         async with connection(self.pool) as conn:
             cur = await conn.execute(
                 f"""SELECT {_TRANSACTION_COLUMNS} FROM transactions t
-                    WHERE (%(cp)s::text IS NULL OR t.charge_point_id = %(cp)s)
-                      AND (%(before)s::bigint IS NULL OR t.transaction_id < %(before)s)
-                    ORDER BY t.transaction_id DESC LIMIT %(limit)s""",
-                {"cp": charge_point_id, "before": before_id, "limit": limit},
+                    WHERE (%(charge_point_id)s::text IS NULL
+                           OR t.charge_point_id = %(charge_point_id)s)
+                      AND (%(id_tag)s::text IS NULL OR t.id_tag = %(id_tag)s)
+                      AND (%(site_id)s::text IS NULL OR t.charge_point_id IN (
+                          SELECT id FROM charge_points WHERE site_id = %(site_id)s))
+                      AND (%(started_from)s::timestamptz IS NULL
+                           OR t.started_at >= %(started_from)s)
+                      AND (%(started_to)s::timestamptz IS NULL OR t.started_at < %(started_to)s)
+                      AND (%(active)s::boolean IS NULL
+                           OR (t.stopped_at IS NULL) = %(active)s)
+                      AND {order.where(after, params)}
+                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
+                params,
             )
             return [_transaction(r) for r in await cur.fetchall()]
+
+    async def get(self, transaction_id: int) -> Transaction | None:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"SELECT {_TRANSACTION_COLUMNS} FROM transactions t WHERE t.transaction_id = %s",
+                (transaction_id,),
+            )
+            row = await cur.fetchone()
+            return _transaction(row) if row else None
 
     async def apply_event(
         self,
@@ -420,6 +560,10 @@ class TransactionRepository:
                     },
                 )
             return internal_id, True
+
+
+def _fields(row: Row, model: type) -> Row:
+    return {k: v for k, v in row.items() if k in model.model_fields}
 
 
 def _transaction(row: Row) -> Transaction:
@@ -549,6 +693,9 @@ class ChargePointEventRepository:
 
 
 class SiteRepository:
+    SORTS = {"id": ("id", str)}
+    ID = ("id", str)
+
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
@@ -603,6 +750,41 @@ class SiteRepository:
         async with connection(self.pool) as conn:
             cur = await conn.execute("SELECT id FROM sites ORDER BY id")
             return [r["id"] for r in await cur.fetchall()]
+
+    async def list(self, *, order: KeysetOrder, after: Any, limit: int) -> list[Site]:
+        params: dict[str, Any] = {"limit": limit}
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"""SELECT id, name, max_power_kw, price_per_kwh, smart_charging, price_schedule,
+                           limit_schedule FROM sites WHERE {order.where(after, params)}
+                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
+                params,
+            )
+            return [Site(**r) for r in await cur.fetchall()]
+
+    async def update(self, site_id: str, changes: dict[str, Any]) -> bool:
+        if not changes:
+            return await self.get(site_id) is not None
+        sets = ", ".join(f"{name} = %({name})s" for name in changes)
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"UPDATE sites SET {sets} WHERE id = %(_id)s", {**changes, "_id": site_id}
+            )
+            return cur.rowcount == 1
+
+    async def delete_if_empty(self, site_id: str) -> str:
+        """'deleted', 'missing' or 'in_use' (charge points still belong to it)."""
+        async with connection(self.pool) as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT count(*) AS n FROM charge_points WHERE site_id = %s "
+                "AND decommissioned_at IS NULL",
+                (site_id,),
+            )
+            row = await cur.fetchone()
+            if row and row["n"]:
+                return "in_use"
+            cur = await conn.execute("DELETE FROM sites WHERE id = %s", (site_id,))
+            return "deleted" if cur.rowcount else "missing"
 
     async def set_limit(self, site_id: str, max_power_kw: float) -> bool:
         async with connection(self.pool) as conn:
@@ -681,6 +863,9 @@ class SessionDemandRepository:
 
 
 class ApiTokenRepository:
+    SORTS = {"id": ("id", int)}
+    ID = ("id", int)
+
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
@@ -692,14 +877,286 @@ class ApiTokenRepository:
                 (name, token_hash, role),
             )
 
-    async def role_for(self, token_hash: str) -> str | None:
+    async def insert(self, name: str, token_hash: str, role: str) -> ApiTokenInfo:
         async with connection(self.pool) as conn:
             cur = await conn.execute(
-                """SELECT role FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL""",
+                """INSERT INTO api_tokens (name, token_hash, role) VALUES (%s, %s, %s)
+                   RETURNING id, name, role, created_at, revoked_at""",
+                (name, token_hash, role),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            return ApiTokenInfo(**row)
+
+    async def principal_for(self, token_hash: str) -> Principal | None:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT id AS token_id, name, role FROM api_tokens
+                   WHERE token_hash = %s AND revoked_at IS NULL""",
                 (token_hash,),
             )
             row = await cur.fetchone()
-            return row["role"] if row else None
+            return Principal(**row) if row else None
+
+    async def role_for(self, token_hash: str) -> str | None:
+        principal = await self.principal_for(token_hash)
+        return principal.role if principal else None
+
+    async def list(
+        self, *, include_revoked: bool, order: KeysetOrder, after: Any, limit: int
+    ) -> list[ApiTokenInfo]:
+        params: dict[str, Any] = {"all": include_revoked, "limit": limit}
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"""SELECT id, name, role, created_at, revoked_at FROM api_tokens
+                    WHERE (%(all)s OR revoked_at IS NULL) AND {order.where(after, params)}
+                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
+                params,
+            )
+            return [ApiTokenInfo(**r) for r in await cur.fetchall()]
+
+    async def revoke(self, token_id: int) -> bool:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """UPDATE api_tokens SET revoked_at = now()
+                   WHERE id = %s AND revoked_at IS NULL""",
+                (token_id,),
+            )
+            return cur.rowcount == 1
+
+
+class AuditLogRepository:
+    """Who changed what, through which interface, with what outcome."""
+
+    SORTS = {"id": ("id", int)}
+    ID = ("id", int)
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def add(
+        self,
+        *,
+        principal: Principal | None,
+        interface: str,
+        method: str,
+        target: str,
+        status: int,
+        details: dict | None,
+    ) -> None:
+        async with connection(self.pool) as conn:
+            await conn.execute(
+                """INSERT INTO audit_log (token_id, token_name, role, interface, method, target,
+                                          status, details)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                (
+                    principal.token_id if principal else None,
+                    principal.name if principal else None,
+                    principal.role if principal else None,
+                    interface,
+                    method,
+                    target,
+                    status,
+                    Jsonb(details) if details is not None else None,
+                ),
+            )
+
+    async def list(
+        self,
+        *,
+        token_id: int | None,
+        interface: str | None,
+        since: datetime | None,
+        order: KeysetOrder,
+        after: Any,
+        limit: int,
+    ) -> list[AuditEntry]:
+        params: dict[str, Any] = {
+            "token": token_id,
+            "interface": interface,
+            "since": since,
+            "limit": limit,
+        }
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"""SELECT * FROM audit_log
+                    WHERE (%(token)s::bigint IS NULL OR token_id = %(token)s)
+                      AND (%(interface)s::text IS NULL OR interface = %(interface)s)
+                      AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
+                      AND {order.where(after, params)}
+                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
+                params,
+            )
+            return [AuditEntry(**r) for r in await cur.fetchall()]
+
+
+class ReservationRepository:
+    SORTS = {"id": ("id", int)}
+    ID = ("id", int)
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def next_id(self) -> int:
+        """A fresh reservation id to send to the charger (before it replies)."""
+        async with connection(self.pool) as conn:
+            cur = await conn.execute("SELECT nextval('reservations_id_seq') AS id")
+            row = await cur.fetchone()
+            assert row is not None
+            return int(row["id"])
+
+    async def insert(self, reservation: Reservation) -> None:
+        async with connection(self.pool) as conn:
+            await conn.execute(
+                """INSERT INTO reservations (id, charge_point_id, connector_id, id_tag,
+                                             expires_at, status, created_at)
+                   VALUES (%(id)s, %(charge_point_id)s, %(connector_id)s, %(id_tag)s,
+                           %(expires_at)s, %(status)s, %(created_at)s)""",
+                reservation.model_dump(),
+            )
+
+    async def get(self, reservation_id: int) -> Reservation | None:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute("SELECT * FROM reservations WHERE id = %s", (reservation_id,))
+            row = await cur.fetchone()
+            return Reservation(**row) if row else None
+
+    async def cancel(self, reservation_id: int) -> None:
+        async with connection(self.pool) as conn:
+            await conn.execute(
+                """UPDATE reservations SET status = 'Cancelled', cancelled_at = now()
+                   WHERE id = %s""",
+                (reservation_id,),
+            )
+
+    async def list(
+        self,
+        *,
+        charge_point_id: str | None,
+        status: str | None,
+        order: KeysetOrder,
+        after: Any,
+        limit: int,
+    ) -> list[Reservation]:
+        params: dict[str, Any] = {"cp": charge_point_id, "status": status, "limit": limit}
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"""SELECT * FROM reservations
+                    WHERE (%(cp)s::text IS NULL OR charge_point_id = %(cp)s)
+                      AND (%(status)s::text IS NULL OR status = %(status)s)
+                      AND {order.where(after, params)}
+                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
+                params,
+            )
+            return [Reservation(**r) for r in await cur.fetchall()]
+
+
+class ChargingProfileRepository:
+    """Charging profiles operators sent (the grid scheduler's TxProfiles live in its plan)."""
+
+    SORTS = {"id": ("id", int)}
+    ID = ("id", int)
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def add(
+        self, charge_point_id: str, connector_id: int, profile_id: int, profile: dict, status: str
+    ) -> ChargingProfileRecord:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """INSERT INTO charging_profiles (charge_point_id, connector_id, profile_id,
+                                                  profile, status)
+                   VALUES (%s, %s, %s, %s, %s) RETURNING *""",
+                (charge_point_id, connector_id, profile_id, Jsonb(profile), status),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            return ChargingProfileRecord(**row)
+
+    async def mark_cleared(self, charge_point_id: str, profile_id: int | None) -> int:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """UPDATE charging_profiles SET cleared_at = now()
+                   WHERE charge_point_id = %(cp)s AND cleared_at IS NULL
+                     AND (%(pid)s::integer IS NULL OR profile_id = %(pid)s)""",
+                {"cp": charge_point_id, "pid": profile_id},
+            )
+            return cur.rowcount
+
+    async def list(
+        self,
+        *,
+        charge_point_id: str | None,
+        active: bool | None,
+        order: KeysetOrder,
+        after: Any,
+        limit: int,
+    ) -> list[ChargingProfileRecord]:
+        params: dict[str, Any] = {"cp": charge_point_id, "active": active, "limit": limit}
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"""SELECT * FROM charging_profiles
+                    WHERE (%(cp)s::text IS NULL OR charge_point_id = %(cp)s)
+                      AND (%(active)s::boolean IS NULL OR (cleared_at IS NULL) = %(active)s)
+                      AND {order.where(after, params)}
+                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
+                params,
+            )
+            return [ChargingProfileRecord(**r) for r in await cur.fetchall()]
+
+
+class AlertRepository:
+    """Failure-prediction alerts: raised by the scoring actors, cleared on repair."""
+
+    SORTS = {"id": ("a.id", int), "risk": ("a.risk", float)}
+    ID = ("a.id", int)
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def list(
+        self,
+        *,
+        charge_point_id: str | None,
+        active: bool | None,
+        site_id: str | None,
+        order: KeysetOrder,
+        after: Any,
+        limit: int,
+    ) -> list[Alert]:
+        params: dict[str, Any] = {
+            "cp": charge_point_id,
+            "active": active,
+            "site": site_id,
+            "limit": limit,
+        }
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                f"""SELECT * FROM alerts a
+                    WHERE (%(cp)s::text IS NULL OR a.charge_point_id = %(cp)s)
+                      AND (%(active)s::boolean IS NULL OR (a.cleared_at IS NULL) = %(active)s)
+                      AND (%(site)s::text IS NULL OR a.charge_point_id IN (
+                          SELECT id FROM charge_points WHERE site_id = %(site)s))
+                      AND {order.where(after, params)}
+                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
+                params,
+            )
+            return [Alert(**r) for r in await cur.fetchall()]
+
+    async def get(self, alert_id: int) -> Alert | None:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute("SELECT * FROM alerts WHERE id = %s", (alert_id,))
+            row = await cur.fetchone()
+            return Alert(**row) if row else None
+
+    async def clear(self, alert_id: int) -> bool:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                "UPDATE alerts SET cleared_at = now() WHERE id = %s AND cleared_at IS NULL",
+                (alert_id,),
+            )
+            return cur.rowcount == 1
 
 
 class Repositories:
@@ -717,3 +1174,7 @@ class Repositories:
         self.events = ChargePointEventRepository(pool)
         self.sites = SiteRepository(pool)
         self.demands = SessionDemandRepository(pool)
+        self.audit = AuditLogRepository(pool)
+        self.reservations = ReservationRepository(pool)
+        self.charging_profiles = ChargingProfileRepository(pool)
+        self.alerts = AlertRepository(pool)

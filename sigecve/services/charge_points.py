@@ -8,10 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sigecve.db.repositories import Repositories
-from sigecve.domain import ChargePoint, ChargePointSummary
+from sigecve.db.repositories import ChargePointFilter, ChargePointRepository, Repositories
+from sigecve.domain import ChargePoint, ChargePointSummary, ChargePointUpdate
 from sigecve.security import hash_password, verify_password
-from sigecve.services.errors import Conflict, NotFound
+from sigecve.services.errors import Conflict, InvalidInput, NotFound
+from sigecve.services.pagination import paginate
 
 # OCPP-J: the charge point identity is the last path segment; keep it to printable, URL-safe text.
 CHARGE_POINT_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,48}$"
@@ -30,6 +31,15 @@ class ChargePointPage(BaseModel):
     next_cursor: str | None = None
 
 
+class PasswordChange(BaseModel):
+    password: str = Field(min_length=8, max_length=64, description="the new HTTP Basic password")
+    push_to_charger: bool = Field(
+        default=False,
+        description="first set it on the connected charger (1.6 AuthorizationKey, 2.0.1 "
+        "SecurityCtrlr.BasicAuthPassword) and store it only if the charger accepts",
+    )
+
+
 @dataclass(frozen=True)
 class AdmissionDecision:
     accepted: bool
@@ -45,6 +55,8 @@ def decide_admission(
         if auto_register:
             return AdmissionDecision(True, "auto-registered", register=True)
         return AdmissionDecision(False, "unknown charge point")
+    if registered.get("decommissioned_at") is not None:
+        return AdmissionDecision(False, "decommissioned")
     stored = registered.get("password_hash")
     if stored is None:
         return AdmissionDecision(True, "registered without a password")
@@ -74,8 +86,11 @@ async def register_charge_point(repos: Repositories, reg: ChargePointRegistratio
     return await get_charge_point(repos, reg.id)
 
 
-async def set_charge_point_password(repos: Repositories, charge_point_id: str, password: str):
-    await repos.charge_points.upsert_password(charge_point_id, hash_password(password))
+async def store_new_password(repos: Repositories, charge_point_id: str, password: str) -> None:
+    if await repos.charge_points.get_row(charge_point_id) is None:
+        raise NotFound(f"no charge point {charge_point_id!r}")
+    password_hash = await asyncio.to_thread(hash_password, password)
+    await repos.charge_points.update(charge_point_id, {"password_hash": password_hash})
 
 
 async def get_charge_point(repos: Repositories, charge_point_id: str) -> ChargePoint:
@@ -86,9 +101,49 @@ async def get_charge_point(repos: Repositories, charge_point_id: str) -> ChargeP
 
 
 async def list_charge_points(
-    repos: Repositories, *, cursor: str | None, limit: int
+    repos: Repositories,
+    *,
+    filters: ChargePointFilter | None = None,
+    sort: str = "id",
+    cursor: str | None = None,
+    limit: int = 100,
 ) -> ChargePointPage:
-    items = await repos.charge_points.list_summaries(after=cursor, limit=limit + 1)
-    more = len(items) > limit
-    items = items[:limit]
-    return ChargePointPage(items=items, next_cursor=items[-1].id if more else None)
+    items, next_cursor = await paginate(
+        lambda **page: repos.charge_points.list_summaries(
+            filters=filters or ChargePointFilter(), **page
+        ),
+        ChargePointRepository,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
+    return ChargePointPage(items=items, next_cursor=next_cursor)
+
+
+async def update_charge_point(
+    repos: Repositories, charge_point_id: str, update: ChargePointUpdate
+) -> ChargePoint:
+    changes = update.model_dump(exclude_unset=True)
+    if "phases" in changes and changes["phases"] not in (1, 3):
+        raise InvalidInput("phases: 1 or 3")
+    for name in ("max_power_kw", "phases", "charging_rate_unit"):
+        if name in changes and changes[name] is None:
+            raise InvalidInput(f"{name}: cannot be null")
+    if changes.get("site_id") is not None and await repos.sites.get(changes["site_id"]) is None:
+        raise NotFound(f"no site {changes['site_id']!r}")
+    if not await repos.charge_points.update(charge_point_id, changes):
+        raise NotFound(f"no charge point {charge_point_id!r}")
+    return await get_charge_point(repos, charge_point_id)
+
+
+async def decommission_charge_point(repos: Repositories, charge_point_id: str) -> None:
+    """Take a charge point out of service: it may no longer connect and leaves the lists; its
+    transactions and meter values stay for billing. Registering the id again restores it."""
+    cp = await get_charge_point(repos, charge_point_id)
+    if cp.active_transactions:
+        raise Conflict(
+            f"charge point {charge_point_id!r} has {len(cp.active_transactions)} open "
+            "transaction(s); stop them first"
+        )
+    if not await repos.charge_points.decommission(charge_point_id):
+        raise Conflict(f"charge point {charge_point_id!r} is decommissioned already")

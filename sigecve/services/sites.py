@@ -6,15 +6,17 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from sigecve.db.repositories import Repositories
+from sigecve.db.repositories import Repositories, SiteRepository
 from sigecve.domain import (
     LimitSchedule,
     PriceSchedule,
     SessionDemand,
     Site,
     SitePlan,
+    SiteUpdate,
 )
-from sigecve.services.errors import Conflict, NotFound
+from sigecve.services.errors import Conflict, InvalidInput, NotFound
+from sigecve.services.pagination import paginate
 
 
 class SchedulerDirectory(Protocol):
@@ -23,6 +25,12 @@ class SchedulerDirectory(Protocol):
     async def ensure(self, site_id: str) -> object: ...
     async def replan(self, site_id: str) -> SitePlan: ...
     async def plan(self, site_id: str) -> SitePlan: ...
+    async def stop(self, site_id: str) -> None: ...
+
+
+class SitePage(BaseModel):
+    items: list[Site]
+    next_cursor: str | None = None
 
 
 async def create_site(repos: Repositories, schedulers: SchedulerDirectory, site: Site) -> Site:
@@ -37,6 +45,38 @@ async def get_site(repos: Repositories, site_id: str) -> Site:
     if site is None:
         raise NotFound(f"no site {site_id!r}")
     return site
+
+
+async def list_sites(
+    repos: Repositories, *, sort: str = "id", cursor: str | None = None, limit: int = 100
+) -> SitePage:
+    items, next_cursor = await paginate(
+        repos.sites.list, SiteRepository, sort=sort, cursor=cursor, limit=limit
+    )
+    return SitePage(items=items, next_cursor=next_cursor)
+
+
+async def update_site(
+    repos: Repositories, schedulers: SchedulerDirectory, site_id: str, update: SiteUpdate
+) -> Site:
+    changes = update.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise InvalidInput(f"{name}: cannot be null")
+    if not await repos.sites.update(site_id, changes):
+        raise NotFound(f"no site {site_id!r}")
+    if changes.keys() & {"max_power_kw", "smart_charging"}:
+        await schedulers.replan(site_id)
+    return await get_site(repos, site_id)
+
+
+async def delete_site(repos: Repositories, schedulers: SchedulerDirectory, site_id: str) -> None:
+    outcome = await repos.sites.delete_if_empty(site_id)
+    if outcome == "missing":
+        raise NotFound(f"no site {site_id!r}")
+    if outcome == "in_use":
+        raise Conflict(f"site {site_id!r} still has charge points; move or decommission them")
+    await schedulers.stop(site_id)
 
 
 async def set_site_limit(

@@ -6,9 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from sigecve.db.repositories import Repositories
+from sigecve.db.repositories import Repositories, TransactionFilter, TransactionRepository
 from sigecve.domain import IdTagStatus, MeterSample, Transaction
+from sigecve.services.errors import NotFound
 from sigecve.services.id_tags import authorize
+from sigecve.services.pagination import paginate
 
 
 class TransactionPage(BaseModel):
@@ -85,12 +87,30 @@ async def stop_transaction(
 
 
 async def list_transactions(
-    repos: Repositories, *, charge_point_id: str | None, cursor: str | None, limit: int
+    repos: Repositories,
+    *,
+    filters: TransactionFilter | None = None,
+    sort: str = "-id",
+    cursor: str | None = None,
+    limit: int = 100,
 ) -> TransactionPage:
-    before = int(cursor) if cursor else None
-    items = await repos.transactions.list(
-        charge_point_id=charge_point_id, before_id=before, limit=limit + 1
+    items, next_cursor = await paginate(
+        lambda **page: repos.transactions.list(filters=filters or TransactionFilter(), **page),
+        TransactionRepository,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
     )
-    more = len(items) > limit
-    items = items[:limit]
-    return TransactionPage(items=items, next_cursor=str(items[-1].transaction_id) if more else None)
+    return TransactionPage(items=items, next_cursor=next_cursor)
+
+
+async def get_transaction(repos: Repositories, transaction_id: int) -> Transaction:
+    tx = await repos.transactions.get(transaction_id)
+    if tx is None:
+        raise NotFound(f"no transaction {transaction_id}")
+    return tx
+
+
+async def transaction_meter_values(repos: Repositories, transaction_id: int) -> list[MeterSample]:
+    await get_transaction(repos, transaction_id)
+    return await repos.meter_values.for_transaction(transaction_id)

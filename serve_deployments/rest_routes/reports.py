@@ -1,0 +1,86 @@
+"""Reports (energy, revenue, uptime, failed starts) and failure-prediction alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from serve_deployments.rest_routes.common import ApiContext, BigId, errors, require
+from sigecve.domain import Alert
+from sigecve.services import alerts, reports
+from sigecve.services.alerts import AlertPage
+from sigecve.services.api_tokens import Role
+from sigecve.services.reports import Report, ReportName
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    api = APIRouter()
+    viewer, operator, _ = (require(ctx, r) for r in Role)
+
+    @api.get(
+        "/reports/{name}",
+        response_model=Report,
+        tags=["reports"],
+        responses={
+            **errors(422),
+            200: {"content": {"text/csv": {}}, "description": "the report (JSON or CSV)"},
+        },
+        dependencies=[viewer],
+    )
+    async def get_report(
+        name: ReportName,
+        start: Annotated[datetime | None, Query(description="default: 30 days before end")] = (
+            None
+        ),
+        end: Annotated[datetime | None, Query(description="default and at most: now")] = None,
+        site_id: Annotated[str | None, Query(max_length=64)] = None,
+        format: Literal["json", "csv"] = "json",
+    ):
+        """energy: sessions, kWh and revenue per site and day (by start); revenue: the same
+        per site for the period; uptime: per charge point, the share of time its connectors
+        could charge and were in use; failed-starts: per charge point, starts refused or
+        ending with under 10 Wh delivered."""
+        report = await reports.build_report(ctx.repos, name, start=start, end=end, site_id=site_id)
+        if format == "csv":
+            return PlainTextResponse(
+                reports.report_csv(report),
+                media_type="text/csv",
+                headers={"Content-Disposition": f'attachment; filename="{name.value}.csv"'},
+            )
+        return report
+
+    @api.get("/alerts", response_model=AlertPage, tags=["alerts"], dependencies=[viewer])
+    async def list_alerts(
+        charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
+        site_id: Annotated[str | None, Query(max_length=64)] = None,
+        active: Annotated[bool | None, Query(description="default: only open alerts")] = True,
+        sort: Literal["id", "-id", "risk", "-risk"] = "-risk",
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> AlertPage:
+        """Failure-prediction alerts with the signals that raised them, riskiest first."""
+        return await alerts.list_alerts(
+            ctx.repos,
+            charge_point_id=charge_point_id,
+            site_id=site_id,
+            active=active,
+            sort=sort,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    @api.post(
+        "/alerts/{alert_id}/clear",
+        response_model=Alert,
+        tags=["alerts"],
+        responses=errors(404, 409),
+        dependencies=[operator],
+    )
+    async def clear_alert(alert_id: BigId) -> Alert:
+        """The charger was repaired (or the alert was wrong)."""
+        return await alerts.clear_alert(ctx.repos, alert_id)
+
+    return api

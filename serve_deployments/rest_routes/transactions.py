@@ -1,0 +1,72 @@
+"""Transactions (charging sessions) and their meter values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from serve_deployments.rest_routes.common import ApiContext, BigId, errors, require
+from sigecve.db.repositories import TransactionFilter
+from sigecve.domain import MeterSample, Transaction
+from sigecve.services import transactions
+from sigecve.services.api_tokens import Role
+from sigecve.services.transactions import TransactionPage
+
+
+class TransactionMeterValues(BaseModel):
+    id: int
+    items: list[MeterSample]
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    api = APIRouter(tags=["transactions"])
+    viewer = require(ctx, Role.viewer)
+
+    @api.get("/transactions", response_model=TransactionPage, dependencies=[viewer])
+    async def list_transactions(
+        charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
+        site_id: Annotated[str | None, Query(max_length=64)] = None,
+        id_tag: Annotated[str | None, Query(max_length=36)] = None,
+        started_from: Annotated[datetime | None, Query(description="started at or after")] = None,
+        started_to: Annotated[datetime | None, Query(description="started before")] = None,
+        active: Annotated[bool | None, Query(description="true: still open")] = None,
+        sort: Literal["id", "-id", "started_at", "-started_at"] = "-id",
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> TransactionPage:
+        filters = TransactionFilter(
+            charge_point_id=charge_point_id,
+            site_id=site_id,
+            id_tag=id_tag,
+            started_from=started_from,
+            started_to=started_to,
+            active=active,
+        )
+        return await transactions.list_transactions(
+            ctx.repos, filters=filters, sort=sort, cursor=cursor, limit=limit
+        )
+
+    @api.get(
+        "/transactions/{id}",
+        response_model=Transaction,
+        responses=errors(404),
+        dependencies=[viewer],
+    )
+    async def get_transaction(id: BigId) -> Transaction:
+        """One transaction by SIGEC-VE's id (`id` in the list)."""
+        return await transactions.get_transaction(ctx.repos, id)
+
+    @api.get(
+        "/transactions/{id}/meter-values",
+        response_model=TransactionMeterValues,
+        responses=errors(404),
+        dependencies=[viewer],
+    )
+    async def meter_values(id: BigId) -> TransactionMeterValues:
+        items = await transactions.transaction_meter_values(ctx.repos, id)
+        return TransactionMeterValues(id=id, items=items)
+
+    return api
