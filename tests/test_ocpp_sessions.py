@@ -12,12 +12,13 @@ import json
 import pytest
 from ocpp.routing import create_route_map
 
-from sigecve.db.repositories import Repositories
+from sigecve.db.repositories import Repositories, TransactionFilter
 from sigecve.domain import IdTag, IdTagStatus
 from sigecve.ocpp import v16, v201
 from sigecve.ocpp.sessions import ChargePointSessions
 from sigecve.security import hash_password
 from sigecve.services.errors import CommandTimeout, InvalidInput, NotConnected
+from sigecve.services.transactions import list_transactions
 from tests.conftest import unique_id
 
 GATEWAY = "gateway-test"
@@ -68,6 +69,11 @@ async def connect(sessions, repos, cp_id=None, password="a-good-password", proto
 
 
 BOOT = {"chargePointVendor": "ACME", "chargePointModel": "Wallbox-22", "firmwareVersion": "2.1"}
+
+
+async def transactions_of(repos: Repositories, cp_id: str):
+    page = await list_transactions(repos, filters=TransactionFilter(charge_point_id=cp_id))
+    return page.items
 
 
 async def test_boot_heartbeat_and_status_are_answered_and_persisted(sessions, repos):
@@ -155,7 +161,7 @@ async def test_a_session_is_recorded_with_its_energy_and_a_retried_start_is_idem
     assert (await cp.call("StopTransaction", stop))["idTagInfo"]["status"] == "Accepted"
     await cp.call("StopTransaction", stop)  # a retry after a lost reply changes nothing
 
-    page = await repos.transactions.list(charge_point_id=cp.cp_id, before_id=None, limit=10)
+    page = await transactions_of(repos, cp.cp_id)
     assert len(page) == 1
     t = page[0]
     assert (t.transaction_id, t.meter_start_wh, t.meter_stop_wh, t.energy_wh) == (
@@ -371,7 +377,7 @@ async def test_201_transaction_events_make_one_session_and_retries_change_nothin
             stoppedReason="EVDisconnected",
         ),
     )
-    (t,) = await repos.transactions.list(charge_point_id=cp.cp_id, before_id=None, limit=5)
+    (t,) = await transactions_of(repos, cp.cp_id)
     assert (t.transaction_id, t.protocol, t.id_tag, t.connector_id) == (tx, "ocpp2.0.1", tag, 1)
     assert (t.meter_start_wh, t.meter_stop_wh, t.energy_wh) == (1000, 4000, 3000)
     assert t.stop_reason == "EVDisconnected" and t.stopped_at is not None
@@ -385,7 +391,7 @@ async def test_201_an_update_whose_start_was_lost_still_makes_a_session(sessions
     await cp.call(
         "TransactionEvent", tx_event("Updated", 3, tx, energy_wh=700, trigger="MeterValuePeriodic")
     )
-    (t,) = await repos.transactions.list(charge_point_id=cp.cp_id, before_id=None, limit=5)
+    (t,) = await transactions_of(repos, cp.cp_id)
     assert t.transaction_id == tx and t.stopped_at is None
 
 
@@ -411,7 +417,7 @@ async def test_201_ev_charging_needs_become_the_sessions_demand(sessions, repos)
     assert (await cp.call("NotifyEVChargingNeeds", needs))["status"] == "Accepted"
     stored = await repos.events.recent(cp.cp_id, action="NotifyEVChargingNeeds")
     assert [e["payload"] for e in stored] == [needs, needs]
-    (t,) = await repos.transactions.list(charge_point_id=cp.cp_id, before_id=None, limit=5)
+    (t,) = await transactions_of(repos, cp.cp_id)
     async with repos.pool.connection() as conn:
         demand = await (
             await conn.execute("SELECT * FROM session_demands WHERE transaction_id = %s", (t.id,))

@@ -24,12 +24,15 @@ def redact(value: Any) -> Any:
     """The request as it may be kept: secrets replaced, long strings cut (pure)."""
     if isinstance(value, dict):
         return {
-            k: "***" if str(k).lower() in SECRET_FIELDS else redact(v) for k, v in value.items()
+            redact(str(k)): "***" if str(k).lower() in SECRET_FIELDS else redact(v)
+            for k, v in value.items()
         }
     if isinstance(value, list):
         return [redact(v) for v in value[:100]]
-    if isinstance(value, str) and len(value) > MAX_DETAIL_CHARS:
-        return value[:MAX_DETAIL_CHARS] + "..."
+    if isinstance(value, str):
+        # PostgreSQL's jsonb cannot hold NUL: keep the request visible with it spelt out.
+        value = value.replace("\x00", "\\u0000")
+        return value[:MAX_DETAIL_CHARS] + "..." if len(value) > MAX_DETAIL_CHARS else value
     return value
 
 

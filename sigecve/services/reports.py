@@ -126,7 +126,8 @@ async def build_report(
 
 
 def revenue_rows(days: list[EnergyRow]) -> list[RevenueRow]:
-    """Per-site totals of the per-day rows (pure)."""
+    """Per-site totals of the per-day rows; revenue is the total energy at the site's tariff,
+    not a sum of rounded daily amounts (pure)."""
     totals: dict[str | None, RevenueRow] = {}
     for d in days:
         row = totals.setdefault(
@@ -136,13 +137,14 @@ def revenue_rows(days: list[EnergyRow]) -> list[RevenueRow]:
                 sessions=0,
                 energy_kwh=0,
                 price_per_kwh=d.price_per_kwh,
-                revenue=0 if d.revenue is not None else None,
+                revenue=None,
             ),
         )
         row.sessions += d.sessions
         row.energy_kwh = round(row.energy_kwh + d.energy_kwh, 3)
-        if row.revenue is not None and d.revenue is not None:
-            row.revenue = round(row.revenue + d.revenue, 2)
+    for row in totals.values():
+        if row.price_per_kwh is not None:
+            row.revenue = round(row.energy_kwh * row.price_per_kwh, 2)
     return list(totals.values())
 
 

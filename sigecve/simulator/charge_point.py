@@ -131,6 +131,7 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.configuration = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "60"}
+        self.reservations: set[int] = set()
 
     # --- what the charger initiates ------------------------------------------------------
 
@@ -164,19 +165,27 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
         )
 
     async def charging_session(self, connector: int) -> None:
-        p = self.profile
-        id_tag = self.rng.choice(p.id_tags)
+        id_tag = self.rng.choice(self.profile.id_tags)
+        transaction_id = await self.start_session(connector, id_tag)
+        if transaction_id is None:
+            return
+        async for drawn_w in self.charging(connector):
+            await self.meter_values(connector, transaction_id, drawn_w)
+        await self.stop(connector, transaction_id, "Local", id_tag)
+        self.counters.sessions_stopped += 1
+
+    async def start_session(self, connector: int, id_tag: str) -> int | None:
+        """Authorize, start a transaction and report Charging; its id, or None if refused."""
         auth = await self.send(call.Authorize(id_tag=id_tag))
         if auth.id_tag_info["status"] != "Accepted":
             self.counters.refused_tags += 1
-            return
+            return None
         await self.status(connector, ChargePointStatus.preparing)
-        meter_start = round(self.energy_wh[connector])
         started = await self.send(
             call.StartTransaction(
                 connector_id=connector,
                 id_tag=id_tag,
-                meter_start=meter_start,
+                meter_start=round(self.energy_wh[connector]),
                 timestamp=now_timestamp(),
             )
         )
@@ -184,13 +193,10 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
         if started.id_tag_info["status"] != "Accepted":
             self.counters.refused_tags += 1
             await self.stop(connector, transaction_id, "DeAuthorized")
-            return
+            return None
         self.counters.sessions_started += 1
         await self.status(connector, ChargePointStatus.charging)
-        async for drawn_w in self.charging(connector):
-            await self.meter_values(connector, transaction_id, drawn_w)
-        await self.stop(connector, transaction_id, "Local", id_tag)
-        self.counters.sessions_stopped += 1
+        return transaction_id
 
     async def meter_values(self, connector: int, transaction_id: int, power_w: float) -> None:
         await self.send(
@@ -275,6 +281,25 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, **kw):
         return call_result.TriggerMessage(status=TriggerMessageStatus.accepted)
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self):
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.update_firmware)
+    def on_update_firmware(self, location: str, retrieve_date: str, **_):
+        return call_result.UpdateFirmware()
+
+    @on(Action.reserve_now)
+    def on_reserve_now(self, connector_id: int, reservation_id: int, **_):
+        self.reservations.add(reservation_id)
+        return call_result.ReserveNow(status="Accepted")
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int):
+        known = reservation_id in self.reservations
+        self.reservations.discard(reservation_id)
+        return call_result.CancelReservation(status="Accepted" if known else "Rejected")
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict):

@@ -19,6 +19,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.variables = {("OCPPCommCtrlr", "HeartbeatInterval"): "300"}
+        self.reservations: set[int] = set()
         self._seq = 0
 
     def _next_seq(self) -> int:
@@ -150,6 +151,25 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, **_):
         return call_result.TriggerMessage(status="Accepted")
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **_):
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.update_firmware)
+    def on_update_firmware(self, request_id: int, firmware: dict, **_):
+        return call_result.UpdateFirmware(status="Accepted")
+
+    @on(Action.reserve_now)
+    def on_reserve_now(self, id: int, expiry_date_time: str, id_token: dict, **_):
+        self.reservations.add(id)
+        return call_result.ReserveNow(status="Accepted")
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **_):
+        known = reservation_id in self.reservations
+        self.reservations.discard(reservation_id)
+        return call_result.CancelReservation(status="Accepted" if known else "Rejected")
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, evse_id: int, charging_profile: dict, **_):
