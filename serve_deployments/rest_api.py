@@ -154,6 +154,10 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8, truncated form data):
+            # bad input like any other, so the same status and code as a schema violation.
+            return _error(422, "invalid_input", f"body: {exc.detail} (send UTF-8 JSON)")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail))
 

@@ -223,6 +223,10 @@ async def test_errors_are_json_with_a_code_and_never_a_trace(system):
             "/charge-points", content=b"{not json", headers={"content-type": "application/json"}
         )
         assert_error(r, 422, "invalid_input", "JSON")
+        r = await api.post(
+            "/charge-points", content=b"\xff\xfe", headers={"content-type": "application/json"}
+        )
+        assert_error(r, 422, "invalid_input", "body")
         r = await api.post("/charge-points", json={"id": "bad id with spaces"})
         assert_error(r, 422, "invalid_input", "id")
         r = await api.get("/charge-points", params={"limit": 0})

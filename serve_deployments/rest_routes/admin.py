@@ -7,7 +7,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from serve_deployments.rest_routes.common import ApiContext, BigId, errors, require
+from serve_deployments.rest_routes.common import (
+    ApiContext,
+    BigId,
+    Cursor,
+    PageSize,
+    errors,
+    require,
+)
 from sigecve.domain import Principal
 from sigecve.services import api_tokens, audit
 from sigecve.services.api_tokens import ApiTokenPage, CreatedApiToken, NewApiToken, Role
@@ -32,8 +39,8 @@ def router(ctx: ApiContext) -> APIRouter:
     @api.get("/tokens", response_model=ApiTokenPage, dependencies=[admin])
     async def list_tokens(
         include_revoked: bool = False,
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Cursor = None,
+        limit: PageSize = 100,
     ) -> ApiTokenPage:
         return await api_tokens.list_api_tokens(
             ctx.repos, include_revoked=include_revoked, cursor=cursor, limit=limit
@@ -49,8 +56,8 @@ def router(ctx: ApiContext) -> APIRouter:
         token_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
         interface: Literal["rest", "mcp"] | None = None,
         since: datetime | None = None,
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Cursor = None,
+        limit: PageSize = 100,
     ) -> AuditPage:
         """Every write through REST and MCP, newest first: who, what, and the outcome."""
         return await audit.list_audit_entries(

@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from serve_deployments.rest_routes.common import ApiContext, IntId, errors, require
+from serve_deployments.rest_routes.common import (
+    ApiContext,
+    Cursor,
+    IntId,
+    PageSize,
+    errors,
+    require,
+)
 from sigecve.db.repositories import ChargePointFilter
 from sigecve.domain import ChargePoint, ChargePointUpdate, Command, CommandResult, Reservation
 from sigecve.services import charge_points, commands
@@ -101,8 +108,8 @@ def router(ctx: ApiContext) -> APIRouter:
         sort: Literal[
             "id", "-id", "last_seen_at", "-last_seen_at", "registered_at", "-registered_at"
         ] = "id",
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Cursor = None,
+        limit: PageSize = 100,
     ) -> ChargePointPage:
         filters = ChargePointFilter(
             site_id=site_id,
@@ -277,8 +284,8 @@ def router(ctx: ApiContext) -> APIRouter:
         charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
         status: Annotated[str | None, Query(max_length=32)] = None,
         sort: Literal["id", "-id"] = "-id",
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Cursor = None,
+        limit: PageSize = 100,
     ) -> ReservationPage:
         return await list_reservations(
             ctx.repos,
@@ -338,8 +345,8 @@ def router(ctx: ApiContext) -> APIRouter:
         charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
         active: bool | None = None,
         sort: Literal["id", "-id"] = "-id",
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Cursor = None,
+        limit: PageSize = 100,
     ) -> ChargingProfilePage:
         return await list_charging_profiles(
             ctx.repos,
@@ -356,9 +363,7 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=errors(404),
         dependencies=[operator],
     )
-    async def message_log(
-        charge_point_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-    ) -> MessageLog:
+    async def message_log(charge_point_id: str, limit: PageSize = 100) -> MessageLog:
         """The newest OCPP frames to and from the charger, newest first."""
         await charge_points.get_charge_point(ctx.repos, charge_point_id)
         rows = await ctx.repos.message_log.recent(charge_point_id, limit)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 
 from sigecve.db.repositories import Repositories
@@ -20,6 +20,17 @@ from sigecve.services.sites import SchedulerDirectory
 # Ids of rows: PostgreSQL bigint and integer ranges (beyond them is "not found", not a crash).
 BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 IntId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# Every list pages the same way (sigecve.services.pagination).
+Cursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_cursor` of the previous page",
+    ),
+]
+PageSize = Annotated[int, Query(ge=1, le=1000, description="items per page")]
 
 
 class ErrorBody(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from serve_deployments.rest_routes.common import ApiContext, errors, require
+from serve_deployments.rest_routes.common import ApiContext, Cursor, PageSize, errors, require
 from sigecve.domain import IdTag, IdTagStatus, IdTagUpdate
 from sigecve.services import id_tags
 from sigecve.services.api_tokens import Role
@@ -35,8 +35,8 @@ def router(ctx: ApiContext) -> APIRouter:
             None
         ),
         sort: Literal["id_tag", "-id_tag"] = "id_tag",
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Cursor = None,
+        limit: PageSize = 100,
     ) -> IdTagPage:
         return await id_tags.list_id_tags(
             ctx.repos,

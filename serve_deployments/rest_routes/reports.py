@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from serve_deployments.rest_routes.common import ApiContext, BigId, errors, require
+from serve_deployments.rest_routes.common import (
+    ApiContext,
+    BigId,
+    Cursor,
+    PageSize,
+    errors,
+    require,
+)
 from sigecve.domain import Alert
 from sigecve.services import alerts, reports
 from sigecve.services.alerts import AlertPage
@@ -58,8 +65,8 @@ def router(ctx: ApiContext) -> APIRouter:
         site_id: Annotated[str | None, Query(max_length=64)] = None,
         active: Annotated[bool | None, Query(description="default: only open alerts")] = True,
         sort: Literal["id", "-id", "risk", "-risk"] = "-risk",
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Cursor = None,
+        limit: PageSize = 100,
     ) -> AlertPage:
         """Failure-prediction alerts with the signals that raised them, riskiest first."""
         return await alerts.list_alerts(

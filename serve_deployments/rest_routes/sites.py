@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
-from serve_deployments.rest_routes.common import ApiContext, BigId, errors, require
+from serve_deployments.rest_routes.common import (
+    ApiContext,
+    BigId,
+    Cursor,
+    PageSize,
+    errors,
+    require,
+)
 from sigecve.domain import (
     LimitSchedule,
     PriceSchedule,
@@ -39,8 +46,8 @@ def router(ctx: ApiContext) -> APIRouter:
     @api.get("/sites", response_model=SitePage, dependencies=[viewer])
     async def list_sites(
         sort: Literal["id", "-id"] = "id",
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Cursor = None,
+        limit: PageSize = 100,
     ) -> SitePage:
         return await sites.list_sites(ctx.repos, sort=sort, cursor=cursor, limit=limit)
 

@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from serve_deployments.rest_routes.common import ApiContext, BigId, errors, require
+from serve_deployments.rest_routes.common import (
+    ApiContext,
+    BigId,
+    Cursor,
+    PageSize,
+    errors,
+    require,
+)
 from sigecve.db.repositories import TransactionFilter
 from sigecve.domain import MeterSample, Transaction
 from sigecve.services import transactions
@@ -34,8 +41,8 @@ def router(ctx: ApiContext) -> APIRouter:
         started_to: Annotated[datetime | None, Query(description="started before")] = None,
         active: Annotated[bool | None, Query(description="true: still open")] = None,
         sort: Literal["id", "-id", "started_at", "-started_at"] = "-id",
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Cursor = None,
+        limit: PageSize = 100,
     ) -> TransactionPage:
         filters = TransactionFilter(
             charge_point_id=charge_point_id,
