@@ -142,6 +142,10 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                reason = (err.get("ctx") or {}).get("error", "")
+                parts.append(f"body: not valid JSON ({reason})" if reason else "body: not JSON")
+                continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return _error(422, "invalid_input", "; ".join(parts) or "invalid request")
