@@ -8,7 +8,7 @@ from typing import Any
 
 import ray
 
-from actors.grid_scheduler import request_site_replan
+from actors.grid_scheduler import SchedulerDirectory
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.domain import CommandResult
@@ -27,6 +27,7 @@ class ChargePointHost:
         self._sessions: ChargePointSessions | None = None
         self._started = asyncio.Event()
         self._purge: asyncio.Task | None = None
+        self._schedulers = SchedulerDirectory(settings, database_url)
 
     async def start(self) -> int:
         """Open the database pool; returns the number of charge points hosted (0)."""
@@ -53,7 +54,7 @@ class ChargePointHost:
         assert self._sessions is not None
         site_id = await self._sessions.repos.sites.site_of(charge_point_id)
         if site_id is not None:
-            request_site_replan(site_id)
+            self._schedulers.request_replan(site_id)
 
     async def _ready(self) -> ChargePointSessions:
         await self._started.wait()

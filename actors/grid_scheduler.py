@@ -1,10 +1,13 @@
-"""The grid scheduler actor: one per site, re-planning on a timer and on request."""
+"""Grid scheduler actors: each site has its own scheduler (one logical actor, re-planning on a
+timer and on request), hosted many per Ray actor process by a stable hash of the site id, as
+charge points are. A process per site would cost ~45 MB and database connections per site."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass, field
 
 import ray
 
@@ -12,100 +15,130 @@ from actors.directory import HostDirectory
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.domain import SitePlan
-from sigecve.placement import RAY_NAMESPACE
+from sigecve.placement import RAY_NAMESPACE, host_index
 from sigecve.settings import Settings
 from sigecve.smart_charging.site_scheduler import SiteScheduler
 
 log = logging.getLogger(__name__)
 
-NAME_PREFIX = "grid-scheduler-"
+NAME_PREFIX = "grid-scheduler-host-"
 REPLAN_COALESCE_S = 0.5
 
 
-def request_site_replan(site_id: str) -> None:
-    """Ask a site's scheduler to re-plan soon, if it runs; never waits, never fails."""
-    with contextlib.suppress(Exception):
-        ray.get_actor(NAME_PREFIX + site_id, namespace=RAY_NAMESPACE).request_replan.remote()
+@dataclass
+class _Site:
+    scheduler: SiteScheduler
+    timer: asyncio.Task
+    pending: asyncio.Task | None = field(default=None)
 
 
-@ray.remote(num_cpus=0, max_concurrency=100)
-class GridScheduler:
-    def __init__(self, settings: Settings, database_url: str, site_id: str) -> None:
+@ray.remote(num_cpus=0, max_concurrency=1000)
+class GridSchedulerHost:
+    """The schedulers of every site whose id hashes to this host."""
+
+    def __init__(self, settings: Settings, database_url: str) -> None:
         self._settings = settings
         self._database_url = database_url
-        self._site_id = site_id
-        self._scheduler: SiteScheduler | None = None
-        self._timer: asyncio.Task | None = None
-        self._pending: asyncio.Task | None = None
-        self._ready = asyncio.Event()
+        self._repos: Repositories | None = None
+        self._directory: HostDirectory | None = None
+        self._sites: dict[str, _Site] = {}
+        self._opening = asyncio.Lock()
 
-    async def start(self) -> None:
-        if self._scheduler is None:
-            pool = await open_pool(self._database_url, max_size=2)
-            directory = HostDirectory(self._settings.charge_point_hosts)
-            self._scheduler = SiteScheduler(
-                Repositories(pool), directory, self._site_id, self._settings.plan_time_limit_s
-            )
-            self._timer = asyncio.create_task(self._every(self._settings.replan_interval_s))
-            self._ready.set()
+    async def _site(self, site_id: str) -> _Site:
+        async with self._opening:
+            if self._repos is None:
+                pool = await open_pool(self._database_url, max_size=4)
+                self._repos = Repositories(pool)
+                self._directory = HostDirectory(self._settings.charge_point_hosts)
+            if site_id not in self._sites:
+                assert self._directory is not None
+                scheduler = SiteScheduler(
+                    self._repos, self._directory, site_id, self._settings.plan_time_limit_s
+                )
+                timer = asyncio.create_task(self._every(site_id, self._settings.replan_interval_s))
+                self._sites[site_id] = _Site(scheduler, timer)
+            return self._sites[site_id]
 
-    async def _every(self, seconds: float) -> None:
+    async def ensure(self, site_id: str) -> None:
+        """Start the site's scheduler (and its timer) if it is not running."""
+        await self._site(site_id)
+
+    async def _every(self, site_id: str, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
             with contextlib.suppress(Exception):
-                await self.replan()
+                await self.replan(site_id)
 
-    async def request_replan(self) -> None:
+    async def request_replan(self, site_id: str) -> None:
         """Re-plan soon: arrivals, departures and demand changes arriving together make one
         re-plan, not one each."""
-        if self._pending is None or self._pending.done():
-            self._pending = asyncio.create_task(self._replan_after(REPLAN_COALESCE_S))
+        site = await self._site(site_id)
+        if site.pending is None or site.pending.done():
+            site.pending = asyncio.create_task(self._replan_after(site_id, REPLAN_COALESCE_S))
 
-    async def _replan_after(self, seconds: float) -> None:
+    async def _replan_after(self, site_id: str, seconds: float) -> None:
         await asyncio.sleep(seconds)
         with contextlib.suppress(Exception):
-            await self.replan()
+            await self.replan(site_id)
 
-    async def replan(self) -> SitePlan:
-        await self._ready.wait()
-        assert self._scheduler is not None
-        return await self._scheduler.replan()
+    async def replan(self, site_id: str) -> SitePlan:
+        return await (await self._site(site_id)).scheduler.replan()
 
-    async def plan(self) -> SitePlan:
+    async def plan(self, site_id: str) -> SitePlan:
         """The last plan, or a new one if there is none yet."""
-        await self._ready.wait()
-        assert self._scheduler is not None
-        return self._scheduler.last_plan or await self._scheduler.replan()
+        scheduler = (await self._site(site_id)).scheduler
+        return scheduler.last_plan or await scheduler.replan()
+
+    async def stop(self, site_id: str) -> None:
+        """The site is gone: its timer and pending re-plan stop."""
+        site = self._sites.pop(site_id, None)
+        if site is not None:
+            site.timer.cancel()
+            if site.pending is not None:
+                site.pending.cancel()
+
+    def site_count(self) -> int:
+        return len(self._sites)
 
 
 class SchedulerDirectory:
-    """Gets or creates a site's grid scheduler from any process in the cluster."""
+    """Reaches a site's scheduler from any process in the cluster (creating its host actor
+    the first time); handles are kept, so a call is one actor call, not a GCS look-up."""
 
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
         self.database_url = database_url
+        self._hosts: list[ray.actor.ActorHandle | None] = [None] * settings.grid_scheduler_hosts
 
-    async def ensure(self, site_id: str):
-        # Detached: a site's scheduler outlives the REST replica that created it; `sigecve up`
-        # stops them all on shutdown (stop_all).
-        actor = GridScheduler.options(
-            name=NAME_PREFIX + site_id,
-            namespace=RAY_NAMESPACE,
-            get_if_exists=True,
-            lifetime="detached",
-        ).remote(self.settings, self.database_url, site_id)
-        await actor.start.remote()
-        return actor
+    def host_for(self, site_id: str) -> ray.actor.ActorHandle:
+        i = host_index(site_id, len(self._hosts))
+        if self._hosts[i] is None:
+            # Detached: the hosts outlive the process that created them (a REST replica);
+            # `sigecve up` stops them on shutdown (stop_all).
+            self._hosts[i] = GridSchedulerHost.options(
+                name=f"{NAME_PREFIX}{i}",
+                namespace=RAY_NAMESPACE,
+                get_if_exists=True,
+                lifetime="detached",
+            ).remote(self.settings, self.database_url)
+        return self._hosts[i]
+
+    async def ensure(self, site_id: str) -> None:
+        await self.host_for(site_id).ensure.remote(site_id)
 
     async def replan(self, site_id: str) -> SitePlan:
-        return await (await self.ensure(site_id)).replan.remote()
+        return await self.host_for(site_id).replan.remote(site_id)
 
     async def plan(self, site_id: str) -> SitePlan:
-        return await (await self.ensure(site_id)).plan.remote()
+        return await self.host_for(site_id).plan.remote(site_id)
 
     async def stop(self, site_id: str) -> None:
-        with contextlib.suppress(ValueError):  # it was never started
-            ray.kill(ray.get_actor(NAME_PREFIX + site_id, namespace=RAY_NAMESPACE))
+        await self.host_for(site_id).stop.remote(site_id)
+
+    def request_replan(self, site_id: str) -> None:
+        """Ask a site's scheduler to re-plan soon; never waits, never fails."""
+        with contextlib.suppress(Exception):
+            self.host_for(site_id).request_replan.remote(site_id)
 
 
 def stop_all() -> None:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict
+
+# Numbers and flags in request bodies are taken as JSON gives them: pydantic's lax mode would
+# also take true for 1.0 and "1" for 1. A whole number is still a valid Number.
+Number = Annotated[float, Strict()]
+Integer = Annotated[int, Strict()]
+Flag = Annotated[bool, Strict()]
 
 
 class IdTagStatus(StrEnum):
@@ -127,20 +134,20 @@ class CommandResult(BaseModel):
 
 class PriceStep(BaseModel):
     starts_at: datetime
-    price_per_kwh: float
+    price_per_kwh: Number
 
 
 class LimitStep(BaseModel):
     starts_at: datetime
-    max_power_kw: float = Field(ge=0)
+    max_power_kw: Number = Field(ge=0)
 
 
 class Site(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9._:\-]{1,48}$", examples=["porto-3"])
     name: str | None = Field(default=None, max_length=200)
-    max_power_kw: float = Field(ge=0, description="the grid connection's limit", examples=[80])
-    price_per_kwh: float = Field(default=0.25, description="flat energy price (tariff)")
-    smart_charging: bool = Field(
+    max_power_kw: Number = Field(ge=0, description="the grid connection's limit", examples=[80])
+    price_per_kwh: Number = Field(default=0.25, description="flat energy price (tariff)")
+    smart_charging: Flag = Field(
         default=True, description="whether the grid scheduler sends charging profiles"
     )
     price_schedule: list[PriceStep] = Field(
@@ -161,7 +168,7 @@ class LimitSchedule(BaseModel):
 
 
 class SiteLimit(BaseModel):
-    max_power_kw: float = Field(ge=0, examples=[80])
+    max_power_kw: Number = Field(ge=0, examples=[80])
 
 
 class PlannedPower(BaseModel):
@@ -184,17 +191,17 @@ class SitePlan(BaseModel):
 class SessionDemand(BaseModel):
     """What a session needs: the planner charges toward it. Unset fields keep their value."""
 
-    target_energy_kwh: float | None = Field(default=None, ge=0, le=1000, examples=[40])
+    target_energy_kwh: Number | None = Field(default=None, ge=0, le=1000, examples=[40])
     departure_at: datetime | None = Field(default=None, examples=["2026-11-25T18:00:00Z"])
-    ev_max_power_kw: float | None = Field(default=None, ge=0, le=1000)
+    ev_max_power_kw: Number | None = Field(default=None, ge=0, le=1000)
 
 
 class ChargePointUpdate(BaseModel):
     """Fields to change on a charge point; absent fields keep their value."""
 
     site_id: str | None = Field(default=None, max_length=64, description="null: no site")
-    max_power_kw: float | None = Field(default=None, gt=0, le=1000)
-    phases: int | None = Field(default=None, ge=1, le=3, description="1 or 3")
+    max_power_kw: Number | None = Field(default=None, gt=0, le=1000)
+    phases: Integer | None = Field(default=None, ge=1, le=3, description="1 or 3")
     charging_rate_unit: str | None = Field(default=None, pattern="^(W|A)$")
 
 
@@ -202,9 +209,9 @@ class SiteUpdate(BaseModel):
     """Fields to change on a site; absent fields keep their value."""
 
     name: str | None = Field(default=None, max_length=200)
-    max_power_kw: float | None = Field(default=None, ge=0)
-    price_per_kwh: float | None = Field(default=None, ge=0)
-    smart_charging: bool | None = None
+    max_power_kw: Number | None = Field(default=None, ge=0)
+    price_per_kwh: Number | None = Field(default=None, ge=0)
+    smart_charging: Flag | None = None
 
 
 class Reservation(BaseModel):

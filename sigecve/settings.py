@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         validation_alias="SIGECVE_CP_HOSTS",
         description="Ray actor processes hosting charge-point actors",
     )
+    grid_scheduler_hosts: int = Field(
+        default=1,
+        ge=1,
+        validation_alias="SIGECVE_SCHEDULER_HOSTS",
+        description="Ray actor processes hosting the sites' grid schedulers",
+    )
     gateway_replicas: int = Field(
         default=1,
         ge=1,

@@ -411,6 +411,9 @@ async def test_sites_are_created_changed_listed_and_deleted_only_when_empty(syst
         assert_error(await op.post("/sites", json={"id": site, "max_power_kw": 1}), 409, "conflict")
         r = await op.post("/sites", json={"id": empty, "max_power_kw": -5})
         assert_error(r, 422, "invalid_input", "max_power_kw")
+        for wrong in ({"max_power_kw": True}, {"max_power_kw": "5"}, {"smart_charging": "yes"}):
+            r = await op.post("/sites", json={"id": empty, "max_power_kw": 5, **wrong})
+            assert_error(r, 422, "invalid_input", next(iter(wrong)))
         assert (await op.post("/sites", json={"id": empty, "max_power_kw": 5})).status_code == 201
         r = await op.patch(f"/sites/{site}", json={"price_per_kwh": 0.35, "name": "Porto III"})
         assert (r.json()["price_per_kwh"], r.json()["name"]) == (0.35, "Porto III")

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sigecve.db.repositories import ChargePointFilter, ChargePointRepository, Repositories
-from sigecve.domain import ChargePoint, ChargePointSummary, ChargePointUpdate
+from sigecve.domain import ChargePoint, ChargePointSummary, ChargePointUpdate, Flag
 from sigecve.security import hash_password, verify_password
 from sigecve.services.errors import Conflict, InvalidInput, NotFound
 from sigecve.services.pagination import paginate
@@ -33,7 +33,7 @@ class ChargePointPage(BaseModel):
 
 class PasswordChange(BaseModel):
     password: str = Field(min_length=8, max_length=64, description="the new HTTP Basic password")
-    push_to_charger: bool = Field(
+    push_to_charger: Flag = Field(
         default=False,
         description="first set it on the connected charger (1.6 AuthorizationKey, 2.0.1 "
         "SecurityCtrlr.BasicAuthPassword) and store it only if the charger accepts",

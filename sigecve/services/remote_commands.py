@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sigecve.db.repositories import Repositories
-from sigecve.domain import CommandResult, IdTagStatus, Reservation
+from sigecve.domain import CommandResult, Flag, IdTagStatus, Integer, Reservation
 from sigecve.services.charge_points import get_charge_point, store_new_password
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.services.errors import Conflict, InvalidInput, NotConnected, NotFound
@@ -40,12 +40,14 @@ class ResetRequest(BaseModel):
 
 
 class UnlockRequest(BaseModel):
-    connector_id: int = Field(ge=1, le=MAX_CONNECTOR, description="connector (1.6) or EVSE (2.0.1)")
+    connector_id: Integer = Field(
+        ge=1, le=MAX_CONNECTOR, description="connector (1.6) or EVSE (2.0.1)"
+    )
 
 
 class RemoteStartRequest(BaseModel):
     id_tag: str = Field(min_length=1, max_length=36, examples=["TAG1"])
-    connector_id: int | None = Field(
+    connector_id: Integer | None = Field(
         default=None,
         ge=1,
         le=MAX_CONNECTOR,
@@ -54,16 +56,16 @@ class RemoteStartRequest(BaseModel):
 
 
 class RemoteStopRequest(BaseModel):
-    id: int = Field(
+    id: Integer = Field(
         ge=1, le=2**63 - 1, description="SIGEC-VE's id of the open transaction (`id` in the list)"
     )
 
 
 class AvailabilityRequest(BaseModel):
-    connector_id: int = Field(
+    connector_id: Integer = Field(
         default=0, ge=0, le=MAX_CONNECTOR, description="0: the whole charge point"
     )
-    operative: bool
+    operative: Flag
 
 
 class TriggerRequest(BaseModel):
@@ -73,7 +75,7 @@ class TriggerRequest(BaseModel):
         examples=["StatusNotification"],
         description="the message to ask for (names of the charger's OCPP version)",
     )
-    connector_id: int | None = Field(default=None, ge=1, le=MAX_CONNECTOR)
+    connector_id: Integer | None = Field(default=None, ge=1, le=MAX_CONNECTOR)
 
 
 class ConfigurationChange(BaseModel):
@@ -101,20 +103,20 @@ class Configuration(BaseModel):
 class FirmwareUpdate(BaseModel):
     location: str = Field(min_length=1, max_length=512, examples=["https://fw.example/v2.bin"])
     retrieve_at: datetime | None = Field(default=None, description="default: now")
-    retries: int | None = Field(default=None, ge=0, le=100)
-    retry_interval_s: int | None = Field(default=None, ge=0, le=86400)
+    retries: Integer | None = Field(default=None, ge=0, le=100)
+    retry_interval_s: Integer | None = Field(default=None, ge=0, le=86400)
 
 
 class ReservationRequest(BaseModel):
     id_tag: str = Field(min_length=1, max_length=36)
-    connector_id: int = Field(
+    connector_id: Integer = Field(
         default=0, ge=0, le=MAX_CONNECTOR, description="0: any connector (1.6 only)"
     )
     expires_at: datetime
 
 
 class ChargingProfileRequest(BaseModel):
-    connector_id: int = Field(
+    connector_id: Integer = Field(
         ge=0,
         le=MAX_CONNECTOR,
         description="connector (1.6) or EVSE (2.0.1); 0: the whole charge point",

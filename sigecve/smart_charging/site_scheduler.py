@@ -158,7 +158,10 @@ class SiteScheduler:
             return plan
         scenario = site_scenario(site, sessions, now)
         departure_known = [row.get("departure_at") is not None for row in sessions]
-        powers, plan.solver = first_slot_powers(scenario, departure_known, self.time_limit_s)
+        # Off the event loop: other sites' schedulers share this process.
+        powers, plan.solver = await asyncio.to_thread(
+            first_slot_powers, scenario, departure_known, self.time_limit_s
+        )
         plan.sessions = await asyncio.gather(
             *(self._send(row, float(kw)) for row, kw in zip(sessions, powers, strict=True))
         )
