@@ -86,12 +86,12 @@ class ChargePointSummary(BaseModel):
     max_power_kw: float = Field(description="what the charger can deliver in all")
     phases: int
     charging_rate_unit: str = Field(description="W or A: how charging profiles are expressed")
+    registered_at: datetime
     decommissioned_at: datetime | None = None
     connectors: list[ConnectorStatus] = []
 
 
 class ChargePoint(ChargePointSummary):
-    registered_at: datetime
     serial_number: str | None = None
     boot_info: dict | None = Field(
         default=None, description="the last BootNotification payload, as the charger sent it"

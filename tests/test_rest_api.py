@@ -153,6 +153,24 @@ async def charger(system: RunningSystem, cp_id: str, protocol: str = "ocpp1.6", 
         await ws.close()
 
 
+async def all_pages(
+    api: httpx.AsyncClient, path: str, params: dict, per_page: int = 3
+) -> list[dict]:
+    """Every item of a list, a few to a page, following the cursors."""
+    items: list[dict] = []
+    cursor = None
+    while True:
+        page_params = {**params, "limit": per_page, **({"cursor": cursor} if cursor else {})}
+        r = await api.get(path, params=page_params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["items"]) <= per_page
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
 # --- auth ----------------------------------------------------------------------------------
 
 
@@ -323,19 +341,9 @@ async def test_charge_point_lists_filter_sort_and_page(system, tokens):
         for cp_id in ids:
             await register(op, cp_id, site)
         async with charger(system, ids[3]):
-            seen: list[str] = []
-            cursor = None
-            while True:
-                params = {"site_id": site, "limit": 3}
-                if cursor:
-                    params["cursor"] = cursor
-                page = (await op.get("/charge-points", params=params)).json()
-                assert len(page["items"]) <= 3
-                seen += [c["id"] for c in page["items"]]
-                cursor = page["next_cursor"]
-                if cursor is None:
-                    break
-            assert seen == ids
+            for sort in ("id", "-id", "last_seen_at", "-last_seen_at", "registered_at"):
+                pages = await all_pages(op, "/charge-points", {"site_id": site, "sort": sort})
+                assert sorted(c["id"] for c in pages) == ids, sort
             r = await op.get("/charge-points", params={"site_id": site, "sort": "-id"})
             assert [c["id"] for c in r.json()["items"]] == ids[::-1]
             r = await op.get("/charge-points", params={"site_id": site, "connected": True})
@@ -700,6 +708,10 @@ async def test_transactions_filter_and_carry_their_meter_values_and_reports_coun
                     "/transactions", params={"site_id": site, "started_from": future}
                 )
                 assert r.json()["items"] == []
+                by_start = await all_pages(
+                    viewer, "/transactions", {"site_id": site, "sort": "-started_at"}, per_page=1
+                )
+                assert [t["id"] for t in by_start] == [t["id"] for t in page["items"]]
                 stopped = page["items"][1]
                 assert (await viewer.get(f"/transactions/{stopped['id']}")).json() == stopped
                 values = (await viewer.get(f"/transactions/{stopped['id']}/meter-values")).json()
@@ -816,6 +828,9 @@ async def test_alerts_are_listed_riskiest_first_and_cleared(system, tokens, data
         listed = r.json()["items"]
         assert [a["id"] for a in listed] == ids[::-1]
         assert listed[0]["signals"][0]["name"] == "temp_per_amp2"
+        for sort, order in (("-risk", ids[::-1]), ("risk", ids), ("-id", ids[::-1])):
+            params = {"charge_point_id": cp_id, "sort": sort}
+            assert [a["id"] for a in await all_pages(op, "/alerts", params, per_page=1)] == order
         r = await op.post(f"/alerts/{ids[1]}/clear")
         assert r.status_code == 200 and r.json()["cleared_at"], r.text
         assert_error(await op.post(f"/alerts/{ids[1]}/clear"), 409, "conflict")
