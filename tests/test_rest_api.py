@@ -214,7 +214,8 @@ async def test_tokens_are_created_listed_and_revoked(system, tokens):
         async with system.api(token=created["token"]) as viewer:
             me = (await viewer.get("/me")).json()
             assert me == {"token_id": created["id"], "name": "short-lived", "role": "viewer"}
-            listed = (await admin.get("/tokens", params={"limit": 1000})).json()["items"]
+            listed = await all_pages(admin, "/tokens", {"sort": "-id"})
+            assert [t["id"] for t in listed] == sorted((t["id"] for t in listed), reverse=True)
             assert created["id"] in [t["id"] for t in listed]
             assert all("token" not in t and "token_hash" not in t for t in listed)
             assert (await admin.delete(f"/tokens/{created['id']}")).status_code == 204
@@ -865,5 +866,8 @@ async def test_every_write_is_audited_with_who_and_no_secret(system, tokens):
         )
         refused = next(e for e in entries if e["target"] == "/api/v1/sites" and e["status"] == 403)
         assert refused["role"] == "viewer"
+        since = min(e["at"] for e in mine)
+        oldest_first = await all_pages(admin, "/audit-log", {"since": since, "sort": "id"})
+        assert [e["id"] for e in oldest_first][:2] == [e["id"] for e in mine[::-1]]
         r = await admin.get("/audit-log", params={"interface": "mcp", "since": now_timestamp()})
         assert r.json()["items"] == []

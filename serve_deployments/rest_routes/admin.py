@@ -39,11 +39,12 @@ def router(ctx: ApiContext) -> APIRouter:
     @api.get("/tokens", response_model=ApiTokenPage, dependencies=[admin])
     async def list_tokens(
         include_revoked: bool = False,
+        sort: Literal["id", "-id"] = "id",
         cursor: Cursor = None,
         limit: PageSize = 100,
     ) -> ApiTokenPage:
         return await api_tokens.list_api_tokens(
-            ctx.repos, include_revoked=include_revoked, cursor=cursor, limit=limit
+            ctx.repos, include_revoked=include_revoked, sort=sort, cursor=cursor, limit=limit
         )
 
     @api.delete("/tokens/{token_id}", status_code=204, responses=errors(404, 409))
@@ -56,6 +57,7 @@ def router(ctx: ApiContext) -> APIRouter:
         token_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
         interface: Literal["rest", "mcp"] | None = None,
         since: datetime | None = None,
+        sort: Literal["-id", "id"] = "-id",
         cursor: Cursor = None,
         limit: PageSize = 100,
     ) -> AuditPage:
@@ -65,6 +67,7 @@ def router(ctx: ApiContext) -> APIRouter:
             token_id=token_id,
             interface=interface,
             since=since,
+            sort=sort,
             cursor=cursor,
             limit=limit,
         )

@@ -57,13 +57,14 @@ async def list_api_tokens(
     repos: Repositories,
     *,
     include_revoked: bool = False,
+    sort: str = "id",
     cursor: str | None = None,
     limit: int = 100,
 ) -> ApiTokenPage:
     items, next_cursor = await paginate(
         lambda **page: repos.api_tokens.list(include_revoked=include_revoked, **page),
         ApiTokenRepository,
-        sort="id",
+        sort=sort,
         cursor=cursor,
         limit=limit,
     )

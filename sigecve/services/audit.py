@@ -62,6 +62,7 @@ async def list_audit_entries(
     token_id: int | None = None,
     interface: str | None = None,
     since: datetime | None = None,
+    sort: str = "-id",
     cursor: str | None = None,
     limit: int = 100,
 ) -> AuditPage:
@@ -70,7 +71,7 @@ async def list_audit_entries(
             token_id=token_id, interface=interface, since=since, **page
         ),
         AuditLogRepository,
-        sort="-id",
+        sort=sort,
         cursor=cursor,
         limit=limit,
     )
