@@ -15,6 +15,7 @@ from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serve_deployments.context import ApiContext
 from serve_deployments.rest_routes import (
     admin,
     charge_points,
@@ -24,7 +25,7 @@ from serve_deployments.rest_routes import (
     sites,
     transactions,
 )
-from serve_deployments.rest_routes.common import ApiContext, AuthError, ErrorResponse
+from serve_deployments.rest_routes.common import AuthError, ErrorResponse
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.services import audit

@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     )
     db_pool_max: int = Field(default=4, ge=1, validation_alias="SIGECVE_DB_POOL_MAX")
 
+    mcp_rate_per_minute: int = Field(
+        default=600,
+        ge=1,
+        validation_alias="SIGECVE_MCP_RATE_PER_MIN",
+        description="MCP requests one token may make per minute (bursts of a tenth of it)",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        validation_alias="SIGECVE_ALLOWED_ORIGINS",
+        description="browser origins besides this host's own that may call /mcp",
+    )
+
     anthropic_api_key: str | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
     llm_model: str | None = Field(default=None, validation_alias="SIGECVE_LLM_MODEL")

@@ -214,6 +214,7 @@ class System:
     def _start_serve(self) -> None:
         from ray import serve
 
+        from serve_deployments.mcp_server import McpServer
         from serve_deployments.ocpp_gateway import OcppGateway
         from serve_deployments.rest_api import RestApi
 
@@ -234,6 +235,12 @@ class System:
             RestApi.bind(self.settings, self.database_url),
             name="api",
             route_prefix="/api/v1",
+            blocking=False,
+        )
+        serve.run(
+            McpServer.bind(self.settings, self.database_url),
+            name="mcp",
+            route_prefix="/mcp",
             blocking=False,
         )
 
@@ -289,7 +296,7 @@ class System:
         return (
             f"SIGEC-VE ready  ocpp={s.public_ws_url}/{{charge_point_id}}  "
             f"api={s.public_http_url}/api/v1  docs={s.public_http_url}/api/v1/docs  "
-            f"admin_token={self.admin_token}  demo_cps={s.demo_cps}"
+            f"mcp={s.public_http_url}/mcp  admin_token={self.admin_token}  demo_cps={s.demo_cps}"
         )
 
     def stop(self) -> None:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from serve_deployments.context import ApiContext
 from serve_deployments.rest_api import build_rest_app
-from serve_deployments.rest_routes.common import ApiContext
 from tests.conftest import RunningSystem
 
 # Operations the fuzzer leaves to the explicit tests of test_rest_api.py, and why:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from sigecve.db.repositories import Repositories
+from serve_deployments.context import ApiContext, bearer_token
 from sigecve.domain import Principal
 from sigecve.services.api_tokens import Role, authenticate, role_allows
-from sigecve.services.commands import ChargePointDirectory
-from sigecve.services.live_events import LiveFeed
-from sigecve.services.remote_commands import Commander
-from sigecve.services.sites import SchedulerDirectory
 
 # Ids of rows: PostgreSQL bigint and integer ranges (beyond them is "not found", not a crash).
 BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -47,31 +41,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse} for s in statuses}
 
 
-@dataclass
-class ApiContext:
-    """What the routes need: repositories, the charge point directory, schedulers, probes."""
-
-    repos: Repositories
-    directory: ChargePointDirectory
-    schedulers: SchedulerDirectory
-    health_probes: dict[str, Callable[[], Awaitable[None]]]
-    live: LiveFeed | None = None
-
-    @property
-    def commander(self) -> Commander:
-        return Commander(self.repos, self.directory)
-
-
 class AuthError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status, self.code, self.message = status, code, message
-
-
-def bearer_token(request: Request) -> str | None:
-    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
 
 
 def require(ctx: ApiContext, role: Role, *, query_token: bool = False) -> Any:
@@ -79,7 +51,7 @@ def require(ctx: ApiContext, role: Role, *, query_token: bool = False) -> Any:
     `?access_token=` (browsers' EventSource cannot send headers)."""
 
     async def check(request: Request) -> Principal:
-        token = bearer_token(request)
+        token = bearer_token(request.headers.get("authorization"))
         if token is None and query_token:
             token = request.query_params.get("access_token") or None
         if token is None:

@@ -70,6 +70,19 @@ _TRANSACTION_COLUMNS = """
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+async def _ids_starting_with(
+    pool: AsyncConnectionPool, table: str, id_sql: str, prefix: str, limit: int, where: str = "TRUE"
+) -> list[str]:
+    """Ids (as text) beginning with `prefix`, in order: completions for ids being typed."""
+    async with connection(pool) as conn:
+        cur = await conn.execute(
+            f"""SELECT {id_sql} AS id FROM {table}
+                WHERE {where} AND starts_with({id_sql}, %s) ORDER BY {id_sql} LIMIT %s""",
+            (prefix, limit),
+        )
+        return [r["id"] for r in await cur.fetchall()]
+
+
 class ChargePointRepository:
     SORTS = {
         "id": ("cp.id", str),
@@ -80,6 +93,11 @@ class ChargePointRepository:
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
+
+    async def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        return await _ids_starting_with(
+            self.pool, "charge_points", "id", prefix, limit, "decommissioned_at IS NULL"
+        )
 
     async def get_row(self, charge_point_id: str) -> Row | None:
         async with connection(self.pool) as conn:
@@ -276,6 +294,35 @@ class ConnectorRepository:
                 values,
             )
 
+    async def available(self, *, site_id: str | None, limit: int) -> list[Row]:
+        """Connectors of connected, in-service charge points whose status is Available."""
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT c.charge_point_id, cp.site_id, c.connector_id, cp.ocpp_protocol,
+                          cp.max_power_kw, c.status_at AS available_since
+                   FROM connectors c JOIN charge_points cp ON cp.id = c.charge_point_id
+                   WHERE c.connector_id > 0 AND c.status = 'Available' AND cp.connected
+                     AND cp.decommissioned_at IS NULL
+                     AND (%(site)s::text IS NULL OR cp.site_id = %(site)s)
+                   ORDER BY c.charge_point_id, c.connector_id LIMIT %(limit)s""",
+                {"site": site_id, "limit": limit},
+            )
+            return await cur.fetchall()
+
+    async def recent_problems(self, charge_point_id: str, limit: int) -> list[Row]:
+        """The newest status events that report a fault or an error code, newest first."""
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT connector_id, status, error_code, info, vendor_error_code,
+                          timestamp AS at
+                   FROM status_events
+                   WHERE charge_point_id = %s
+                     AND (status = 'Faulted' OR COALESCE(error_code, 'NoError') <> 'NoError')
+                   ORDER BY timestamp DESC, id DESC LIMIT %s""",
+                (charge_point_id, limit),
+            )
+            return await cur.fetchall()
+
 
 class IdTagRepository:
     SORTS = {"id_tag": ("id_tag", str)}
@@ -361,6 +408,12 @@ class TransactionRepository:
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
+
+    async def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Newest first would suit people better, but ids sort as text here: fine for typing."""
+        return await _ids_starting_with(
+            self.pool, "transactions", "transaction_id::text", prefix, limit
+        )
 
     async def start(
         self,
@@ -654,12 +707,17 @@ class MessageLogRepository:
             if cur.rowcount < batch:
                 return deleted
 
-    async def recent(self, charge_point_id: str, limit: int = 100) -> list[Row]:
+    async def recent(
+        self, charge_point_id: str, limit: int = 100, *, call_errors_only: bool = False
+    ) -> list[Row]:
+        """The newest frames to and from a charger, newest first (only CALLERRORs if asked)."""
         async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """SELECT direction, message_type, unique_id, action, frame, at
-                   FROM ocpp_messages WHERE charge_point_id = %s ORDER BY id DESC LIMIT %s""",
-                (charge_point_id, limit),
+                   FROM ocpp_messages WHERE charge_point_id = %s
+                     AND (NOT %s OR message_type = 4)
+                   ORDER BY id DESC LIMIT %s""",
+                (charge_point_id, call_errors_only, limit),
             )
             return await cur.fetchall()
 
@@ -698,6 +756,9 @@ class SiteRepository:
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
+
+    async def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        return await _ids_starting_with(self.pool, "sites", "id", prefix, limit)
 
     async def insert(self, site: Site) -> bool:
         async with connection(self.pool) as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -147,3 +148,24 @@ async def decommission_charge_point(repos: Repositories, charge_point_id: str) -
         )
     if not await repos.charge_points.decommission(charge_point_id):
         raise Conflict(f"charge point {charge_point_id!r} is decommissioned already")
+
+
+class AvailableConnector(BaseModel):
+    charge_point_id: str
+    site_id: str | None
+    connector_id: int = Field(description="connector (1.6) or EVSE (2.0.1)")
+    ocpp_protocol: str | None
+    max_power_kw: float
+    available_since: datetime = Field(description="when it last reported Available")
+
+
+class AvailableConnectors(BaseModel):
+    items: list[AvailableConnector]
+
+
+async def list_available_connectors(
+    repos: Repositories, *, site_id: str | None = None, limit: int = 100
+) -> AvailableConnectors:
+    """Connectors a driver could plug into now: Available, on a connected charge point."""
+    rows = await repos.connectors.available(site_id=site_id, limit=limit)
+    return AvailableConnectors(items=[AvailableConnector(**r) for r in rows])

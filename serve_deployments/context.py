@@ -1,0 +1,35 @@
+"""What the REST API and the MCP server share: the service context and bearer tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sigecve.db.repositories import Repositories
+from sigecve.services.commands import ChargePointDirectory
+from sigecve.services.live_events import LiveFeed
+from sigecve.services.remote_commands import Commander
+from sigecve.services.sites import SchedulerDirectory
+
+
+@dataclass
+class ApiContext:
+    """What the interfaces need: repositories, the charge point directory, schedulers, probes."""
+
+    repos: Repositories
+    directory: ChargePointDirectory
+    schedulers: SchedulerDirectory
+    health_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    live: LiveFeed | None = None
+
+    @property
+    def commander(self) -> Commander:
+        return Commander(self.repos, self.directory)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
