@@ -56,7 +56,16 @@ class BearerAuth:
             await _refuse(send, 429, "rate_limited", "too many requests for this token", retry)
             return
         scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, send)
+        await self.app(_at_endpoint_root(scope), receive, send)
+
+
+def _at_endpoint_root(scope: Scope) -> Scope:
+    """`/mcp` as `/mcp/`: the endpoint answers at its root without a redirect (a 307 costs
+    every request a round trip, and not every MCP client follows redirects of a POST)."""
+    if scope["path"] == scope.get("root_path", ""):
+        path = scope["path"] + "/"
+        return {**scope, "path": path, "raw_path": path.encode()}
+    return scope
 
 
 async def _refuse(send: Send, status: int, code: str, message: str, headers: dict) -> None:
