@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from sigecve.assistant import AssistantConfig
 from sigecve.db.repositories import Repositories
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.services.live_events import LiveFeed
@@ -21,6 +22,7 @@ class ApiContext:
     schedulers: SchedulerDirectory
     health_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     live: LiveFeed | None = None
+    assistant: AssistantConfig | None = None
 
     @property
     def commander(self) -> Commander:

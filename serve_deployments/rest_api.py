@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from serve_deployments.context import ApiContext
 from serve_deployments.rest_routes import (
     admin,
+    assistant,
     charge_points,
     id_tags,
     live,
@@ -26,6 +27,7 @@ from serve_deployments.rest_routes import (
     transactions,
 )
 from serve_deployments.rest_routes.common import AuthError, ErrorResponse
+from sigecve.assistant import AssistantConfig
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.services import audit
@@ -190,7 +192,7 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
             status_code=200 if healthy else 503,
         )
 
-    for module in (charge_points, id_tags, transactions, sites, reports, admin, live):
+    for module in (charge_points, id_tags, transactions, sites, reports, admin, live, assistant):
         app.include_router(module.router(ctx))
     return app
 
@@ -245,6 +247,21 @@ class RestApi:
             "deployments": self._probe_deployments,
             "charge_point_hosts": self._probe_charge_point_hosts,
         }
+        s = self.settings
+        assistant_config = AssistantConfig(
+            mcp_url=f"{s.public_http_url}/mcp",
+            api_key=s.anthropic_api_key,
+            base_url=s.anthropic_base_url,
+            model=s.llm_model,
+            verify_tls=False,  # its own endpoint, on its own (maybe self-signed) certificate
+        )
         return build_rest_app(
-            ApiContext(Repositories(self.pool), self.directory, self.schedulers, probes, self.live)
+            ApiContext(
+                Repositories(self.pool),
+                self.directory,
+                self.schedulers,
+                probes,
+                self.live,
+                assistant_config,
+            )
         )

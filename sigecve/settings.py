@@ -93,6 +93,9 @@ class Settings(BaseSettings):
         description="browser origins besides this host's own that may call /mcp",
     )
 
+    api_token: str | None = Field(
+        default=None, validation_alias="SIGECVE_TOKEN", description="`sigecve ask`'s token"
+    )
     anthropic_api_key: str | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
     llm_model: str | None = Field(default=None, validation_alias="SIGECVE_LLM_MODEL")

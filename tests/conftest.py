@@ -22,6 +22,7 @@ from sigecve.db.embedded import EmbeddedPostgres
 from sigecve.db.migrate import apply_migrations
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
+from tests.fake_llm import FakeMessagesApi
 
 READY_PREFIX = "SIGEC-VE ready"
 START_TIMEOUT_S = 240
@@ -76,15 +77,20 @@ class RunningSystem:
 def start_system(var_dir: Path, port: int, **env: str) -> RunningSystem:
     """Start `sigecve up` in a subprocess and return once it printed its ready line."""
     var_dir.mkdir(parents=True, exist_ok=True)
+    # Nothing of the developer's own setup leaks in: no cluster to join, no real model.
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RAY_ADDRESS", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
+    }
     full_env = {
-        **os.environ,
+        **inherited,
         "SIGECVE_PORT": str(port),
         "SIGECVE_VAR_DIR": str(var_dir),
         "DEMO_CPS": "0",
         "PYTHONUNBUFFERED": "1",
         **env,
     }
-    full_env.pop("RAY_ADDRESS", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "sigecve.cli", "up"],
         stdout=subprocess.PIPE,
@@ -132,12 +138,33 @@ async def repos(database_url: str) -> AsyncIterator[Repositories]:
 
 
 @pytest.fixture(scope="session")
-def system(database_url: str, tmp_path_factory) -> Iterator[RunningSystem]:
+def fake_llm() -> Iterator[FakeMessagesApi]:
+    """The session's stand-in for the Messages API; the session's system talks to it."""
+    api = FakeMessagesApi()
+    server = api.serve()
+    yield api
+    server.should_exit = True
+    server.thread.join(10)
+
+
+@pytest.fixture
+def llm(fake_llm: FakeMessagesApi) -> FakeMessagesApi:
+    fake_llm.script()
+    return fake_llm
+
+
+@pytest.fixture(scope="session")
+def system(
+    database_url: str, fake_llm: FakeMessagesApi, tmp_path_factory
+) -> Iterator[RunningSystem]:
     """The session's running SIGEC-VE on the session database (through DATABASE_URL)."""
     running = start_system(
         tmp_path_factory.mktemp("system"),
         free_port(),
         DATABASE_URL=database_url,
+        ANTHROPIC_API_KEY="sk-test-not-a-real-key",
+        ANTHROPIC_BASE_URL=fake_llm.url,
+        SIGECVE_LLM_MODEL="claude-test-model",
         SIGECVE_ADMIN_TOKEN="sgv_test_" + secrets.token_hex(16),
         SIGECVE_COMMAND_TIMEOUT_S="10",
         SIGECVE_GATEWAY_REPLICAS="2",  # reconnections may land on the other replica

@@ -37,6 +37,7 @@ async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
     try:
         assert (var_dir / "pg" / "PG_VERSION").exists()  # the embedded PostgreSQL's data
         assert f"admin_token={system.admin_token}" in system.ready_line
+        assert f"mcp=http://127.0.0.1:{port}/mcp" in system.ready_line
 
         # A charger nobody registered is admitted because SIGECVE_AUTO_REGISTER=true.
         cp_id, tag = unique_id("AUTO"), "DEMO-TAG"
@@ -83,5 +84,10 @@ async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
         async with restarted.api() as api:
             cp = (await api.get(f"/charge-points/{cp_id}")).json()
         assert cp["connected"] is False and cp["vendor"] == "SIGEC-VE"
+        # Without ANTHROPIC_API_KEY the assistant says so, and the rest works on.
+        async with restarted.api() as api:
+            r = await api.post("/assistant", json={"question": "how is the network?"})
+        assert r.status_code == 503, r.text
+        assert "ANTHROPIC_API_KEY" in r.json()["error"]["message"]
     finally:
         assert restarted.stop() == 0
