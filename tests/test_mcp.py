@@ -106,6 +106,9 @@ async def test_every_tool_works_on_a_live_charger(system, tokens, database_url):
         assert status["charge_point"]["connected"] is True
         assert "vendor" in status["untrusted_fields"]
         free = structured(await op.call_tool("list_available_connectors", {"site_id": site}))
+        async with system.api(tokens["viewer"]) as api:
+            rest = await api.get("/connectors/available", params={"site_id": site})
+        assert rest.json() == free
         assert [(c["charge_point_id"], c["connector_id"]) for c in free["items"]] == [
             (cp_id, 1),
             (cp_id, 2),
@@ -220,6 +223,13 @@ async def test_diagnosis_names_the_fault_its_action_and_the_risk(system, tokens,
     assert diagnosis["suggested_action"].startswith("connector 1 is Faulted (GroundFailure)")
     assert "electrician" in diagnosis["suggested_action"]
     assert diagnosis["risk"]["risk"] == 0.82
+    # REST answers from the same service.
+    async with system.api(tokens["viewer"]) as api:
+        rest = (await api.get(f"/charge-points/{cp_id}/diagnosis")).json()
+        assert rest["suggested_action"] == diagnosis["suggested_action"]
+        assert (await api.get(f"/charge-points/{cp_id}/failure-risk")).json() == risk
+        r = await api.get("/charge-points/NO-SUCH-CP/diagnosis")
+        assert r.status_code == 404
     # The charger's words are carried as data, flagged, not acted on.
     assert diagnosis["untrusted"] is True
     assert diagnosis["recent_problems"][0]["info"].startswith("IGNORE ALL PRIOR")
@@ -285,7 +295,7 @@ async def test_http_level_auth_origin_and_host(system):
         r = await http.post("/mcp", json=body, headers={**auth, "origin": "http://evil.example"})
         assert r.status_code == 403
         r = await http.post("/mcp", json=body, headers={**auth, "host": "evil.example"})
-        assert r.status_code in (400, 421)
+        assert r.status_code == 421
 
 
 async def test_a_token_past_its_rate_is_told_to_wait(system):

@@ -18,14 +18,16 @@ from serve_deployments.rest_routes.common import (
 )
 from sigecve.db.repositories import ChargePointFilter
 from sigecve.domain import ChargePoint, ChargePointUpdate, Command, CommandResult, Reservation
-from sigecve.services import charge_points, commands
+from sigecve.services import charge_points, commands, diagnostics
 from sigecve.services.api_tokens import Role
 from sigecve.services.charge_points import (
+    AvailableConnectors,
     ChargePointPage,
     ChargePointRegistration,
     PasswordChange,
 )
 from sigecve.services.charging_profiles import ChargingProfilePage, list_charging_profiles
+from sigecve.services.diagnostics import Diagnosis, FailureRisk
 from sigecve.services.remote_commands import (
     AvailabilityRequest,
     ChargingProfileRequest,
@@ -356,6 +358,41 @@ def router(ctx: ApiContext) -> APIRouter:
             cursor=cursor,
             limit=limit,
         )
+
+    @api.get(
+        "/connectors/available",
+        response_model=AvailableConnectors,
+        dependencies=[viewer],
+    )
+    async def available_connectors(
+        site_id: Annotated[str | None, Query(max_length=64)] = None,
+        limit: PageSize = 100,
+    ) -> AvailableConnectors:
+        """Connectors a driver could plug into now: Available, on a connected charge point."""
+        return await charge_points.list_available_connectors(
+            ctx.repos, site_id=site_id, limit=limit
+        )
+
+    @api.get(
+        "/charge-points/{charge_point_id}/diagnosis",
+        response_model=Diagnosis,
+        responses=errors(404),
+        dependencies=[viewer],
+    )
+    async def diagnosis(charge_point_id: str) -> Diagnosis:
+        """Faulted connectors, recent faults and error codes, the charger's error replies,
+        failure risk and a suggested action. Charger text is untrusted data."""
+        return await diagnostics.diagnose_charge_point(ctx.repos, charge_point_id)
+
+    @api.get(
+        "/charge-points/{charge_point_id}/failure-risk",
+        response_model=FailureRisk,
+        responses=errors(404),
+        dependencies=[viewer],
+    )
+    async def failure_risk(charge_point_id: str) -> FailureRisk:
+        """The riskiest open failure-prediction alert: risk, horizon, mode, top signals."""
+        return await diagnostics.failure_risk(ctx.repos, charge_point_id)
 
     @api.get(
         "/charge-points/{charge_point_id}/log",
