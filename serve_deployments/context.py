@@ -6,11 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sigecve.assistant import AssistantConfig
+from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.services.live_events import LiveFeed
 from sigecve.services.remote_commands import Commander
 from sigecve.services.sites import SchedulerDirectory
+from sigecve.settings import Settings
 
 
 @dataclass
@@ -27,6 +29,19 @@ class ApiContext:
     @property
     def commander(self) -> Commander:
         return Commander(self.repos, self.directory)
+
+
+async def open_api_context(settings: Settings, database_url: str) -> ApiContext:
+    """The context a Serve replica of the REST API or the MCP server works with."""
+    from actors.directory import HostDirectory
+    from actors.grid_scheduler import SchedulerDirectory
+
+    pool = await open_pool(database_url, max_size=settings.db_pool_max)
+    return ApiContext(
+        Repositories(pool),
+        HostDirectory(settings.charge_point_hosts),
+        SchedulerDirectory(settings, database_url),
+    )
 
 
 def bearer_token(authorization: str | None) -> str | None:

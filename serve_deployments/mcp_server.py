@@ -13,9 +13,8 @@ from ray import serve
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from serve_deployments.context import ApiContext, bearer_token
+from serve_deployments.context import ApiContext, bearer_token, open_api_context
 from serve_deployments.mcp_tools import register
-from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.rate_limit import TokenBuckets
 from sigecve.services.api_tokens import authenticate
@@ -116,14 +115,8 @@ def build_mcp_app(api: ApiContext, settings: Settings) -> ASGIApp:
 @serve.ingress()
 class McpServer:
     async def __init__(self, settings: Settings, database_url: str) -> None:
-        from actors.directory import HostDirectory
-        from actors.grid_scheduler import SchedulerDirectory
-
         self.settings = settings
-        self.pool = await open_pool(database_url, max_size=settings.db_pool_max)
-        self.directory = HostDirectory(settings.charge_point_hosts)
-        self.schedulers = SchedulerDirectory(settings, database_url)
+        self.ctx = await open_api_context(settings, database_url)
 
     def __serve_build_asgi_app__(self) -> ASGIApp:
-        api = ApiContext(Repositories(self.pool), self.directory, self.schedulers)
-        return build_mcp_app(api, self.settings)
+        return build_mcp_app(self.ctx, self.settings)

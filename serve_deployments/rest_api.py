@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -15,7 +14,7 @@ from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serve_deployments.context import ApiContext
+from serve_deployments.context import ApiContext, open_api_context
 from serve_deployments.rest_routes import (
     admin,
     assistant,
@@ -28,7 +27,6 @@ from serve_deployments.rest_routes import (
 )
 from serve_deployments.rest_routes.common import AuthError, ErrorResponse
 from sigecve.assistant import AssistantConfig
-from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.services import audit
 from sigecve.services.errors import ServiceError
@@ -206,17 +204,24 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
 @serve.ingress()
 class RestApi:
     async def __init__(self, settings: Settings, database_url: str) -> None:
-        from actors.directory import HostDirectory
-        from actors.grid_scheduler import SchedulerDirectory
-
-        self.settings = settings
-        self.pool = await open_pool(database_url, max_size=settings.db_pool_max)
-        self.directory = HostDirectory(settings.charge_point_hosts)
-        self.schedulers = SchedulerDirectory(settings, database_url)
-        self.live = LiveFeed(database_url)
+        self.ctx = await open_api_context(settings, database_url)
+        self.ctx.live = LiveFeed(database_url)
+        self.ctx.assistant = AssistantConfig(
+            mcp_url=f"{settings.public_http_url}/mcp",
+            api_key=settings.anthropic_api_key,
+            base_url=settings.anthropic_base_url,
+            model=settings.llm_model,
+            verify_tls=False,  # its own endpoint, on its own (maybe self-signed) certificate
+        )
+        self.ctx.health_probes = {
+            "database": self._probe_database,
+            "ray": self._probe_ray,
+            "deployments": self._probe_deployments,
+            "charge_point_hosts": self._probe_charge_point_hosts,
+        }
 
     async def _probe_database(self) -> None:
-        async with self.pool.connection() as conn:
+        async with self.ctx.repos.pool.connection() as conn:
             await conn.execute("SELECT 1")
 
     async def _probe_ray(self) -> None:
@@ -237,31 +242,8 @@ class RestApi:
             raise RuntimeError(", ".join(bad))
 
     async def _probe_charge_point_hosts(self) -> None:
-        for host in self.directory.hosts:
+        for host in self.ctx.directory.hosts:
             await host.stats.remote()
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        probes: dict[str, Any] = {
-            "database": self._probe_database,
-            "ray": self._probe_ray,
-            "deployments": self._probe_deployments,
-            "charge_point_hosts": self._probe_charge_point_hosts,
-        }
-        s = self.settings
-        assistant_config = AssistantConfig(
-            mcp_url=f"{s.public_http_url}/mcp",
-            api_key=s.anthropic_api_key,
-            base_url=s.anthropic_base_url,
-            model=s.llm_model,
-            verify_tls=False,  # its own endpoint, on its own (maybe self-signed) certificate
-        )
-        return build_rest_app(
-            ApiContext(
-                Repositories(self.pool),
-                self.directory,
-                self.schedulers,
-                probes,
-                self.live,
-                assistant_config,
-            )
-        )
+        return build_rest_app(self.ctx)

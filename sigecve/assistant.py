@@ -99,7 +99,6 @@ class Assistant:
         config.check()
         self.config = config
         self.token = token
-        self.llm = anthropic.AsyncAnthropic(api_key=config.api_key, base_url=config.base_url)
 
     @contextlib.asynccontextmanager
     async def _mcp(self) -> AsyncIterator[Client]:
@@ -116,8 +115,9 @@ class Assistant:
         """Play a turn (see `next_turn`) as a stream of events ending in `done`,
         `confirmation_required` or `error`."""
         messages, results = turn.messages, turn.results
+        llm = anthropic.AsyncAnthropic(api_key=self.config.api_key, base_url=self.config.base_url)
         try:
-            async with self._mcp() as mcp:
+            async with llm, self._mcp() as mcp:
                 tools = (await mcp.list_tools()).tools
                 destructive = {
                     t.name for t in tools if t.annotations and t.annotations.destructive_hint
@@ -146,7 +146,7 @@ class Assistant:
                     }
                     for t in tools
                 ]
-                async for event in self._loop(mcp, messages, tool_defs, destructive, titles):
+                async for event in self._loop(llm, mcp, messages, tool_defs, destructive, titles):
                     yield event
         except Exception as e:  # the MCP client's task group wraps what it raises in a group
             cause = _innermost(e)
@@ -159,6 +159,7 @@ class Assistant:
 
     async def _loop(
         self,
+        llm: anthropic.AsyncAnthropic,
         mcp: Client,
         messages: list[dict[str, Any]],
         tool_defs: list[dict[str, Any]],
@@ -167,7 +168,7 @@ class Assistant:
     ) -> AsyncIterator[AssistantEvent]:
         for _ in range(MAX_STEPS):
             try:
-                response = await self.llm.messages.create(
+                response = await llm.messages.create(
                     model=self.config.model or DEFAULT_MODEL,
                     max_tokens=MAX_TOKENS,
                     system=ASSISTANT_SYSTEM_PROMPT,

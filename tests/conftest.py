@@ -173,6 +173,18 @@ def system(
     running.stop()
 
 
+@pytest.fixture(scope="session")
+async def tokens(system: RunningSystem) -> dict[str, str]:
+    """A bearer token of each role on the session's system (named `test <role>`)."""
+    out = {"admin": system.admin_token}
+    async with system.api() as api:
+        for role in ("viewer", "operator"):
+            r = await api.post("/tokens", json={"name": f"test {role}", "role": role})
+            assert r.status_code == 201, r.text
+            out[role] = r.json()["token"]
+    return out
+
+
 def wait_until(condition, timeout: float = 30.0, interval: float = 0.2, message: str = ""):
     """Poll `condition` until it returns a truthy value; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

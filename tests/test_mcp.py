@@ -52,16 +52,6 @@ async def mcp_client(system: RunningSystem, token: str, mode: str = "auto"):
         yield client
 
 
-@pytest.fixture(scope="module")
-async def tokens(system: RunningSystem) -> dict[str, str]:
-    out = {"admin": system.admin_token}
-    async with system.api() as api:
-        for role in ("viewer", "operator"):
-            r = await api.post("/tokens", json={"name": f"mcp tests {role}", "role": role})
-            out[role] = r.json()["token"]
-    return out
-
-
 def structured(result) -> dict:
     assert not result.is_error, result.content
     return result.structured_content

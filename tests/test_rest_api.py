@@ -108,18 +108,6 @@ def template_of(path: str) -> str:
     return path.replace("/999999999", "/{id}")
 
 
-@pytest.fixture(scope="module")
-async def tokens(system: RunningSystem) -> dict[str, str]:
-    """A bearer token of each role."""
-    out = {"admin": system.admin_token}
-    async with system.api() as api:
-        for role in ("viewer", "operator"):
-            r = await api.post("/tokens", json={"name": f"rest tests {role}", "role": role})
-            assert r.status_code == 201, r.text
-            out[role] = r.json()["token"]
-    return out
-
-
 def as_role(system: RunningSystem, tokens: dict[str, str], role: str) -> httpx.AsyncClient:
     return system.api(token=tokens[role])
 
@@ -859,9 +847,7 @@ async def test_every_write_is_audited_with_who_and_no_secret(system, tokens):
         entries = (await admin.get("/audit-log", params={"limit": 50})).json()["items"]
         mine = [e for e in entries if e["details"] and e["details"].get("id") == cp_id]
         assert [e["status"] for e in mine] == [409, 201]  # newest first
-        assert all(
-            e["role"] == "operator" and e["token_name"] == "rest tests operator" for e in mine
-        )
+        assert all(e["role"] == "operator" and e["token_name"] == "test operator" for e in mine)
         assert all(e["details"]["password"] == "***" for e in mine)
         assert (mine[0]["method"], mine[0]["target"], mine[0]["interface"]) == (
             "POST",

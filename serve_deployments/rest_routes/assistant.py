@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,8 @@ from sigecve.domain import Flag
 from sigecve.services.api_tokens import Role
 from sigecve.services.errors import Unavailable
 from sigecve.services.live_events import sse_frame
+
+log = logging.getLogger(__name__)
 
 
 class AssistantRequest(BaseModel):
@@ -56,8 +59,15 @@ def router(ctx: ApiContext) -> APIRouter:
         assistant = Assistant(ctx.assistant, bearer_token(request.headers.get("authorization")))
 
         async def frames() -> AsyncIterator[str]:
-            async for event in assistant.run(turn):
-                yield sse_frame(event.model_dump(mode="json", exclude_none=True))
+            try:
+                async for event in assistant.run(turn):
+                    yield sse_frame(event.model_dump(mode="json", exclude_none=True))
+            except Exception:
+                # The answer has begun (200): the failure can only be told as the last event.
+                log.exception("the assistant failed")
+                yield sse_frame(
+                    {"type": "error", "text": "internal error; the incident has been logged"}
+                )
 
         return StreamingResponse(
             frames(),
