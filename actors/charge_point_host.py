@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import ray
@@ -17,6 +18,8 @@ from sigecve.settings import Settings
 
 log = logging.getLogger(__name__)
 
+SITE_CACHE_S = 60.0
+
 
 @ray.remote(num_cpus=0, max_concurrency=100_000)
 class ChargePointHost:
@@ -28,6 +31,7 @@ class ChargePointHost:
         self._started = asyncio.Event()
         self._purge: asyncio.Task | None = None
         self._schedulers = SchedulerDirectory(settings, database_url)
+        self._site_cache: dict[str, tuple[float, str | None]] = {}
 
     async def start(self) -> int:
         """Open the database pool; returns the number of charge points hosted (0)."""
@@ -39,6 +43,7 @@ class ChargePointHost:
                 heartbeat_interval_s=self._settings.heartbeat_interval_s,
                 command_timeout_s=self._settings.command_timeout_s,
                 site_replanner=self._replan_site_of,
+                power_observer=self._power_of,
             )
             self._sessions.start()
             if self._purges_log:
@@ -50,11 +55,25 @@ class ChargePointHost:
             self._started.set()
         return self._sessions.connected_count
 
-    async def _replan_site_of(self, charge_point_id: str) -> None:
+    async def _site_of(self, charge_point_id: str) -> str | None:
+        """The charge point's site, kept a minute: asked at every meter value."""
         assert self._sessions is not None
-        site_id = await self._sessions.repos.sites.site_of(charge_point_id)
+        now = time.monotonic()
+        known = self._site_cache.get(charge_point_id)
+        if known is None or known[0] < now:
+            site_id = await self._sessions.repos.sites.site_of(charge_point_id)
+            known = self._site_cache[charge_point_id] = (now + SITE_CACHE_S, site_id)
+        return known[1]
+
+    async def _replan_site_of(self, charge_point_id: str) -> None:
+        site_id = await self._site_of(charge_point_id)
         if site_id is not None:
             self._schedulers.request_replan(site_id)
+
+    async def _power_of(self, charge_point_id: str, transaction_id: int | str, kw: float) -> None:
+        site_id = await self._site_of(charge_point_id)
+        if site_id is not None:
+            self._schedulers.observe_power(site_id, charge_point_id, transaction_id, kw)
 
     async def _ready(self) -> ChargePointSessions:
         await self._started.wait()

@@ -84,6 +84,14 @@ class GridSchedulerHost:
     async def replan(self, site_id: str) -> SitePlan:
         return await (await self._site(site_id)).scheduler.replan()
 
+    async def observe_power(
+        self, site_id: str, charge_point_id: str, transaction_id: int | str, kw: float
+    ) -> None:
+        """A session's measured power: re-plan soon if it strays from the plan."""
+        site = self._sites.get(site_id)
+        if site is not None and site.scheduler.power_observed(charge_point_id, transaction_id, kw):
+            await self.request_replan(site_id)
+
     async def plan(self, site_id: str) -> SitePlan:
         """The last plan, or a new one if there is none yet."""
         scheduler = (await self._site(site_id)).scheduler
@@ -139,6 +147,15 @@ class SchedulerDirectory:
         """Ask a site's scheduler to re-plan soon; never waits, never fails."""
         with contextlib.suppress(Exception):
             self.host_for(site_id).request_replan.remote(site_id)
+
+    def observe_power(
+        self, site_id: str, charge_point_id: str, transaction_id: int | str, kw: float
+    ) -> None:
+        """Tell a site's scheduler a session's measured power; never waits, never fails."""
+        with contextlib.suppress(Exception):
+            self.host_for(site_id).observe_power.remote(
+                site_id, charge_point_id, transaction_id, kw
+            )
 
 
 def stop_all() -> None:

@@ -349,13 +349,19 @@ def register(server: MCPServer, api: ApiContext) -> None:
             None
         ),
         ev_max_power_kw: Annotated[float | None, Field(ge=0, le=1000)] = None,
+        priority: Annotated[
+            int | None,
+            Field(ge=1, le=10, description="1 normal; higher is served first when power is short"),
+        ] = None,
     ) -> sites.DemandResult:
         """Tell the optimiser what a running session needs: the energy to deliver, when the
-        driver leaves, the car's power limit. The site is re-planned toward it at once."""
+        driver leaves, the car's power limit, and its priority (e.g. an emergency vehicle,
+        a fleet van due out). The site is re-planned toward it at once."""
         demand = SessionDemand(
             target_energy_kwh=target_energy_kwh,
             departure_at=departure_at,
             ev_max_power_kw=ev_max_power_kw,
+            priority=priority,
         )
         return await sites.set_session_demand(api.repos, api.schedulers, transaction, demand)
 

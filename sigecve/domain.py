@@ -178,6 +178,23 @@ class PlannedPower(BaseModel):
     limit: float
     unit: str
     status: str = Field(description="the charger's reply to SetChargingProfile, or the error")
+    limit_in_force: float | None = Field(
+        default=None,
+        description="the limit the charger reports in force now (GetCompositeSchedule), in "
+        "`unit`; null when it did not say",
+    )
+    verified: bool = Field(
+        default=False, description="the charger's composite schedule matches the plan"
+    )
+
+
+class SessionDefaults(BaseModel):
+    """What the planner assumes of a session whose EV and driver said nothing."""
+
+    target_energy_kwh: float
+    dwell_minutes: float
+    source: str = Field(description="site history (median of recent sessions) or default")
+    sessions_seen: int = 0
 
 
 class SitePlan(BaseModel):
@@ -186,6 +203,7 @@ class SitePlan(BaseModel):
     site_limit_kw: float
     sessions: list[PlannedPower] = []
     solver: str = ""
+    defaults: SessionDefaults | None = None
 
 
 class SessionDemand(BaseModel):
@@ -194,6 +212,14 @@ class SessionDemand(BaseModel):
     target_energy_kwh: Number | None = Field(default=None, ge=0, le=1000, examples=[40])
     departure_at: datetime | None = Field(default=None, examples=["2026-11-25T18:00:00Z"])
     ev_max_power_kw: Number | None = Field(default=None, ge=0, le=1000)
+    priority: Integer | None = Field(
+        default=None,
+        ge=1,
+        le=10,
+        description="1 (normal) to 10: when power is short, a kWh to a session of priority 3 "
+        "is worth three to one of priority 1",
+        examples=[3],
+    )
 
 
 class ChargePointUpdate(BaseModel):

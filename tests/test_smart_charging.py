@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -11,9 +12,18 @@ import numpy as np
 import pytest
 
 from sigecve.cli import main
+from sigecve.domain import Site
 from sigecve.smart_charging.baselines import equal_share, uncontrolled
 from sigecve.smart_charging.planner import plan
+from sigecve.smart_charging.profiles import composite_limit, composite_schedule_request
 from sigecve.smart_charging.scenario import Scenario
+from sigecve.smart_charging.site_scheduler import (
+    DEFAULTS,
+    ev_ceiling_after,
+    learned_defaults,
+    matches,
+    site_scenario,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -224,3 +234,98 @@ def test_only_sessions_with_a_guessed_departure_are_charged_early():
     # s1's departure is known: it waits for the cheap slots; s2's is a guess: it charges now.
     assert powers[0, :2].sum() == pytest.approx(0, abs=1e-6)
     assert powers[1, 0] == pytest.approx(7, abs=1e-4)
+
+
+def test_a_priority_session_is_served_first_when_energy_is_short():
+    scenario = small()
+    scenario["horizon_slots"], scenario["prices"] = 1, [1]
+    for s in scenario["sessions"]:
+        s.update(arrival_slot=0, departure_slot=1, energy_kwh=10, max_power_kw=10)
+    even = plan(Scenario.model_validate(scenario))
+    assert even.summary.energy_kwh == pytest.approx(10)
+    scenario["sessions"][1]["priority"] = 3
+    ranked = plan(Scenario.model_validate(scenario))
+    assert [s.power_kw[0] for s in ranked.sessions] == pytest.approx([0, 10], abs=1e-6)
+    scenario["sessions"][0]["priority"] = 11
+    with pytest.raises(ValueError, match="priority"):
+        Scenario.model_validate(scenario)
+
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def open_session(**extra) -> dict:
+    row = {
+        "id": 7,
+        "ocpp_id": "42",
+        "charge_point_id": "A",
+        "started_at": NOW,
+        "energy_wh": 0,
+        "cp_max_power_kw": 22.0,
+        "departure_at": None,
+        "target_energy_kwh": None,
+        "ev_max_power_kw": None,
+        "priority": None,
+    }
+    return {**row, **extra}
+
+
+def test_a_site_with_history_plans_unknown_sessions_by_its_own_medians():
+    assert learned_defaults({"sessions": 4, "median_kwh": 9.0, "median_minutes": 50.0}) == (
+        DEFAULTS.model_copy(update={"sessions_seen": 4})
+    )
+    learned = learned_defaults({"sessions": 30, "median_kwh": 12.5, "median_minutes": 95.0})
+    assert (learned.target_energy_kwh, learned.dwell_minutes, learned.source) == (
+        12.5,
+        95.0,
+        "site history",
+    )
+    site = Site(id="S", max_power_kw=50)
+    scenario = site_scenario(site, [open_session()], NOW, learned)
+    (session,) = scenario.sessions
+    assert (session.energy_kwh, session.departure_slot) == (12.5, 6)  # 95 min: 6 slots
+    assert scenario.sessions[0].priority == 1
+    ranked = site_scenario(site, [open_session(priority=4)], NOW, learned)
+    assert ranked.sessions[0].priority == 4
+
+
+def test_an_ev_drawing_less_than_planned_is_capped_until_it_presses_again():
+    # Planned 11 kW, draws 4: tapering. Planned at 4.5 kW (headroom) from now on.
+    assert ev_ceiling_after(11.0, 4.0, None) == (4.5, True)
+    assert ev_ceiling_after(4.5, 4.1, 4.5) == (4.5, False)  # still under its ceiling
+    assert ev_ceiling_after(4.5, 4.4, 4.5) == (None, True)  # pressing: may want more
+    assert ev_ceiling_after(11.0, 10.5, None) == (None, False)  # following the plan
+    assert ev_ceiling_after(5.0, 8.0, None) == (None, True)  # not following its profile
+    assert ev_ceiling_after(11.0, 0.0, None) == (0.5, True)  # full
+    site = Site(id="S", max_power_kw=50)
+    capped = site_scenario(site, [open_session()], NOW, DEFAULTS, {("A", "42"): 4.5})
+    assert capped.sessions[0].max_power_kw == 4.5
+
+
+def test_the_limit_in_force_is_read_from_either_versions_composite_schedule():
+    v16 = {
+        "status": "Accepted",
+        "chargingSchedule": {
+            "chargingRateUnit": "W",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400}],
+        },
+    }
+    v201 = {
+        "status": "Accepted",
+        "schedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16, "numberPhases": 3}],
+        },
+    }
+    assert composite_limit(v16, "W", 3) == 7400
+    assert composite_limit(v201, "A", 3) == 16
+    assert composite_limit(v201, "W", 3) == 11040  # 16 A x 230 V x 3
+    assert composite_limit(v16, "A", 3) == pytest.approx(10.7, abs=0.05)
+    assert composite_limit({"status": "Rejected"}, "W", 3) is None
+    assert matches(7400.0, 7400.0) and matches(7401.0, 7400.0) and not matches(7000.0, 7400.0)
+    assert not matches(None, 7400.0)
+    assert composite_schedule_request("ocpp1.6", 2, "W") == {
+        "connectorId": 2,
+        "duration": 900,
+        "chargingRateUnit": "W",
+    }

@@ -860,7 +860,7 @@ class SiteRepository:
             cur = await conn.execute(
                 f"""SELECT {_TRANSACTION_COLUMNS}, cp.max_power_kw AS cp_max_power_kw,
                            cp.phases, cp.charging_rate_unit, d.target_energy_kwh,
-                           d.departure_at, d.ev_max_power_kw
+                           d.departure_at, d.ev_max_power_kw, d.priority
                     FROM transactions t JOIN charge_points cp ON cp.id = t.charge_point_id
                     LEFT JOIN session_demands d ON d.transaction_id = t.transaction_id
                     WHERE cp.site_id = %s AND t.stopped_at IS NULL AND cp.connected
@@ -868,6 +868,27 @@ class SiteRepository:
                 (site_id,),
             )
             return await cur.fetchall()
+
+    async def typical_session(self, site_id: str, since: datetime, min_wh: int) -> Row:
+        """Count and medians (energy, minutes) of the site's sessions ended since `since` that
+        delivered at least `min_wh`."""
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT count(*) AS sessions,
+                          percentile_cont(0.5) WITHIN GROUP (
+                              ORDER BY (t.meter_stop_wh - t.meter_start_wh) / 1000.0)
+                              AS median_kwh,
+                          percentile_cont(0.5) WITHIN GROUP (
+                              ORDER BY extract(epoch FROM t.stopped_at - t.started_at) / 60)
+                              AS median_minutes
+                   FROM transactions t JOIN charge_points cp ON cp.id = t.charge_point_id
+                   WHERE cp.site_id = %s AND t.stopped_at >= %s
+                     AND t.meter_stop_wh - t.meter_start_wh >= %s""",
+                (site_id, since, min_wh),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            return row
 
     async def site_of(self, charge_point_id: str) -> str | None:
         async with connection(self.pool) as conn:
@@ -888,15 +909,16 @@ class SessionDemandRepository:
         async with connection(self.pool) as conn:
             await conn.execute(
                 """INSERT INTO session_demands (transaction_id, target_energy_kwh, departure_at,
-                                                ev_max_power_kw, source)
+                                                ev_max_power_kw, priority, source)
                    VALUES (%(id)s, %(target_energy_kwh)s, %(departure_at)s, %(ev_max_power_kw)s,
-                           %(source)s)
+                           %(priority)s, %(source)s)
                    ON CONFLICT (transaction_id) DO UPDATE SET
                        target_energy_kwh = COALESCE(EXCLUDED.target_energy_kwh,
                                                     session_demands.target_energy_kwh),
                        departure_at = COALESCE(EXCLUDED.departure_at, session_demands.departure_at),
                        ev_max_power_kw = COALESCE(EXCLUDED.ev_max_power_kw,
                                                   session_demands.ev_max_power_kw),
+                       priority = COALESCE(EXCLUDED.priority, session_demands.priority),
                        source = EXCLUDED.source, updated_at = now()""",
                 {"id": transaction_id, "source": source, **demand.model_dump()},
             )

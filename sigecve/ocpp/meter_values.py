@@ -10,6 +10,7 @@ from sigecve.domain import MeterSample
 from sigecve.ocpp.timestamps import parse_timestamp
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+ACTIVE_POWER = "Power.Active.Import"
 
 # Stored units are the base units; kilo-units are scaled on the way in.
 _SCALE = {
@@ -87,3 +88,12 @@ def last_energy_register_wh(samples: Iterable[MeterSample]) -> float | None:
     """The newest total (not per-phase) energy register reading among `samples`, in Wh."""
     readings = [s for s in samples if s.measurand == ENERGY_REGISTER and s.phase is None]
     return max(readings, key=lambda s: s.timestamp).value if readings else None
+
+
+def last_active_power_kw(samples: Iterable[MeterSample]) -> float | None:
+    """The newest total (not per-phase) active power imported among `samples`, in kW."""
+    readings = [s for s in samples if s.measurand == ACTIVE_POWER and s.phase is None]
+    if not readings:
+        return None
+    newest = max(readings, key=lambda s: s.timestamp)
+    return newest.value if newest.unit == "kW" else newest.value / 1000.0

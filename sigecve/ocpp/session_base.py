@@ -24,6 +24,7 @@ from ocpp.routing import on
 from sigecve.db.group_commit import GroupCommitter, after_commit
 from sigecve.db.repositories import Repositories
 from sigecve.ocpp.framing import call_error_frame, error_for_exception, read_frame
+from sigecve.ocpp.meter_values import last_active_power_kw
 from sigecve.services.errors import CommandTimeout, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,14 @@ class CentralSystemSession:
         heartbeat_interval_s: int,
         response_timeout_s: float,
         on_charging_change: Callable[[str], None] | None = None,
+        on_power: Callable[[str, int | str, float], None] | None = None,
     ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
         self.repos = repos
         self.commits = commits
         self.heartbeat_interval_s = heartbeat_interval_s
         self._on_charging_change = on_charging_change
+        self._on_power = on_power
         # The `ocpp` router answers a failing handler with a CALLERROR and swallows the
         # exception; the group commit must see it to roll back that message's writes alone.
         self._handler_error: Exception | None = None
@@ -166,6 +169,13 @@ class CentralSystemSession:
         if self._on_charging_change is not None:
             callback, cp_id = self._on_charging_change, self.id
             after_commit(lambda: callback(cp_id))
+
+    def power_observed(self, transaction_id: int | str | None, samples: list) -> None:
+        """A session's measured power: once committed, its site checks it against the plan."""
+        power_kw = last_active_power_kw(samples)
+        if self._on_power is not None and transaction_id is not None and power_kw is not None:
+            callback, cp_id = self._on_power, self.id
+            after_commit(lambda: callback(cp_id, transaction_id, power_kw))
 
     def current_payload(self) -> dict[str, Any]:
         """The payload of the CALL being handled, exactly as the charger sent it."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,10 +83,13 @@ class ChargePointSessions:
         heartbeat_interval_s: int,
         command_timeout_s: float,
         site_replanner: Callable[[str], Awaitable[None]] | None = None,
+        power_observer: Callable[[str, int | str, float], Awaitable[None]] | None = None,
     ) -> None:
         self.repos = repos
         # Told the id of a charge point whose sessions changed, so its site can re-plan.
         self._site_replanner = site_replanner
+        # Told each session's measured power (kW), so its site can see it stray from the plan.
+        self._power_observer = power_observer
         self._background: set[asyncio.Task] = set()
         self.auto_register = auto_register
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -146,6 +149,7 @@ class ChargePointSessions:
             commits=self.commits,
             heartbeat_interval_s=self.heartbeat_interval_s,
             on_charging_change=self._charging_changed,
+            on_power=self._power_observed,
             response_timeout_s=self.command_timeout_s,
         )
         task = asyncio.create_task(session.start(), name=f"ocpp-session-{charge_point_id}")
@@ -211,9 +215,15 @@ class ChargePointSessions:
         )
 
     def _charging_changed(self, charge_point_id: str) -> None:
-        if self._site_replanner is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._site_replanner(charge_point_id))
+        if self._site_replanner is not None:
+            self._in_background(self._site_replanner(charge_point_id))
+
+    def _power_observed(self, charge_point_id: str, transaction_id: int | str, kw: float) -> None:
+        if self._power_observer is not None:
+            self._in_background(self._power_observer(charge_point_id, transaction_id, kw))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -130,6 +130,7 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
     async def on_meter_values(self, connector_id: int, meter_value: list, **kw):
         samples = samples_from_meter_values(connector_id, kw.get("transaction_id"), meter_value)
         await transactions.record_meter_values(self.repos, self.id, samples)
+        self.power_observed(kw.get("transaction_id"), samples)
         return call_result.MeterValues()
 
     @on(Action.stop_transaction)

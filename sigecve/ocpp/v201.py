@@ -156,6 +156,8 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
         )
         if event_type in ("Started", "Ended"):
             self.charging_changed()
+        else:
+            self.power_observed(transaction_info["transaction_id"], samples)
         return call_result.TransactionEvent(
             id_token_info={"status": status} if status is not None else None
         )

@@ -7,8 +7,8 @@ in every slot the site stays within its limit (sum_i p <= L_t), and a charge poi
 overlapping sessions within its own limit. Sessions with `min_power_kw` get a binary per slot
 (p = 0 or min <= p <= max), which makes it a MILP.
 
-Objectives, in order of priority:
-1. the most energy delivered;
+Objectives, in order:
+1. the most energy delivered, each session's kWh weighted by its priority (1 by default);
 2. the lowest energy cost (sum of price_t * p * h);
 3. the lowest peak site power (a variable z >= sum_i p[i,t] for every t).
 They are one LP whose weights keep that order (see `optimal_powers`). Pure LPs go to HiGHS's
@@ -199,9 +199,10 @@ def optimal_powers(
     # power; an LP left alone picks a corner and starves one of them).
     weight = 2.0 * max(abs(p) for p in s.prices) + 1.0
     early = np.broadcast_to(np.asarray(prefer_early, dtype=bool), (len(s.sessions),))
-    value = np.full(m.n, h)
+    # A kWh is worth its session's priority (>= 1, so still more than any price).
+    value = h * np.array([sess.priority for sess in s.sessions])[m.session_of]
     if early.any():
-        value = h * (1.0 - np.where(early[m.session_of], 0.5 * m.slot_of / s.horizon_slots, 0.0))
+        value *= 1.0 - np.where(early[m.session_of], 0.5 * m.slot_of / s.horizon_slots, 0.0)
         weight *= 2.0 * s.horizon_slots
     objective = prices - weight * value
     maxima = []

@@ -68,3 +68,31 @@ def profile_limit_kw(payload: dict[str, Any], voltage: float = NOMINAL_VOLTAGE_V
     if schedule["chargingRateUnit"] == "W":
         return limit / 1000.0
     return limit * voltage * period.get("numberPhases", 3) / 1000.0
+
+
+def composite_schedule_request(
+    protocol: str, connector_id: int, unit: str, duration_s: int = 900
+) -> dict[str, Any]:
+    """A GetCompositeSchedule payload asking what limit is in force on a connector/EVSE."""
+    if protocol == "ocpp2.0.1":
+        return {"evseId": connector_id, "duration": duration_s, "chargingRateUnit": unit}
+    return {"connectorId": connector_id, "duration": duration_s, "chargingRateUnit": unit}
+
+
+def composite_limit(reply: dict[str, Any], unit: str, phases: int) -> float | None:
+    """The first-period limit of a GetCompositeSchedule reply (1.6 or 2.0.1) in `unit`, or
+    None when the charger gave none. A reply in the other unit is converted at the nominal
+    voltage."""
+    schedule = reply.get("chargingSchedule") or reply.get("schedule")
+    if reply.get("status") != "Accepted" or not schedule:
+        return None
+    periods = schedule.get("chargingSchedulePeriod") or []
+    if not periods:
+        return None
+    period = periods[0]
+    limit = float(period["limit"])
+    if schedule.get("chargingRateUnit", unit) == unit:
+        return limit
+    phases = period.get("numberPhases", phases)
+    kw = limit / 1000.0 if unit == "A" else limit * NOMINAL_VOLTAGE_V * phases / 1000.0
+    return rate_limit(kw, unit, phases)

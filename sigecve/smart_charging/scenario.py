@@ -51,6 +51,13 @@ class SessionSpec(BaseModel):
     min_power_kw: float | None = Field(
         default=None, ge=0, description="when charging at all in a slot, at least this much"
     )
+    priority: float = Field(
+        default=1.0,
+        ge=1,
+        le=10,
+        description="when energy is short, a kWh to this session is worth `priority` kWh of "
+        "a priority-1 session (an extension of the shared format; absent: 1)",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> SessionSpec:

@@ -14,22 +14,80 @@ from typing import Any
 import numpy as np
 
 from sigecve.db.repositories import Repositories
-from sigecve.domain import PlannedPower, Site, SitePlan
+from sigecve.domain import PlannedPower, SessionDefaults, Site, SitePlan
 from sigecve.ocpp.timestamps import format_timestamp, utc_now
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.smart_charging.baselines import equal_share
 from sigecve.smart_charging.planner import PlanningError, optimal_powers
-from sigecve.smart_charging.profiles import rate_limit, tx_profile_16, tx_profile_201
+from sigecve.smart_charging.profiles import (
+    composite_limit,
+    composite_schedule_request,
+    rate_limit,
+    tx_profile_16,
+    tx_profile_201,
+)
 from sigecve.smart_charging.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
 SLOT_MINUTES = 15
 HORIZON_SLOTS = 96
-# What a session without a known demand is planned for: a typical need and stay.
-DEFAULT_TARGET_KWH = 30.0
-DEFAULT_DWELL_SLOTS = 16
+# What a session without a known demand is planned for, until the site has a history: a
+# typical need and stay. With one, the medians of its recent sessions.
+DEFAULTS = SessionDefaults(target_energy_kwh=30.0, dwell_minutes=240.0, source="default")
+HISTORY = timedelta(days=30)
+MIN_HISTORY_SESSIONS = 5
+DEFAULTS_TTL = timedelta(hours=1)
+MIN_SESSION_WH = 10  # a session that delivered less did not really charge
 PROFILE_TIMEOUT_S = 10.0
+VERIFY_TOLERANCE = 0.01  # a composite limit within 1 % (rounding, unit conversion) matches
+
+
+def learned_defaults(history: dict[str, Any]) -> SessionDefaults:
+    """The site's own typical session from its recent history, or the global defaults when
+    it has too little of one (pure)."""
+    if history["sessions"] < MIN_HISTORY_SESSIONS:
+        return DEFAULTS.model_copy(update={"sessions_seen": history["sessions"]})
+    return SessionDefaults(
+        target_energy_kwh=round(min(max(history["median_kwh"], 1.0), 200.0), 3),
+        dwell_minutes=round(
+            min(max(history["median_minutes"], SLOT_MINUTES), SLOT_MINUTES * HORIZON_SLOTS), 1
+        ),
+        source="site history",
+        sessions_seen=history["sessions"],
+    )
+
+
+# A reading this far from the plan (a share of it, and at least this many kW) is a drift.
+DRIFT_SHARE = 0.2
+DRIFT_MIN_KW = 1.0
+
+
+def ev_ceiling_after(
+    planned_kw: float, measured_kw: float, ceiling_kw: float | None
+) -> tuple[float | None, bool]:
+    """What an EV is now believed able to draw (None: what it declared), and whether the site
+    must re-plan, after a power reading (pure).
+
+    An EV drawing well below its planned power is tapering (its battery is nearly full) or
+    limited on board: it is planned at what it draws, with headroom, and the power it leaves
+    goes to the others. Once it presses against that ceiling, the ceiling goes. A charger
+    drawing well above the plan is not following its profile: re-planning sends it again.
+    """
+    if ceiling_kw is not None:
+        if measured_kw >= 0.97 * ceiling_kw:
+            return None, True
+        return ceiling_kw, False
+    if measured_kw < planned_kw * (1 - DRIFT_SHARE) - DRIFT_MIN_KW:
+        return measured_kw + max(0.1 * measured_kw, 0.5), True
+    return None, measured_kw > planned_kw * (1 + DRIFT_SHARE) + DRIFT_MIN_KW
+
+
+def matches(limit_in_force: float | None, planned: float) -> bool:
+    """Whether the limit a charger reports in force is the one planned (pure)."""
+    if limit_in_force is None:
+        return False
+    return abs(limit_in_force - planned) <= max(0.1, VERIFY_TOLERANCE * planned)
 
 
 def values_by_slot(
@@ -46,24 +104,40 @@ def values_by_slot(
     return values
 
 
-def site_scenario(site: Site, sessions: list[dict[str, Any]], now: datetime) -> Scenario:
+def site_scenario(
+    site: Site,
+    sessions: list[dict[str, Any]],
+    now: datetime,
+    defaults: SessionDefaults = DEFAULTS,
+    ev_ceilings: dict[tuple[str, str], float] | None = None,
+) -> Scenario:
     """The planning problem from now on for the site's open transactions (pure).
 
-    A session's target energy, departure and EV limit come from its demand (the EV's
-    NotifyEVChargingNeeds or the driver) where known, else from the defaults.
+    A session's target energy, departure, EV limit and priority come from its demand (the
+    EV's NotifyEVChargingNeeds or the driver) where known, else from `defaults`; an EV seen
+    drawing less than it was given is planned at its ceiling (by charge point and the
+    charger's transaction id).
     """
+    ceilings = ev_ceilings or {}
+
+    def ev_limit_kw(s: dict[str, Any]) -> float:
+        declared = s.get("ev_max_power_kw") or s["cp_max_power_kw"]
+        ceiling = ceilings.get((s["charge_point_id"], str(s["ocpp_id"])))
+        return declared if ceiling is None else min(declared, ceiling)
+
     slot_s = SLOT_MINUTES * 60
+    dwell_slots = round(defaults.dwell_minutes / SLOT_MINUTES)
 
     def departure_slot(s: dict[str, Any]) -> int:
         if s.get("departure_at") is not None:
             slots = int(-(-(s["departure_at"] - now).total_seconds() // slot_s))  # ceiling
         else:
-            slots = DEFAULT_DWELL_SLOTS - int((now - s["started_at"]).total_seconds() // slot_s)
+            slots = dwell_slots - int((now - s["started_at"]).total_seconds() // slot_s)
         return min(max(1, slots), HORIZON_SLOTS)
 
     def target_kwh(s: dict[str, Any]) -> float:
         target = s.get("target_energy_kwh")
-        return DEFAULT_TARGET_KWH if target is None else target
+        return defaults.target_energy_kwh if target is None else target
 
     return Scenario.model_validate(
         {
@@ -95,7 +169,8 @@ def site_scenario(site: Site, sessions: list[dict[str, Any]], now: datetime) -> 
                     "arrival_slot": 0,
                     "departure_slot": departure_slot(s),
                     "energy_kwh": max(0.0, target_kwh(s) - (s["energy_wh"] or 0) / 1000),
-                    "max_power_kw": s.get("ev_max_power_kw") or s["cp_max_power_kw"],
+                    "max_power_kw": ev_limit_kw(s),
+                    "priority": s.get("priority") or 1,
                 }
                 for s in sessions
             ],
@@ -138,6 +213,38 @@ class SiteScheduler:
         self.time_limit_s = time_limit_s
         self.last_plan: SitePlan | None = None
         self._lock = asyncio.Lock()
+        self._defaults: tuple[datetime, SessionDefaults] | None = None
+        # EVs seen drawing less than planned: (charge point, charger's transaction id) -> kW.
+        self._ev_ceilings: dict[tuple[str, str], float] = {}
+
+    def power_observed(self, charge_point_id: str, transaction_id: int | str, kw: float) -> bool:
+        """Take a session's measured power into account; True when the site should re-plan."""
+        key = (charge_point_id, str(transaction_id))
+        planned = next(
+            (
+                p.power_kw
+                for p in (self.last_plan.sessions if self.last_plan else [])
+                if (p.charge_point_id, str(p.transaction_id)) == key
+            ),
+            None,
+        )
+        if planned is None:
+            return False
+        ceiling, replan = ev_ceiling_after(planned, kw, self._ev_ceilings.get(key))
+        if ceiling is None:
+            self._ev_ceilings.pop(key, None)
+        else:
+            self._ev_ceilings[key] = ceiling
+        return replan
+
+    async def defaults(self, now: datetime) -> SessionDefaults:
+        """The site's learned session defaults, recomputed at most once an hour."""
+        if self._defaults is None or now - self._defaults[0] > DEFAULTS_TTL:
+            history = await self.repos.sites.typical_session(
+                self.site_id, now - HISTORY, MIN_SESSION_WH
+            )
+            self._defaults = (now, learned_defaults(history))
+        return self._defaults[1]
 
     async def replan(self) -> SitePlan:
         async with self._lock:  # a timer tick and an operator's change must not interleave
@@ -156,7 +263,10 @@ class SiteScheduler:
         if not site.smart_charging or not sessions:
             plan.solver = "idle" if site.smart_charging else "disabled"
             return plan
-        scenario = site_scenario(site, sessions, now)
+        plan.defaults = await self.defaults(now)
+        open_sessions = {(r["charge_point_id"], str(r["ocpp_id"])) for r in sessions}
+        self._ev_ceilings = {k: v for k, v in self._ev_ceilings.items() if k in open_sessions}
+        scenario = site_scenario(site, sessions, now, plan.defaults, self._ev_ceilings)
         departure_known = [row.get("departure_at") is not None for row in sessions]
         # Off the event loop: other sites' schedulers share this process.
         powers, plan.solver = await asyncio.to_thread(
@@ -178,18 +288,29 @@ class SiteScheduler:
             payload = tx_profile_16(
                 row["connector_id"], int(row["ocpp_id"]), row["id"], limit, unit, phases
             )
-        try:
-            result = await self.directory.call(
-                row["charge_point_id"], "SetChargingProfile", payload, PROFILE_TIMEOUT_S
-            )
-            status = result.status
-        except Exception as e:  # reported in the plan; the next replan tries again
-            status = f"failed: {type(e).__name__}: {e}"[:200]
-        return PlannedPower(
+        planned = PlannedPower(
             charge_point_id=row["charge_point_id"],
             transaction_id=int(row["ocpp_id"]) if row["protocol"] == "ocpp1.6" else row["ocpp_id"],
             power_kw=round(power_kw, 3),
             limit=limit,
             unit=unit,
-            status=status,
+            status="",
         )
+        try:
+            result = await self.directory.call(
+                row["charge_point_id"], "SetChargingProfile", payload, PROFILE_TIMEOUT_S
+            )
+            planned.status = result.status
+            if result.status == "Accepted":
+                # Trust, then verify: what the charger says is in force on that connector.
+                composite = await self.directory.call(
+                    row["charge_point_id"],
+                    "GetCompositeSchedule",
+                    composite_schedule_request(row["protocol"], row["connector_id"], unit),
+                    PROFILE_TIMEOUT_S,
+                )
+                planned.limit_in_force = composite_limit(composite.response, unit, phases)
+                planned.verified = matches(planned.limit_in_force, limit)
+        except Exception as e:  # reported in the plan; the next replan tries again
+            planned.status = planned.status or f"failed: {type(e).__name__}: {e}"[:200]
+        return planned
