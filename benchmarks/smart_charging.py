@@ -4,7 +4,11 @@ For each site size (charge points), one day at 15-minute slots:
 - offline: the planner with perfect foresight (the optimum; its solve time is the figure);
 - online: the receding-horizon scheduler, which learns of an EV when it arrives and plans
   with a per-site default dwell (the 25th percentile of the previous day's dwells) instead
-  of the real departure, re-planning every slot;
+  of the real departure, re-planning every slot, keeping room for the arrivals the previous
+  day had after the current slot (its forecast), as the running grid scheduler does;
+- online_known_50 / online_known_100: the same, with half (all) of the drivers telling their
+  departure on arrival (REST/MCP demand, or 2.0.1 NotifyEVChargingNeeds);
+- online_known_100_no_forecast: all departures known, no forecast of later arrivals;
 - equal share: the site limit split equally among the EVs present (what most CSMSs do);
 - uncontrolled: every EV at full power from arrival, whatever the site limit.
 
@@ -34,6 +38,15 @@ from sigecve.smart_charging.planner import plan  # noqa: E402
 from sigecve.smart_charging.scenario import Scenario  # noqa: E402
 
 SLOTS, SLOT_MINUTES = 96, 15
+STRATEGIES = (
+    "offline",
+    "online",
+    "online_known_50",
+    "online_known_100",
+    "online_known_100_no_forecast",
+    "equal_share",
+    "uncontrolled",
+)
 
 
 def generate(charge_points: int, seed: int) -> Scenario:
@@ -121,17 +134,27 @@ def run(size: int, online: bool) -> dict:
         "uncontrolled": figures(s, uncontrolled(s)),
     }
     if online:
-        estimate = dwell_estimate(generate(size, seed=size + 10_000))
-        started = time.perf_counter()
-        powers = receding_horizon(s, estimate)
-        row["online"] = {
-            **figures(s, powers),
-            "dwell_estimate_slots": estimate,
-            "replans": SLOTS,
-            "total_s": round(time.perf_counter() - started, 1),
-        }
+        previous_day = generate(size, seed=size + 10_000)
+        estimate = dwell_estimate(previous_day)
+        for key, share, forecast in (
+            ("online", 0.0, previous_day.sessions),
+            ("online_known_50", 0.5, previous_day.sessions),
+            ("online_known_100", 1.0, previous_day.sessions),
+            ("online_known_100_no_forecast", 1.0, None),
+        ):
+            rng = random.Random(size)
+            known = [rng.random() < share for _ in s.sessions]
+            started = time.perf_counter()
+            powers = receding_horizon(s, estimate, known, forecast)
+            row[key] = {
+                **figures(s, powers),
+                "dwell_estimate_slots": estimate,
+                "departures_known": sum(known),
+                "replans": SLOTS,
+                "total_s": round(time.perf_counter() - started, 1),
+            }
     base = row["offline"]
-    for key in ("online", "equal_share", "uncontrolled"):
+    for key in STRATEGIES[1:]:
         if key in row:
             row[key]["energy_vs_offline"] = round(row[key]["energy_kwh"] / base["energy_kwh"], 4)
             row[key]["cost_vs_offline"] = round(row[key]["cost"] / base["cost"], 4)
@@ -174,7 +197,7 @@ def main() -> None:
     )
     print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        for key in ("offline", "online", "equal_share", "uncontrolled"):
+        for key in STRATEGIES:
             if key not in r:
                 continue
             f = r[key]

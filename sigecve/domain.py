@@ -204,6 +204,9 @@ class SitePlan(BaseModel):
     sessions: list[PlannedPower] = []
     solver: str = ""
     defaults: SessionDefaults | None = None
+    expected_arrivals: int = Field(
+        default=0, description="sessions forecast to arrive (yesterday's), kept room for"
+    )
 
 
 class SessionDemand(BaseModel):

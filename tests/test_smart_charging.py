@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -20,6 +20,8 @@ from sigecve.smart_charging.scenario import Scenario
 from sigecve.smart_charging.site_scheduler import (
     DEFAULTS,
     ev_ceiling_after,
+    expected_arrivals,
+    first_slot_powers,
     learned_defaults,
     matches,
     site_scenario,
@@ -329,3 +331,33 @@ def test_the_limit_in_force_is_read_from_either_versions_composite_schedule():
         "duration": 900,
         "chargingRateUnit": "W",
     }
+
+
+def test_a_known_departure_waits_for_cheap_slots_unless_a_crowd_is_expected_then():
+    site = Site(
+        id="S",
+        max_power_kw=10,
+        price_per_kwh=1.0,
+        price_schedule=[{"starts_at": NOW + timedelta(hours=2), "price_per_kwh": 0.1}],
+    )
+    staying = open_session(departure_at=NOW + timedelta(hours=8), target_energy_kwh=20)
+    alone = site_scenario(site, [staying], NOW)
+    assert first_slot_powers(alone, [True])[0][0] == pytest.approx(0, abs=1e-6)
+    # Yesterday, from two hours on, ten EVs came for 60 kWh each: the cheap hours will be
+    # taken, so the EV here takes the two dear hours, all of them (20 kWh at 10 kW).
+    yesterday = [
+        {
+            "started_at": NOW - timedelta(hours=22),
+            "stopped_at": NOW - timedelta(hours=16),
+            "energy_kwh": 60.0,
+            "cp_max_power_kw": 22.0,
+        }
+    ] * 10
+    expected = expected_arrivals(yesterday, NOW, DEFAULTS)
+    assert len(expected) == 10
+    assert (expected[0]["arrival_slot"], expected[0]["departure_slot"]) == (8, 32)
+    crowded = site_scenario(site, [staying], NOW, expected=expected)
+    powers, solver = first_slot_powers(crowded, [True])
+    assert solver == "optimal" and len(powers) == 1 and powers[0] == pytest.approx(10)
+    gone = [{**yesterday[0], "started_at": NOW - timedelta(hours=25)}]
+    assert expected_arrivals(gone, NOW, DEFAULTS) == []

@@ -890,6 +890,22 @@ class SiteRepository:
             assert row is not None
             return row
 
+    async def sessions_started_between(
+        self, site_id: str, start: datetime, end: datetime
+    ) -> list[Row]:
+        """The site's sessions begun in [start, end): when, how long, how much, on what."""
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT t.started_at, t.stopped_at, cp.max_power_kw AS cp_max_power_kw,
+                          greatest(COALESCE(t.meter_stop_wh - t.meter_start_wh, 0), 0) / 1000.0
+                              AS energy_kwh
+                   FROM transactions t JOIN charge_points cp ON cp.id = t.charge_point_id
+                   WHERE cp.site_id = %s AND t.started_at >= %s AND t.started_at < %s
+                   ORDER BY t.started_at""",
+                (site_id, start, end),
+            )
+            return await cur.fetchall()
+
     async def site_of(self, charge_point_id: str) -> str | None:
         async with connection(self.pool) as conn:
             cur = await conn.execute(

@@ -11,14 +11,38 @@ from __future__ import annotations
 import numpy as np
 
 from sigecve.smart_charging.planner import optimal_powers
-from sigecve.smart_charging.scenario import Scenario, SessionSpec
+from sigecve.smart_charging.scenario import ChargePointSpec, Scenario, SessionSpec
 
 
 def next_slot_powers(
-    s: Scenario, now: int, remaining_kwh: np.ndarray, estimated_departure: list[int]
+    s: Scenario,
+    now: int,
+    remaining_kwh: np.ndarray,
+    estimated_departure: list[int],
+    departure_known: list[bool] | None = None,
+    expected: list[SessionSpec] | None = None,
 ) -> np.ndarray:
     """Power per session for slot `now`, planning over [now, horizon) with the sessions that
-    are present and still need energy, each until its estimated departure."""
+    are present and still need energy, each until its estimated departure. Sessions whose
+    departure is only estimated are charged as early as possible; those whose departure is
+    known (the driver said, or the EV) may wait for cheaper slots.
+
+    `expected` are sessions forecast to arrive later (slots from the scenario's start), on
+    charge points of their own: the plan keeps room for them, so that an EV waiting for a
+    cheap slot does not find it taken by arrivals nobody planned for."""
+    known = departure_known or [False] * len(s.sessions)
+    coming = [
+        x.model_copy(
+            update={
+                "id": f"expected-{x.id}",
+                "charge_point_id": f"expected-{x.id}",
+                "arrival_slot": x.arrival_slot - now,
+                "departure_slot": min(x.departure_slot, s.horizon_slots) - now,
+            }
+        )
+        for x in expected or []
+        if now < x.arrival_slot < s.horizon_slots
+    ]
     present = [
         i
         for i, x in enumerate(s.sessions)
@@ -34,6 +58,8 @@ def next_slot_powers(
             "horizon_slots": horizon,
             "prices": s.prices[now:],
             "site": s.site.model_copy(update={"max_power_kw_by_slot": by_slot}),
+            "charge_points": s.charge_points
+            + [ChargePointSpec(id=x.charge_point_id, max_power_kw=x.max_power_kw) for x in coming],
             "sessions": [
                 SessionSpec(
                     id=s.sessions[i].id,
@@ -45,23 +71,39 @@ def next_slot_powers(
                     min_power_kw=s.sessions[i].min_power_kw,
                 )
                 for i in present
-            ],
+            ]
+            + coming,
         }
     )
     planned = optimal_powers(
-        window, minimise_peak=False, prefer_early=True, balance_first_slot=True
+        window,
+        minimise_peak=False,
+        prefer_early=[not known[i] for i in present] + [False] * len(coming),
+        balance_first_slot=True,
     )
-    powers[present] = planned[:, 0]
+    powers[present] = planned[: len(present), 0]
     return powers
 
 
-def receding_horizon(s: Scenario, dwell_estimate_slots: int) -> np.ndarray:
-    """Run the online scheduler through the scenario as it unfolds; powers [session, slot]."""
+def receding_horizon(
+    s: Scenario,
+    dwell_estimate_slots: int,
+    departure_known: list[bool] | None = None,
+    expected: list[SessionSpec] | None = None,
+) -> np.ndarray:
+    """Run the online scheduler through the scenario as it unfolds; powers [session, slot].
+    Sessions with `departure_known` tell their real departure on arrival; the others are
+    planned with the estimated dwell. `expected`: the forecast of arrivals (see
+    `next_slot_powers`), e.g. the same day of the site's history."""
+    known = departure_known or [False] * len(s.sessions)
     remaining = np.array([x.energy_kwh for x in s.sessions], dtype=float)
     powers = np.zeros((len(s.sessions), s.horizon_slots))
     for now in range(s.horizon_slots):
         # Still here past the estimate: expect it to stay one more slot at least.
-        estimate = [max(x.arrival_slot + dwell_estimate_slots, now + 1) for x in s.sessions]
-        powers[:, now] = next_slot_powers(s, now, remaining, estimate)
+        estimate = [
+            x.departure_slot if k else max(x.arrival_slot + dwell_estimate_slots, now + 1)
+            for x, k in zip(s.sessions, known, strict=True)
+        ]
+        powers[:, now] = next_slot_powers(s, now, remaining, estimate, known, expected)
         remaining -= powers[:, now] * s.slot_hours
     return powers

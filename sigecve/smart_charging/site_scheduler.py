@@ -83,6 +83,39 @@ def ev_ceiling_after(
     return None, measured_kw > planned_kw * (1 + DRIFT_SHARE) + DRIFT_MIN_KW
 
 
+FORECAST_LAG = timedelta(days=1)  # tomorrow's arrivals are expected to be today's
+
+
+def expected_arrivals(
+    history: list[dict[str, Any]], now: datetime, defaults: SessionDefaults
+) -> list[dict[str, Any]]:
+    """The sessions expected to arrive within the horizon: those the site had a day earlier,
+    a day later (pure). Planning keeps room for them, so that an EV waiting for a cheap slot
+    does not find it taken by arrivals nobody planned for."""
+    slot_s = SLOT_MINUTES * 60
+    expected = []
+    for i, row in enumerate(history):
+        arrival = row["started_at"] + FORECAST_LAG
+        if not now < arrival < now + timedelta(minutes=SLOT_MINUTES * HORIZON_SLOTS):
+            continue
+        stopped = row["stopped_at"] or row["started_at"] + timedelta(minutes=defaults.dwell_minutes)
+        first = int(-(-(arrival - now).total_seconds() // slot_s))
+        last = int(-(-(stopped + FORECAST_LAG - now).total_seconds() // slot_s))
+        if first >= HORIZON_SLOTS:
+            continue
+        expected.append(
+            {
+                "id": f"expected-{i}",
+                "charge_point_id": f"expected-{i}",
+                "arrival_slot": first,
+                "departure_slot": min(max(last, first + 1), HORIZON_SLOTS),
+                "energy_kwh": float(row["energy_kwh"]),
+                "max_power_kw": float(row["cp_max_power_kw"]),
+            }
+        )
+    return expected
+
+
 def matches(limit_in_force: float | None, planned: float) -> bool:
     """Whether the limit a charger reports in force is the one planned (pure)."""
     if limit_in_force is None:
@@ -110,14 +143,17 @@ def site_scenario(
     now: datetime,
     defaults: SessionDefaults = DEFAULTS,
     ev_ceilings: dict[tuple[str, str], float] | None = None,
+    expected: list[dict[str, Any]] | None = None,
 ) -> Scenario:
-    """The planning problem from now on for the site's open transactions (pure).
+    """The planning problem from now on for the site's open transactions (pure), followed by
+    the `expected` arrivals (each on a charge point of its own).
 
     A session's target energy, departure, EV limit and priority come from its demand (the
     EV's NotifyEVChargingNeeds or the driver) where known, else from `defaults`; an EV seen
     drawing less than it was given is planned at its ceiling (by charge point and the
     charger's transaction id).
     """
+    expected = expected or []
     ceilings = ev_ceilings or {}
 
     def ev_limit_kw(s: dict[str, Any]) -> float:
@@ -161,7 +197,8 @@ def site_scenario(
             "charge_points": [
                 {"id": cp, "max_power_kw": kw}
                 for cp, kw in {s["charge_point_id"]: s["cp_max_power_kw"] for s in sessions}.items()
-            ],
+            ]
+            + [{"id": x["charge_point_id"], "max_power_kw": x["max_power_kw"]} for x in expected],
             "sessions": [
                 {
                     "id": str(s["id"]),
@@ -173,7 +210,8 @@ def site_scenario(
                     "priority": s.get("priority") or 1,
                 }
                 for s in sessions
-            ],
+            ]
+            + expected,
         }
     )
 
@@ -181,22 +219,25 @@ def site_scenario(
 def first_slot_powers(
     scenario: Scenario, departure_known: list[bool], time_limit_s: float | None = None
 ) -> tuple[np.ndarray, str]:
-    """Power per session for the coming slot: the optimiser's, or an equal share of the site
+    """Power for the coming slot of the first `len(departure_known)` sessions (the open
+    ones; expected arrivals follow them): the optimiser's, or an equal share of the site
     limit when it cannot solve (in time)."""
+    n = len(departure_known)
+    expected = len(scenario.sessions) - n
     try:
         powers = optimal_powers(
             scenario,
             minimise_peak=False,
             # Only sessions whose departure is a guess are charged as early as possible; the
             # others wait for cheaper slots when their departure allows.
-            prefer_early=[not known for known in departure_known],
+            prefer_early=[not known for known in departure_known] + [False] * expected,
             balance_first_slot=True,
             time_limit_s=time_limit_s,
         )
-        return powers[:, 0], "optimal"
+        return powers[:n, 0], "optimal"
     except PlanningError as e:
         log.warning("%s: planning failed (%s); equal share", scenario.name, e)
-        return equal_share(scenario)[:, 0], "fallback_equal_share"
+        return equal_share(scenario)[:n, 0], "fallback_equal_share"
 
 
 class SiteScheduler:
@@ -214,8 +255,18 @@ class SiteScheduler:
         self.last_plan: SitePlan | None = None
         self._lock = asyncio.Lock()
         self._defaults: tuple[datetime, SessionDefaults] | None = None
+        self._history: tuple[datetime, list[dict[str, Any]]] | None = None
         # EVs seen drawing less than planned: (charge point, charger's transaction id) -> kW.
         self._ev_ceilings: dict[tuple[str, str], float] = {}
+
+    async def forecast_history(self, now: datetime) -> list[dict[str, Any]]:
+        """The sessions of the last day (the forecast's source), re-read at most hourly."""
+        if self._history is None or now - self._history[0] > DEFAULTS_TTL:
+            rows = await self.repos.sites.sessions_started_between(
+                self.site_id, now - FORECAST_LAG, now
+            )
+            self._history = (now, rows)
+        return self._history[1]
 
     def power_observed(self, charge_point_id: str, transaction_id: int | str, kw: float) -> bool:
         """Take a session's measured power into account; True when the site should re-plan."""
@@ -266,7 +317,9 @@ class SiteScheduler:
         plan.defaults = await self.defaults(now)
         open_sessions = {(r["charge_point_id"], str(r["ocpp_id"])) for r in sessions}
         self._ev_ceilings = {k: v for k, v in self._ev_ceilings.items() if k in open_sessions}
-        scenario = site_scenario(site, sessions, now, plan.defaults, self._ev_ceilings)
+        expected = expected_arrivals(await self.forecast_history(now), now, plan.defaults)
+        plan.expected_arrivals = len(expected)
+        scenario = site_scenario(site, sessions, now, plan.defaults, self._ev_ceilings, expected)
         departure_known = [row.get("departure_at") is not None for row in sessions]
         # Off the event loop: other sites' schedulers share this process.
         powers, plan.solver = await asyncio.to_thread(
