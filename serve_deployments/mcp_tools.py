@@ -28,6 +28,8 @@ from sigecve.domain import (
     ChargePoint,
     Command,
     CommandResult,
+    LimitSchedule,
+    LimitStep,
     PriceSchedule,
     PriceStep,
     Principal,
@@ -323,6 +325,26 @@ def register(server: MCPServer, api: ApiContext) -> None:
         session's charger its new limit; the new plan (with every charger's reply) comes
         back. The cap stays until it is changed again."""
         return await sites.set_site_limit(api.repos, api.schedulers, site_id, max_power_kw)
+
+    @tool(Role.operator, changes(destructive=True, idempotent=True), "Schedule a site's cap")
+    async def set_site_limit_schedule(
+        site_id: SiteId,
+        steps: Annotated[
+            list[LimitStep],
+            Field(
+                min_length=1,
+                max_length=1000,
+                description="each cap (kW) holds from `starts_at` until the next step",
+            ),
+        ],
+        ctx: Context,
+    ) -> SitePlan:
+        """Cap a site's power over time below its grid limit: e.g. 0 kW during a demand-
+        response event, 80 kW until 18:00 then back to the limit (a last step at the limit).
+        Replaces the site's limit schedule; the site is re-planned at once."""
+        return await sites.set_site_schedules(
+            api.repos, api.schedulers, site_id, limits=LimitSchedule(steps=steps)
+        )
 
     @tool(Role.operator, changes(destructive=False, idempotent=True), "Set a price forecast")
     async def set_site_price_forecast(

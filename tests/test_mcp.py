@@ -39,6 +39,7 @@ DESTRUCTIVE_TOOLS = {
     "unlock_connector",
     "change_availability",
     "set_site_power_limit",
+    "set_site_limit_schedule",
     "send_ocpp_command",
 }
 OTHER_TOOLS = {"start_charging_session", "set_site_price_forecast", "set_session_demand"}
@@ -122,12 +123,10 @@ async def test_every_tool_works_on_a_live_charger(system, tokens, database_url):
             )
         )
         assert demand["site_id"] == site
+        now = datetime.now(UTC)
         prices = [
-            {"starts_at": datetime.now(UTC).isoformat(), "price_per_kwh": 0.2},
-            {
-                "starts_at": (datetime.now(UTC) + timedelta(hours=6)).isoformat(),
-                "price_per_kwh": 0.1,
-            },
+            {"starts_at": now.isoformat(), "price_per_kwh": 0.2},
+            {"starts_at": (now + timedelta(hours=6)).isoformat(), "price_per_kwh": 0.1},
         ]
         plan = structured(
             await op.call_tool("set_site_price_forecast", {"site_id": site, "steps": prices})
@@ -142,6 +141,15 @@ async def test_every_tool_works_on_a_live_charger(system, tokens, database_url):
         assert cp.limits_w[1] <= 7000
         plan = structured(await op.call_tool("get_charging_plan", {"site_id": site}))
         assert plan["site_limit_kw"] == 7
+        later = (now + timedelta(hours=1)).isoformat()
+        steps = [
+            {"starts_at": (now - timedelta(minutes=1)).isoformat(), "max_power_kw": 0},
+            {"starts_at": later, "max_power_kw": 7},
+        ]
+        plan = structured(
+            await op.call_tool("set_site_limit_schedule", {"site_id": site, "steps": steps})
+        )
+        assert [p["power_kw"] for p in plan["sessions"]] == [0.0]  # a demand-response hour
 
         r = await op.call_tool(
             "stop_charging_session", {"charge_point_id": cp_id, "transaction": tx["id"]}
