@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -12,18 +12,9 @@ from fastapi.responses import StreamingResponse
 from serve_deployments.rest_routes.common import ApiContext, errors, require
 from sigecve.services.api_tokens import Role
 from sigecve.services.errors import Unavailable
-from sigecve.services.live_events import matches, sse_frame
+from sigecve.services.live_events import EventType, matches, sse_frame
 
 KEEPALIVE_S = 15
-EventType = Literal[
-    "connection",
-    "connector_status",
-    "transaction_started",
-    "transaction_stopped",
-    "power",
-    "alert_raised",
-    "alert_cleared",
-]
 
 
 def router(ctx: ApiContext) -> APIRouter:

@@ -410,7 +410,7 @@ class TransactionRepository:
         self.pool = pool
 
     async def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
-        """Newest first would suit people better, but ids sort as text here: fine for typing."""
+        """Ids sort as text here (completion of what is typed), not as numbers."""
         return await _ids_starting_with(
             self.pool, "transactions", "transaction_id::text", prefix, limit
         )

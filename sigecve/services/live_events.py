@@ -7,14 +7,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "sigecve_live"
-EVENT_TYPES = (
+# What the database triggers of migration 0007 announce.
+EventType = Literal[
     "connection",
     "connector_status",
     "transaction_started",
@@ -22,7 +23,7 @@ EVENT_TYPES = (
     "power",
     "alert_raised",
     "alert_cleared",
-)
+]
 SUBSCRIBER_QUEUE = 1000
 
 

@@ -10,24 +10,11 @@ import base64
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Generic, TypeVar
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from sigecve.db.keyset import keyset
 from sigecve.db.repositories import EPOCH
 from sigecve.services.errors import InvalidInput
-
-T = TypeVar("T")
-
-MAX_PAGE = 1000
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(
-        default=None, description="pass as `cursor` for the next page; null on the last page"
-    )
 
 
 def encode_cursor(sort_value: Any, last_id: Any) -> str:
