@@ -23,6 +23,7 @@ import psycopg
 from sigecve.db.embedded import EmbeddedPostgres
 from sigecve.db.migrate import apply_migrations
 from sigecve.domain import IdTagStatus
+from sigecve.ports import free_listening_port
 from sigecve.security import hash_api_token, hash_password, new_api_token
 from sigecve.settings import Settings
 from sigecve.simulator.fleet import charge_point_ids
@@ -33,12 +34,6 @@ DEMO_PREFIX = "DEMO-"
 DEMO_ID_TAGS = ("DEMO-TAG",)
 DEMO_SHARE_201 = 0.25  # a quarter of the demo fleet speaks OCPP 2.0.1
 READY_TIMEOUT_S = 180.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _free_port_block(first: int = 20_000, last: int = 32_000, size: int = 600) -> int:
@@ -159,10 +154,10 @@ class System:
         os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
         if os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "1":
             # Distinct side ports so two systems can run on one machine (tests, benchmarks).
-            os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(_free_port()))
-            os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(_free_port()))
+            os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(free_listening_port()))
+            os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(free_listening_port()))
             # Serve's fallback proxy behind HAProxy would otherwise take port 8500.
-            os.environ.setdefault("RAY_SERVE_FALLBACK_PROXY_HTTP_PORT", str(_free_port()))
+            os.environ.setdefault("RAY_SERVE_FALLBACK_PROXY_HTTP_PORT", str(free_listening_port()))
             if "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT" not in os.environ:
                 base = _free_port_block()
                 os.environ["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(base)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,16 +21,11 @@ from sigecve.db.embedded import EmbeddedPostgres
 from sigecve.db.migrate import apply_migrations
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
+from sigecve.ports import free_listening_port as free_port
 from tests.fake_llm import FakeMessagesApi
 
 READY_PREFIX = "SIGEC-VE ready"
 START_TIMEOUT_S = 240
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def unique_id(prefix: str) -> str:

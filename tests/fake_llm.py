@@ -4,7 +4,6 @@ replies, so the assistant is tested through the real `anthropic` client (`base_u
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from sigecve.ports import free_listening_port
 
 _ids = itertools.count(1)
 
@@ -72,9 +73,7 @@ class FakeMessagesApi:
     def serve(self) -> uvicorn.Server:
         """Start serving on a free loopback port in a thread; stop with `should_exit`."""
         app = Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])])
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_listening_port()
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         )

@@ -1,0 +1,31 @@
+"""Ports for the listeners a system starts besides its own (HAProxy's stats and metrics,
+Serve's fallback proxy), and for the tests' systems.
+
+A port picked by binding port 0 comes from the kernel's ephemeral range, which every outgoing
+connection draws from too: by the time HAProxy binds it (after Ray has started and opened
+hundreds of connections) another socket may hold it, and HAProxy exits ("Address already in
+use"). These ports come from below the ephemeral range instead, at random so that systems
+starting side by side do not pick the same one.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+
+LISTEN_RANGE = (10_000, 19_999)  # below Linux's ephemeral range (32768-60999 by default)
+
+
+def free_listening_port(rng: random.Random | None = None) -> int:
+    """A port nobody listens on now, on any address, outside the ephemeral range."""
+    rng = rng or random.Random()
+    for _ in range(200):
+        port = rng.randint(*LISTEN_RANGE)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port between {LISTEN_RANGE[0]} and {LISTEN_RANGE[1]}")
