@@ -1,0 +1,216 @@
+"""Features and labels for failure prediction (pure pandas): one row per charge point per
+day, computed at the start of the day from what happened before it only.
+
+Features: last 7 (and 3) days' rates and their drift against the charger's own previous 28 days
+(heating per unit of current squared, delivered over offered power, failed starts, sessions
+without energy), error-code counts by code, heartbeats missed in the last day, disconnects,
+firmware and age. Labels come from maintenance records alone: a failure within the horizon
+after the snapshot. Snapshots during an outage are left out (nothing to predict then).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ml.telemetry import Telemetry
+
+WINDOW_DAYS = 7
+SHORT_DAYS = 3
+BASELINE_DAYS = 28
+HEARTBEATS_PER_DAY = 24  # hourly in the telemetry; what a healthy charger sends
+ERROR_CODES = (
+    "ConnectorLockFailure",
+    "EVCommunicationError",
+    "GroundFailure",
+    "HighTemperature",
+    "OtherError",
+    "OverCurrentFailure",
+    "PowerMeterFailure",
+    "ReaderFailure",
+    "WeakSignal",
+)
+FEATURES = (
+    "sessions_7d",
+    "failed_start_rate_7d",
+    "failed_start_rate_drift",
+    "failed_start_rate_3d",
+    "zero_energy_rate_7d",
+    "temp_per_amp2_7d",
+    "temp_per_amp2_drift",
+    "temp_per_amp2_3d_drift",
+    "temperature_7d",
+    "power_ratio_7d",
+    "power_ratio_drift",
+    "power_ratio_3d_drift",
+    "error_codes_7d",
+    *(f"errors_{code}_7d" for code in ERROR_CODES),
+    "heartbeats_missed_1d",
+    "disconnects_7d",
+    "age_days",
+    "firmware",
+)
+
+
+def _daily(frame: pd.DataFrame, time_column: str, values: dict[str, pd.Series]) -> pd.DataFrame:
+    """Per charge point and UTC day, the sums of `values` (Series aligned with `frame`)."""
+    keys = [frame["charge_point_id"], frame[time_column].dt.floor("D").rename("day")]
+    return pd.DataFrame(values).groupby(keys).sum()
+
+
+def daily_aggregates(t: Telemetry) -> pd.DataFrame:
+    """Sums per charge point and day of everything the features are made of."""
+    tx = t.transactions
+    failed = tx["start_failed"].fillna(False).astype(bool)
+    parts = [
+        _daily(
+            tx,
+            "started_at",
+            {
+                "starts": pd.Series(1, index=tx.index),
+                "failed_starts": failed.astype(int),
+                "zero_energy": ((~failed) & (tx["energy_wh"].fillna(0) <= 0)).astype(int),
+                "sessions": (~failed).astype(int),
+            },
+        )
+    ]
+    mv = t.meter_values
+    by = {m: mv[mv["measurand"] == m] for m in ("Current.Import", "Temperature")}
+    current = by["Current.Import"].set_index(["charge_point_id", "transaction_id"])["value"]
+    temperature = by["Temperature"].set_index(["charge_point_id", "transaction_id"])
+    paired = temperature.join(current.rename("amps"), how="inner").reset_index()
+    parts.append(
+        _daily(
+            paired,
+            "timestamp",
+            {
+                "temperature_sum": paired["value"],
+                "amps2_sum": paired["amps"] ** 2,
+                "temp_amps2_sum": paired["value"] * paired["amps"] ** 2,
+                "amps4_sum": paired["amps"] ** 4,
+                "temperature_n": pd.Series(1, index=paired.index),
+            },
+        )
+    )
+    power = mv[mv["measurand"] == "Power.Active.Import"]
+    offered = mv[mv["measurand"] == "Power.Offered"]
+    parts.append(_daily(power, "timestamp", {"power_sum": power["value"]}))
+    parts.append(_daily(offered, "timestamp", {"offered_sum": offered["value"]}))
+    se = t.status_events
+    codes = se["error_code"].fillna("NoError")
+    parts.append(
+        _daily(
+            se,
+            "timestamp",
+            {
+                "error_codes": (codes != "NoError").astype(int),
+                **{f"errors_{c}": (codes == c).astype(int) for c in ERROR_CODES},
+            },
+        )
+    )
+    cn = t.connectivity
+    parts.append(
+        _daily(
+            cn,
+            "timestamp",
+            {
+                "heartbeats": (cn["event"] == "heartbeat").astype(int),
+                "disconnects": (cn["event"] == "disconnect").astype(int),
+            },
+        )
+    )
+    return pd.concat(parts, axis=1).fillna(0.0)
+
+
+def _grid(t: Telemetry, days: pd.DatetimeIndex) -> pd.MultiIndex:
+    return pd.MultiIndex.from_product(
+        [t.charge_points["charge_point_id"].tolist(), days], names=["charge_point_id", "day"]
+    )
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    return (num / den.where(den > 0)).astype(float)
+
+
+def heating(sums: pd.DataFrame) -> pd.Series:
+    """Degrees per A^2: the least-squares slope of temperature on current squared over a
+    window's sessions, from its sums (the ambient temperature drops out as the intercept)."""
+    n, x, y = sums["temperature_n"], sums["amps2_sum"], sums["temperature_sum"]
+    covariance = n * sums["temp_amps2_sum"] - x * y
+    variance = n * sums["amps4_sum"] - x**2
+    return _ratio(covariance, variance.where(n >= 3))
+
+
+def build_features(t: Telemetry, days: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+    """One row per charge point and snapshot day (index: charge_point_id, day), the features
+    of what happened before that day's start."""
+    daily = daily_aggregates(t)
+    all_days = daily.index.get_level_values("day")
+    first, last = all_days.min(), all_days.max() + pd.Timedelta(days=1)
+    calendar = pd.date_range(first, last, freq="D")
+    daily = daily.reindex(_grid(t, calendar), fill_value=0.0)
+    grouped = daily.groupby(level="charge_point_id", group_keys=False)
+    # Days strictly before the snapshot: shift by one day, then sum the windows.
+    recent = grouped.apply(lambda g: g.shift(1).rolling(WINDOW_DAYS, min_periods=1).sum())
+    before = grouped.apply(
+        lambda g: g.shift(1 + WINDOW_DAYS).rolling(BASELINE_DAYS, min_periods=1).sum()
+    )
+    short = grouped.apply(lambda g: g.shift(1).rolling(SHORT_DAYS, min_periods=1).sum())
+    last_day = grouped.shift(1)
+    f = pd.DataFrame(index=daily.index)
+    f["sessions_7d"] = recent["sessions"]
+    f["failed_start_rate_7d"] = _ratio(recent["failed_starts"], recent["starts"])
+    f["failed_start_rate_drift"] = f["failed_start_rate_7d"] - _ratio(
+        before["failed_starts"], before["starts"]
+    )
+    f["failed_start_rate_3d"] = _ratio(short["failed_starts"], short["starts"])
+    f["zero_energy_rate_7d"] = _ratio(recent["zero_energy"], recent["sessions"])
+    f["temp_per_amp2_7d"] = heating(recent)
+    baseline_heat = heating(before)
+    f["temp_per_amp2_drift"] = f["temp_per_amp2_7d"] / baseline_heat
+    f["temp_per_amp2_3d_drift"] = heating(short) / baseline_heat
+    f["temperature_7d"] = _ratio(recent["temperature_sum"], recent["temperature_n"])
+    f["power_ratio_7d"] = _ratio(recent["power_sum"], recent["offered_sum"])
+    f["power_ratio_drift"] = f["power_ratio_7d"] / _ratio(
+        before["power_sum"], before["offered_sum"]
+    )
+    f["power_ratio_3d_drift"] = _ratio(short["power_sum"], short["offered_sum"]) / _ratio(
+        before["power_sum"], before["offered_sum"]
+    )
+    f["error_codes_7d"] = recent["error_codes"]
+    for code in ERROR_CODES:
+        f[f"errors_{code}_7d"] = recent[f"errors_{code}"]
+    f["heartbeats_missed_1d"] = (HEARTBEATS_PER_DAY - last_day["heartbeats"]).clip(lower=0)
+    f["disconnects_7d"] = recent["disconnects"]
+    info = t.charge_points.set_index("charge_point_id")
+    day_values = f.index.get_level_values("day")
+    commissioned = pd.DatetimeIndex(
+        info["commissioned_at"].reindex(f.index.get_level_values("charge_point_id"))
+    )
+    f["age_days"] = ((day_values - commissioned) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    firmware = info["firmware_version"].astype("category").cat.codes
+    f["firmware"] = firmware.reindex(f.index.get_level_values("charge_point_id")).to_numpy()
+    f = f.iloc[np.flatnonzero(day_values >= first + pd.Timedelta(days=WINDOW_DAYS))]
+    if days is not None:
+        f = f[f.index.get_level_values("day").isin(days)]
+    return f[list(FEATURES)]
+
+
+def labels(t: Telemetry, index: pd.MultiIndex, horizon: pd.Timedelta) -> pd.DataFrame:
+    """For each snapshot: `label` (a failure begins within `horizon` after it), `failure_at`
+    and `failure_mode` of that failure, and `in_outage` (the charger is down at the snapshot)."""
+    out = pd.DataFrame(index=index)
+    out["label"] = False
+    out["in_outage"] = False
+    out["failure_at"] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
+    out["failure_mode"] = None
+    days = index.get_level_values("day")
+    cps = index.get_level_values("charge_point_id")
+    for row in t.maintenance.itertuples(index=False):
+        mine = cps == row.charge_point_id
+        coming = mine & (days < row.failed_at) & (days >= row.failed_at - horizon)
+        out.loc[coming, "label"] = True
+        out.loc[coming, "failure_at"] = row.failed_at
+        out.loc[coming, "failure_mode"] = row.failure_mode
+        out.loc[mine & (days >= row.failed_at) & (days < row.restored_at), "in_outage"] = True
+    return out
