@@ -146,7 +146,13 @@ def build_features(t: Telemetry, days: pd.DatetimeIndex | None = None) -> pd.Dat
     of what happened before that day's start."""
     daily = daily_aggregates(t)
     all_days = daily.index.get_level_values("day")
-    first, last = all_days.min(), all_days.max() + pd.Timedelta(days=1)
+    first = all_days.min()
+    # The last snapshot whose previous day is complete: chargers send heartbeats all day long,
+    # so the day of the last one is where the data ends (sessions may end after midnight).
+    if len(t.connectivity):
+        last = t.connectivity["timestamp"].max().floor("D")
+    else:
+        last = all_days.max() + pd.Timedelta(days=1)
     calendar = pd.date_range(first, last, freq="D")
     daily = daily.reindex(_grid(t, calendar), fill_value=0.0)
     grouped = daily.groupby(level="charge_point_id", group_keys=False)

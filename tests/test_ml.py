@@ -1,0 +1,181 @@
+"""Failure prediction, the data-science side: tables, features without leakage, labels from
+maintenance, time-ordered evaluation, the model against the error-code rule, the store, the
+CLI, and the export from a real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+
+from ml.export import export
+from ml.features import build_features, labels
+from ml.generate import FleetSpec, generate
+from ml.model import ModelStore, evaluate_alerts, score, time_split, train
+from ml.telemetry import TABLES, TelemetryError, conform, load
+from sigecve.cli import main
+from tests.conftest import unique_id
+
+HORIZON = pd.Timedelta(hours=72)
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    return generate(FleetSpec(charge_points=80, days=240, seed=3))
+
+
+@pytest.fixture(scope="module")
+def trained(fleet):
+    return train(fleet, HORIZON)
+
+
+def test_a_table_without_a_required_column_is_named(tmp_path):
+    frame = pd.DataFrame({"charge_point_id": ["A"], "timestamp": [datetime.now(UTC)]})
+    with pytest.raises(TelemetryError, match=r"connectivity: missing required column.*event"):
+        conform("connectivity", frame)
+    with pytest.raises(TelemetryError, match="charge_points: no"):
+        load(tmp_path)
+
+
+def test_the_tables_round_trip_through_parquet(fleet, tmp_path):
+    fleet.save(tmp_path)
+    again = load(tmp_path)
+    for name, (required, optional, _) in TABLES.items():
+        assert list(getattr(again, name).columns) == list(required + optional)
+        assert len(getattr(again, name)) == len(getattr(fleet, name))
+
+
+def test_features_see_only_the_past(fleet):
+    day = pd.Timestamp("2026-05-01", tz="UTC")
+    before = build_features(fleet).xs(day, level="day")
+    # Everything from that day on changes: the snapshot of that day must not.
+    later = fleet.meter_values["timestamp"] >= day
+    changed = type(fleet)(**vars(fleet))
+    changed.meter_values = fleet.meter_values.assign(
+        value=np.where(later, fleet.meter_values["value"] * 5, fleet.meter_values["value"])
+    )
+    after = build_features(changed).xs(day, level="day")
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_labels_come_from_maintenance_within_the_horizon(fleet):
+    x = build_features(fleet)
+    target = labels(fleet, x.index, HORIZON)
+    failure = fleet.maintenance.iloc[0]
+    mine = target.xs(failure.charge_point_id, level="charge_point_id")
+    days = mine.index
+    expected = (days < failure.failed_at) & (days >= failure.failed_at - HORIZON)
+    assert (mine["label"].to_numpy() | ~expected).all()
+    assert mine.loc[expected, "failure_mode"].eq(failure.failure_mode).all()
+    outage = (days >= failure.failed_at) & (days < failure.restored_at)
+    assert mine.loc[outage, "in_outage"].all()
+
+
+def test_the_split_leaves_a_horizon_between_periods():
+    days = pd.date_range("2026-01-01", periods=100, freq="D", tz="UTC")
+    split = time_split(days, pd.Timedelta(hours=60))
+    assert split.validation_start - split.train_end >= pd.Timedelta(hours=60)
+    assert split.test_start - split.validation_end >= pd.Timedelta(hours=60)
+    assert split.train_end < split.validation_start < split.validation_end < split.test_start
+
+
+def test_event_metrics_of_a_hand_made_case():
+    days = pd.date_range("2026-01-01", periods=6, freq="D", tz="UTC")
+    index = pd.MultiIndex.from_product([["A"], days], names=["charge_point_id", "day"])
+    failure_at = days[4] + pd.Timedelta(hours=12)
+    target = pd.DataFrame(
+        {
+            "label": [False, False, True, True, True, False],
+            "failure_at": [pd.NaT, pd.NaT, failure_at, failure_at, failure_at, pd.NaT],
+            "failure_mode": [None, None, "reader", "reader", "reader", None],
+        },
+        index=index,
+    )
+    scores = np.array([0.9, 0.1, 0.2, 0.8, 0.9, 0.1])
+    m = evaluate_alerts(scores, 0.5, target, HORIZON)
+    assert (m.failures, m.event_recall, m.recall_by_mode) == (1, 1.0, {"reader": 1.0})
+    assert m.mean_lead_time_hours == 36.0  # alerted first on day 3, failed at day 4 noon
+    assert m.recall_at_threshold == pytest.approx(2 / 3, abs=1e-4)
+    assert m.false_alerts_per_charger_year == pytest.approx(365 / 6, abs=0.01)
+
+
+def test_the_model_beats_the_error_code_rule_on_unseen_months(trained):
+    model, report = trained
+    ours, rule = report["model"], report["baseline_error_code_count"]
+    assert report["model"]["failures"] >= 15
+    assert ours["pr_auc"] > 2 * ours["prevalence"]
+    assert ours["pr_auc"] > rule["pr_auc"]
+    assert ours["event_recall"] > rule["event_recall"]
+    assert ours["mean_lead_time_hours"] > 12
+    assert set(ours["recall_by_mode"]) <= {
+        "communication",
+        "connector",
+        "ground_fault",
+        "meter",
+        "power_electronics",
+        "reader",
+    }
+    assert 0 < model.threshold < 1
+
+
+def test_the_store_keeps_versions_and_scores_have_the_contracts_columns(trained, fleet, tmp_path):
+    model, _ = trained
+    store = ModelStore(tmp_path / "models")
+    store.save(model)
+    assert store.versions() == [model.version]
+    loaded = store.load()
+    scores = score(loaded, fleet)
+    assert list(scores.columns[:4]) == ["charge_point_id", "timestamp", "risk", "horizon_hours"]
+    assert len(scores) == 80 and scores["risk"].between(0, 1).all()
+    assert (scores["timestamp"] == scores["timestamp"].iloc[0]).all()
+    with pytest.raises(FileNotFoundError):
+        store.load("no-such-version")
+
+
+def test_the_cli_generates_trains_and_scores(tmp_path, capsys):
+    data, models = tmp_path / "data", tmp_path / "models"
+    assert (
+        main(["ml", "generate", "--out", str(data), "--charge-points", "30", "--days", "90"]) == 0
+    )
+    report = tmp_path / "report.json"
+    args = ["--data", str(data), "--models", str(models), "--report", str(report)]
+    assert main(["ml", "train", *args]) == 0
+    out = capsys.readouterr().out
+    assert "| PR-AUC |" in out and "| event recall, " in out and report.is_file()
+    scores = tmp_path / "scores.csv"
+    assert (
+        main(["ml", "score", "--data", str(data), "--models", str(models), "--out", str(scores)])
+        == 0
+    )
+    assert pd.read_csv(scores)["charge_point_id"].nunique() == 30
+    assert main(["ml", "evaluate", "--data", str(tmp_path / "nothing")]) == 2
+    assert "no " in capsys.readouterr().err
+
+
+def test_export_reads_the_contracts_tables_from_the_database(database_url, tmp_path):
+    cp_id = unique_id("ML")
+    now = datetime.now(UTC)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO charge_points (id, vendor) VALUES (%s, 'ABB')", (cp_id,))
+        conn.execute(
+            """INSERT INTO maintenance (charge_point_id, failed_at, restored_at, failure_mode)
+               VALUES (%s, %s, %s, 'reader')""",
+            (cp_id, now - timedelta(days=2), now - timedelta(days=1)),
+        )
+        conn.execute(
+            """INSERT INTO status_events (charge_point_id, connector_id, status,
+                                          error_code, timestamp)
+               VALUES (%s, 1, 'Faulted', 'ReaderFailure', %s)""",
+            (cp_id, now - timedelta(days=2)),
+        )
+    telemetry = export(database_url, pd.Timestamp(now - timedelta(days=30)))
+    telemetry.save(tmp_path / "export")
+    again = load(Path(tmp_path / "export"))
+    assert cp_id in set(again.charge_points["charge_point_id"])
+    mine = again.maintenance[again.maintenance["charge_point_id"] == cp_id]
+    assert mine["failure_mode"].tolist() == ["reader"]
+    assert "ReaderFailure" in set(again.status_events["error_code"])
