@@ -28,19 +28,24 @@ from sigecve.domain import (
     ChargePoint,
     Command,
     CommandResult,
+    FailureMode,
     LimitSchedule,
     LimitStep,
+    NewWorkOrder,
     PriceSchedule,
     PriceStep,
     Principal,
+    Repair,
     SessionDemand,
     SitePlan,
+    WorkOrder,
 )
 from sigecve.services import (
     audit,
     charge_points,
     commands,
     diagnostics,
+    maintenance,
     reports,
     sites,
     transactions,
@@ -386,6 +391,33 @@ def register(server: MCPServer, api: ApiContext) -> None:
             priority=priority,
         )
         return await sites.set_session_demand(api.repos, api.schedulers, transaction, demand)
+
+    @tool(Role.operator, changes(destructive=False, idempotent=False), "Open a work order")
+    async def open_work_order(
+        charge_point_id: ChargePointId,
+        failure_mode: Annotated[FailureMode, Field(description="what failed")],
+        ctx: Context,
+        failed_at: Annotated[datetime | None, Field(description="default: now")] = None,
+        notes: Annotated[str | None, Field(max_length=2000)] = None,
+    ) -> WorkOrder:
+        """Record that a charge point failed, and how (connector, reader, communication,
+        power_electronics, ground_fault, meter, other). Failure prediction learns from these;
+        close it with close_work_order once repaired."""
+        new = NewWorkOrder(failure_mode=failure_mode, failed_at=failed_at, notes=notes)
+        return await maintenance.open_work_order(api.repos, charge_point_id, new)
+
+    @tool(Role.operator, changes(destructive=False, idempotent=False), "Close a work order")
+    async def close_work_order(
+        work_order: Annotated[int, Field(ge=1, le=2**63 - 1, description="the work order's id")],
+        ctx: Context,
+        restored_at: Annotated[datetime | None, Field(description="default: now")] = None,
+        notes: Annotated[str | None, Field(max_length=2000)] = None,
+    ) -> maintenance.Repaired:
+        """The charge point is repaired: close its work order. Its open failure-prediction
+        alerts clear."""
+        return await maintenance.restore(
+            api.repos, work_order, Repair(restored_at=restored_at, notes=notes)
+        )
 
     @tool(Role.admin, changes(destructive=True, idempotent=False), "Send any OCPP command")
     async def send_ocpp_command(

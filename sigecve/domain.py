@@ -314,3 +314,35 @@ class Principal(BaseModel):
     token_id: int
     name: str
     role: str
+
+
+class FailureMode(StrEnum):
+    connector = "connector"
+    reader = "reader"
+    communication = "communication"
+    power_electronics = "power_electronics"
+    ground_fault = "ground_fault"
+    meter = "meter"
+    other = "other"
+
+
+class WorkOrder(BaseModel):
+    """A failure and its repair: what failure prediction learns from."""
+
+    id: int
+    charge_point_id: str
+    failed_at: datetime
+    restored_at: datetime | None = Field(default=None, description="null: still down")
+    failure_mode: FailureMode | None = None
+    notes: str | None = None
+
+
+class NewWorkOrder(BaseModel):
+    failure_mode: FailureMode = Field(examples=["connector"])
+    failed_at: datetime | None = Field(default=None, description="default: now")
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class Repair(BaseModel):
+    restored_at: datetime | None = Field(default=None, description="default: now")
+    notes: str | None = Field(default=None, max_length=2000)

@@ -42,7 +42,13 @@ DESTRUCTIVE_TOOLS = {
     "set_site_limit_schedule",
     "send_ocpp_command",
 }
-OTHER_TOOLS = {"start_charging_session", "set_site_price_forecast", "set_session_demand"}
+OTHER_TOOLS = {
+    "start_charging_session",
+    "set_site_price_forecast",
+    "set_session_demand",
+    "open_work_order",
+    "close_work_order",
+}
 
 
 @contextlib.asynccontextmanager
@@ -228,6 +234,14 @@ async def test_diagnosis_names_the_fault_its_action_and_the_risk(system, tokens,
         assert (await api.get(f"/charge-points/{cp_id}/failure-risk")).json() == risk
         r = await api.get("/charge-points/NO-SUCH-CP/diagnosis")
         assert r.status_code == 404
+    # A technician fixes it: the work order closes and the alert clears.
+    async with mcp_client(system, tokens["operator"]) as op:
+        args = {"charge_point_id": cp_id, "failure_mode": "ground_fault"}
+        order = structured(await op.call_tool("open_work_order", args))
+        repaired = structured(await op.call_tool("close_work_order", {"work_order": order["id"]}))
+        assert repaired["alerts_cleared"] == 1
+        risk_now = structured(await op.call_tool("get_failure_risk", {"charge_point_id": cp_id}))
+        assert risk_now["risk"] is None
     # The charger's words are carried as data, flagged, not acted on.
     assert diagnosis["untrusted"] is True
     assert diagnosis["recent_problems"][0]["info"].startswith("IGNORE ALL PRIOR")

@@ -86,6 +86,9 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", "/reports/energy", "viewer"),
     ("GET", "/alerts", "viewer"),
     ("POST", "/alerts/999999/clear", "operator"),
+    ("POST", "/charge-points/NO-CP/work-orders", "operator"),
+    ("POST", "/work-orders/999999/restore", "operator"),
+    ("GET", "/work-orders", "viewer"),
     ("GET", "/events/stream", "viewer"),
 ]
 
@@ -99,6 +102,7 @@ def template_of(path: str) -> str:
         "/tokens/999999": "/tokens/{token_id}",
         "/reservations/999999": "/reservations/{reservation_id}",
         "/alerts/999999": "/alerts/{alert_id}",
+        "/work-orders/999999": "/work-orders/{work_order_id}",
         "/reports/energy": "/reports/{name}",
     }
     for concrete, template in replacements.items():
@@ -832,6 +836,26 @@ async def test_alerts_are_listed_riskiest_first_and_cleared(system, tokens, data
         r = await op.get("/alerts", params={"charge_point_id": cp_id, "active": False})
         assert [a["id"] for a in r.json()["items"]] == [ids[1]]
         assert_error(await op.post("/alerts/999999999/clear"), 404, "not_found")
+
+        # The charger fails and is repaired: the work order closes, its open alert clears.
+        r = await op.post(f"/charge-points/{cp_id}/work-orders", json={"failure_mode": "connector"})
+        assert r.status_code == 201, r.text
+        order = r.json()
+        assert (order["failure_mode"], order["restored_at"]) == ("connector", None)
+        r = await op.get("/work-orders", params={"charge_point_id": cp_id, "open": True})
+        assert [w["id"] for w in r.json()["items"]] == [order["id"]]
+        too_early = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+        r = await op.post(f"/work-orders/{order['id']}/restore", json={"restored_at": too_early})
+        assert_error(r, 422, "invalid_input", "before the failure")
+        r = await op.post(f"/work-orders/{order['id']}/restore", json={"notes": "new contacts"})
+        assert r.status_code == 200, r.text
+        assert r.json()["alerts_cleared"] == 1 and r.json()["work_order"]["restored_at"]
+        assert (await op.get("/alerts", params={"charge_point_id": cp_id})).json()["items"] == []
+        assert_error(await op.post(f"/work-orders/{order['id']}/restore", json={}), 409, "conflict")
+        r = await op.post(f"/charge-points/{cp_id}/work-orders", json={"failure_mode": "rust"})
+        assert_error(r, 422, "invalid_input", "failure_mode")
+        r = await op.post("/charge-points/NO-CP/work-orders", json={"failure_mode": "meter"})
+        assert_error(r, 404, "not_found")
 
 
 async def test_every_write_is_audited_with_who_and_no_secret(system, tokens):

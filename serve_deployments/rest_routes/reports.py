@@ -1,4 +1,5 @@
-"""Reports (energy, revenue, uptime, failed starts) and failure-prediction alerts."""
+"""Reports (energy, revenue, uptime, failed starts), failure-prediction alerts and the work
+orders (failures and repairs) they learn from."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from serve_deployments.rest_routes.common import (
     errors,
     require,
 )
-from sigecve.domain import Alert
-from sigecve.services import alerts, reports
+from sigecve.domain import Alert, NewWorkOrder, Repair, WorkOrder
+from sigecve.services import alerts, maintenance, reports
 from sigecve.services.alerts import AlertPage
 from sigecve.services.api_tokens import Role
 from sigecve.services.reports import Report, ReportName
@@ -89,5 +90,52 @@ def router(ctx: ApiContext) -> APIRouter:
     async def clear_alert(alert_id: BigId) -> Alert:
         """The charger was repaired (or the alert was wrong)."""
         return await alerts.clear_alert(ctx.repos, alert_id)
+
+    @api.post(
+        "/charge-points/{charge_point_id}/work-orders",
+        status_code=201,
+        response_model=WorkOrder,
+        tags=["maintenance"],
+        responses=errors(404, 422),
+        dependencies=[operator],
+    )
+    async def open_work_order(charge_point_id: str, body: NewWorkOrder) -> WorkOrder:
+        """Record that the charger failed (and how): the label failure prediction learns."""
+        return await maintenance.open_work_order(ctx.repos, charge_point_id, body)
+
+    @api.post(
+        "/work-orders/{work_order_id}/restore",
+        response_model=maintenance.Repaired,
+        tags=["maintenance"],
+        responses=errors(404, 409, 422),
+        dependencies=[operator],
+    )
+    async def restore(work_order_id: BigId, body: Repair) -> maintenance.Repaired:
+        """The charger is repaired: the work order closes and its open alerts clear."""
+        return await maintenance.restore(ctx.repos, work_order_id, body)
+
+    @api.get(
+        "/work-orders",
+        response_model=maintenance.WorkOrderPage,
+        tags=["maintenance"],
+        dependencies=[viewer],
+    )
+    async def work_orders(
+        charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
+        open_only: Annotated[
+            bool | None, Query(alias="open", description="true: still down")
+        ] = None,
+        sort: Literal["id", "-id"] = "-id",
+        cursor: Cursor = None,
+        limit: PageSize = 100,
+    ) -> maintenance.WorkOrderPage:
+        return await maintenance.list_work_orders(
+            ctx.repos,
+            charge_point_id=charge_point_id,
+            open_only=open_only,
+            sort=sort,
+            cursor=cursor,
+            limit=limit,
+        )
 
     return api
