@@ -105,9 +105,6 @@ class GridSchedulerHost:
             if site.pending is not None:
                 site.pending.cancel()
 
-    def site_count(self) -> int:
-        return len(self._sites)
-
 
 class SchedulerDirectory:
     """Reaches a site's scheduler from any process in the cluster (creating its host actor

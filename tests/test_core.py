@@ -143,3 +143,27 @@ def test_settings_reject_bad_values(monkeypatch):
     monkeypatch.setenv("SIGECVE_PORT", "99999")
     with pytest.raises(ValueError, match="SIGECVE_PORT"):
         Settings(_env_file=None)
+
+
+def test_the_newest_total_power_is_read_in_kw_whatever_unit_the_charger_used():
+    from sigecve.ocpp.meter_values import last_active_power_kw, samples_from_meter_values
+
+    samples = samples_from_meter_values(
+        1,
+        7,
+        [
+            {
+                "timestamp": "2026-11-25T10:00:00Z",
+                "sampled_value": [{"value": "3000", "measurand": "Power.Active.Import"}],
+            },
+            {
+                "timestamp": "2026-11-25T10:01:00Z",
+                "sampled_value": [
+                    {"value": "7.4", "measurand": "Power.Active.Import", "unit": "kW"},
+                    {"value": "2.0", "measurand": "Power.Active.Import", "phase": "L1"},
+                ],
+            },
+        ],
+    )
+    assert last_active_power_kw(samples) == pytest.approx(7.4)
+    assert last_active_power_kw([]) is None

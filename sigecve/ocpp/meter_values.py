@@ -84,16 +84,19 @@ def samples_from_meter_values_201(
     return samples
 
 
-def last_energy_register_wh(samples: Iterable[MeterSample]) -> float | None:
-    """The newest total (not per-phase) energy register reading among `samples`, in Wh."""
-    readings = [s for s in samples if s.measurand == ENERGY_REGISTER and s.phase is None]
+def _newest_total(samples: Iterable[MeterSample], measurand: str) -> float | None:
+    """The newest total (not per-phase) reading of `measurand`, in its base unit."""
+    readings = [s for s in samples if s.measurand == measurand and s.phase is None]
     return max(readings, key=lambda s: s.timestamp).value if readings else None
 
 
+def last_energy_register_wh(samples: Iterable[MeterSample]) -> float | None:
+    """The newest total (not per-phase) energy register reading among `samples`, in Wh."""
+    return _newest_total(samples, ENERGY_REGISTER)
+
+
 def last_active_power_kw(samples: Iterable[MeterSample]) -> float | None:
-    """The newest total (not per-phase) active power imported among `samples`, in kW."""
-    readings = [s for s in samples if s.measurand == ACTIVE_POWER and s.phase is None]
-    if not readings:
-        return None
-    newest = max(readings, key=lambda s: s.timestamp)
-    return newest.value if newest.unit == "kW" else newest.value / 1000.0
+    """The newest total (not per-phase) active power imported among `samples`, in kW
+    (samples hold W: kW readings were scaled on the way in)."""
+    watts = _newest_total(samples, ACTIVE_POWER)
+    return None if watts is None else watts / 1000.0
