@@ -2,15 +2,9 @@
 (in the layout of shared/contracts/telemetry.md), so that models can be trained and evaluated
 without a real fleet's history, and the whole loop tested end to end.
 
-Failure modes and what announces them, days ahead, as the charger degrades (d from 0 to 1):
-- connector: heating per unit of current squared grows (worn contacts), failed starts rise;
-- reader: starts fail more and more (the RFID reader misses cards);
-- communication: heartbeats go missing and the charger drops its connection;
-- power_electronics: it delivers less than it offers, and runs hotter;
-- ground_fault: GroundFailure error codes come in bursts;
-- meter: PowerMeterFailure codes, and sessions that record no energy.
-A share of failures come without warning, and healthy chargers report harmless error codes
-now and then, so no single signal separates them.
+The failure modes and their precursors are those of sigecve/simulator/failure_modes.py, which
+the live simulator plays too. A share of failures come without warning, and healthy chargers
+report harmless error codes now and then, so no single signal separates them.
 """
 
 from __future__ import annotations
@@ -23,24 +17,15 @@ import numpy as np
 import pandas as pd
 
 from ml.telemetry import Telemetry, conform
-
-FAILURE_MODES = (
-    "connector",
-    "reader",
-    "communication",
-    "power_electronics",
-    "ground_fault",
-    "meter",
+from sigecve.simulator.failure_modes import (
+    FAILURE_MODES,
+    FAULT_CODE,
+    HARMLESS_CODES,
+    VOLTS,
+    Degradation,
+    amps_of,
 )
-FAULT_CODE = {
-    "connector": "ConnectorLockFailure",
-    "reader": "ReaderFailure",
-    "communication": "WeakSignal",
-    "power_electronics": "OverCurrentFailure",
-    "ground_fault": "GroundFailure",
-    "meter": "PowerMeterFailure",
-}
-HARMLESS_CODES = ("EVCommunicationError", "OtherError", "HighTemperature", "ReaderFailure")
+
 FIRMWARE = ("1.4.2", "1.5.0", "2.0.1")
 
 
@@ -52,6 +37,9 @@ class FleetSpec:
     sudden_share: float = 0.2  # failures without precursors
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     seed: int = 1
+    # Failures decided beforehand, besides the random ones: (charge point number, mode,
+    # failed at, days of precursors), e.g. a charger's past before it degrades live.
+    planned: tuple[tuple[int, str, datetime, float], ...] = ()
 
 
 @dataclass
@@ -64,6 +52,8 @@ class _Failure:
 
 def _failures(spec: FleetSpec, rng: random.Random) -> list[_Failure]:
     out: list[_Failure] = []
+    if spec.failures_per_year <= 0:
+        return out
     day = rng.expovariate(spec.failures_per_year / 365)
     while day < spec.days:
         failed = spec.start + timedelta(days=day, hours=rng.uniform(0, 24))
@@ -80,13 +70,13 @@ def _failures(spec: FleetSpec, rng: random.Random) -> list[_Failure]:
     return out
 
 
-def _degradation(at: datetime, failures: list[_Failure]) -> tuple[str | None, float]:
-    """The mode and degree (0-1) of the degradation under way at `at`, if any."""
+def _degradation(at: datetime, failures: list[_Failure]) -> Degradation:
+    """The degradation under way at `at` (healthy if none)."""
     for f in failures:
         if f.precursor_days and f.failed_at - timedelta(days=f.precursor_days) <= at < f.failed_at:
             elapsed = (at - (f.failed_at - timedelta(days=f.precursor_days))).total_seconds()
-            return f.mode, elapsed / (f.precursor_days * 86400)
-    return None, 0.0
+            return Degradation(f.mode, elapsed / (f.precursor_days * 86400))
+    return Degradation()
 
 
 def _in_outage(at: datetime, failures: list[_Failure]) -> bool:
@@ -113,7 +103,11 @@ def generate(spec: FleetSpec = FleetSpec()) -> Telemetry:
                 "connector_count": 2,
             }
         )
-        failures = _failures(spec, rng)
+        failures = _failures(spec, rng) + [
+            _Failure(at, at + timedelta(hours=24), mode, days)
+            for number, mode, at, days in spec.planned
+            if number == n
+        ]
         for f in failures:
             maintenance.append(
                 {
@@ -148,9 +142,9 @@ def generate(spec: FleetSpec = FleetSpec()) -> Telemetry:
                 at = midnight + timedelta(hours=hour, minutes=rng.uniform(0, 59))
                 if _in_outage(at, failures):
                     continue
-                mode, d = _degradation(at, failures)
-                if mode == "communication" and rng.random() < 0.6 * d:
-                    if rng.random() < 0.3:
+                degradation = _degradation(at, failures)
+                if rng.random() < degradation.missed_heartbeat_probability():
+                    if rng.random() < degradation.disconnect_probability():
                         connectivity += [
                             {"charge_point_id": cp, "timestamp": at, "event": "disconnect"},
                             {
@@ -161,7 +155,6 @@ def generate(spec: FleetSpec = FleetSpec()) -> Telemetry:
                         ]
                     continue  # a missed heartbeat
                 connectivity.append({"charge_point_id": cp, "timestamp": at, "event": "heartbeat"})
-            mode, d = _degradation(midnight + timedelta(hours=12), failures)
             if rng.random() < 0.02:  # harmless codes on healthy chargers too
                 statuses.append(
                     {
@@ -172,31 +165,27 @@ def generate(spec: FleetSpec = FleetSpec()) -> Telemetry:
                         "error_code": rng.choice(HARMLESS_CODES),
                     }
                 )
-            bursts = {"ground_fault": "GroundFailure", "meter": "PowerMeterFailure"}
-            if mode in bursts:
-                for _ in range(np_rng.poisson(2.0 * d)):
-                    statuses.append(
-                        {
-                            "charge_point_id": cp,
-                            "connector_id": 1,
-                            "timestamp": midnight + timedelta(hours=rng.uniform(0, 24)),
-                            "status": "Available",
-                            "error_code": bursts[mode],
-                        }
-                    )
+            code, per_day = _degradation(
+                midnight + timedelta(hours=12), failures
+            ).error_code_rate_per_day()
+            for _ in range(np_rng.poisson(per_day)):
+                statuses.append(
+                    {
+                        "charge_point_id": cp,
+                        "connector_id": 1,
+                        "timestamp": midnight + timedelta(hours=rng.uniform(0, 24)),
+                        "status": "Available",
+                        "error_code": code,
+                    }
+                )
             for _ in range(np_rng.poisson(4.0)):
                 started = midnight + timedelta(hours=rng.uniform(6, 22))
                 if _in_outage(started, failures):
                     continue
-                mode, d = _degradation(started, failures)
+                degradation = _degradation(started, failures)
                 tx_id += 1
                 connector = rng.choice((1, 2))
-                fail_p = (
-                    0.03
-                    + (0.15 * d if mode == "connector" else 0)
-                    + (0.5 * d if mode == "reader" else 0)
-                )
-                if rng.random() < fail_p:
+                if rng.random() < degradation.failed_start_probability():
                     transactions.append(
                         {
                             "charge_point_id": cp,
@@ -210,19 +199,12 @@ def generate(spec: FleetSpec = FleetSpec()) -> Telemetry:
                     )
                     continue
                 hours = rng.uniform(0.5, 4)
-                amps = rng.uniform(10, 32)
                 offered_w = 22_000.0
-                drawn_w = min(offered_w, amps * 230 * 3)
-                if mode == "power_electronics":
-                    drawn_w *= 1 - 0.4 * d
-                temperature = ambient + heat * amps**2 * (
-                    1 + (1.5 * d if mode == "connector" else 0)
-                )
-                if mode == "power_electronics":
-                    temperature += 8 * d
-                temperature += rng.gauss(0, 1.0)
+                drawn_w = degradation.drawn_w(min(offered_w, rng.uniform(10, 32) * 3 * VOLTS))
+                amps = amps_of(drawn_w)
+                temperature = degradation.temperature_c(ambient, heat, amps) + rng.gauss(0, 1.0)
                 energy = drawn_w * hours
-                if mode == "meter" and rng.random() < 0.4 * d:
+                if rng.random() < degradation.zero_energy_probability():
                     energy = 0.0
                 stopped = started + timedelta(hours=hours)
                 transactions.append(

@@ -11,12 +11,13 @@ validation too).
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
+import cloudpickle
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
@@ -25,6 +26,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ml.features import FEATURES, build_features, labels
+from ml.live import RiskModel
 from ml.telemetry import Telemetry
 
 DEFAULT_HORIZON = pd.Timedelta(hours=72)
@@ -189,10 +191,16 @@ def train(
     """Train on the first period, calibrate and choose thresholds on the validation period,
     evaluate on the test period; the model and the evaluation report (model and baseline)."""
     x, target = dataset(t, horizon)
+    return train_on(x, target, horizon, seed)
+
+
+def train_on(
+    x: pd.DataFrame, target: pd.DataFrame, horizon: pd.Timedelta, seed: int = 0
+) -> tuple[FailureModel, dict[str, Any]]:
+    """`train` on features and labels already computed (`dataset`, or in parallel on Ray)."""
     split = time_split(x.index.get_level_values("day"), horizon)
     tr = _period(x, end=split.train_end)
     va = _period(x, split.validation_start, split.validation_end)
-    te = _period(x, split.test_start)
     y = target["label"].to_numpy(dtype=bool)
     boosted = HistGradientBoostingClassifier(
         max_iter=300,
@@ -220,22 +228,40 @@ def train(
         version=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         trained_at=datetime.now(UTC).isoformat(),
     )
+    report = evaluate_on(model, x, target)
+    report["feature_importance"] = dict(sorted(importance.items(), key=lambda kv: -kv[1]))
+    model.metrics = report
+    return model, report
+
+
+def evaluate_model(model: RiskModel, t: Telemetry) -> dict[str, Any]:
+    """Any model's evaluation on the test period of `t` (the split `train` uses), at its own
+    threshold, beside the error-code rule: how to judge your own model before deploying it."""
+    x, target = dataset(t, pd.Timedelta(hours=model.horizon_hours))
+    return evaluate_on(model, x, target)
+
+
+def evaluate_on(model: RiskModel, x: pd.DataFrame, target: pd.DataFrame) -> dict[str, Any]:
+    """The test-period report of `model` on features and labels already computed."""
+    horizon = pd.Timedelta(hours=model.horizon_hours)
+    split = time_split(x.index.get_level_values("day"), horizon)
+    tr = _period(x, end=split.train_end)
+    va = _period(x, split.validation_start, split.validation_end)
+    te = _period(x, split.test_start)
+    y = target["label"].to_numpy(dtype=bool)
     rule_scores = x["error_codes_7d"].to_numpy(dtype=float)
     rule_threshold = best_threshold(rule_scores[va], y[va])
     test_target = target[te]
-    report = {
+    return {
         "horizon_hours": model.horizon_hours,
         "split": {k: str(v) for k, v in asdict(split).items()},
         "snapshots": {"train": int(tr.sum()), "validation": int(va.sum()), "test": int(te.sum())},
         "charge_points": int(x.index.get_level_values("charge_point_id").nunique()),
-        "model": asdict(evaluate_alerts(model.risk(x[te]), threshold, test_target, horizon)),
+        "model": asdict(evaluate_alerts(model.risk(x[te]), model.threshold, test_target, horizon)),
         "baseline_error_code_count": asdict(
             evaluate_alerts(rule_scores[te], rule_threshold, test_target, horizon)
         ),
-        "feature_importance": dict(sorted(importance.items(), key=lambda kv: -kv[1])),
     }
-    model.metrics = report
-    return model, report
 
 
 def _importance(estimator: Any, x: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, float]:
@@ -251,7 +277,7 @@ def _importance(estimator: Any, x: pd.DataFrame, y: np.ndarray, seed: int) -> di
     }
 
 
-def score(model: FailureModel, t: Telemetry, at: pd.Timestamp | None = None) -> pd.DataFrame:
+def score(model: RiskModel, t: Telemetry, at: pd.Timestamp | None = None) -> pd.DataFrame:
     """Risk per charge point at the latest snapshot day (or `at`), with its top signals."""
     x = build_features(t)
     day = at.floor("D") if at is not None else x.index.get_level_values("day").max()
@@ -269,42 +295,48 @@ def score(model: FailureModel, t: Telemetry, at: pd.Timestamp | None = None) -> 
     )
 
 
+def model_metadata(model: RiskModel) -> dict[str, Any]:
+    """What a store keeps beside a model: its version, features, horizon, threshold, metrics."""
+    return {
+        "version": model.version,
+        "trained_at": getattr(model, "trained_at", None),
+        "features": list(model.features),
+        "horizon_hours": model.horizon_hours,
+        "threshold": model.threshold,
+        "metrics": getattr(model, "metrics", {}),
+    }
+
+
 class ModelStore:
-    """Versioned models on disk: `<root>/<version>/model.joblib` and `metadata.json` (its
-    metrics, features, horizon, threshold), and `<root>/current` naming the one in use."""
+    """Versioned models on disk: `<root>/<version>/model.pkl` (cloudpickle, so a model class
+    defined in a notebook travels with it) and `metadata.json` (its metrics, features,
+    horizon, threshold), and `<root>/current` naming the one in use."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def save(self, model: FailureModel, *, make_current: bool = True) -> Path:
+    def save(self, model: RiskModel, *, make_current: bool = True) -> Path:
         directory = self.root / model.version
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(model, directory / "model.joblib")
-        metadata = {
-            "version": model.version,
-            "trained_at": model.trained_at,
-            "features": model.features,
-            "horizon_hours": model.horizon_hours,
-            "threshold": model.threshold,
-            "metrics": model.metrics,
-        }
-        (directory / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+        (directory / "model.pkl").write_bytes(cloudpickle.dumps(model))
+        metadata = json.dumps(model_metadata(model), indent=2, default=str)
+        (directory / "metadata.json").write_text(metadata)
         if make_current:
             (self.root / "current").write_text(model.version + "\n")
         return directory
 
-    def load(self, version: str | None = None) -> FailureModel:
+    def load(self, version: str | None = None) -> RiskModel:
         if version is None:
             current = self.root / "current"
             if not current.is_file():
                 raise FileNotFoundError(f"no model in {self.root}: train one first")
             version = current.read_text().strip()
-        path = self.root / version / "model.joblib"
+        path = self.root / version / "model.pkl"
         if not path.is_file():
             raise FileNotFoundError(f"no model {version!r} in {self.root}")
-        return joblib.load(path)
+        return pickle.loads(path.read_bytes())
 
     def versions(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "model.joblib").is_file())
+        return sorted(p.name for p in self.root.iterdir() if (p / "model.pkl").is_file())

@@ -66,6 +66,8 @@ def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """The table as the contract has it: required columns present (else TelemetryError naming
     them), optional ones added empty, extra ones dropped, times as UTC."""
     required, optional, times = TABLES[name]
+    if frame.empty and len(frame.columns) == 0:  # no rows at all: an empty table
+        frame = pd.DataFrame(columns=list(required + optional))
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise TelemetryError(f"{name}: missing required column(s) {', '.join(missing)}")

@@ -10,6 +10,8 @@ import sys
 
 from pydantic import ValidationError
 
+from sigecve.simulator.failure_modes import FAILURE_MODES
+
 
 def _up(args: argparse.Namespace) -> int:
     from sigecve.settings import Settings
@@ -33,7 +35,7 @@ def _up(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from sigecve.simulator.charge_point import SimulationProfile
-    from sigecve.simulator.fleet import run_fleet
+    from sigecve.simulator.fleet import charge_point_ids, failing, run_fleet
 
     if not 0.0 <= args.share_201 <= 1.0:
         print("sigecve simulate: --share-201 must be between 0 and 1", file=sys.stderr)
@@ -49,6 +51,21 @@ def _simulate(args: argparse.Namespace) -> int:
         meter_interval_s=args.meter_interval,
         id_tags=tuple(t for t in args.id_tags.split(",") if t),
     )
+    if not 0.0 <= args.failure_share <= 1.0:
+        print("sigecve simulate: --failure-share must be between 0 and 1", file=sys.stderr)
+        return 2
+    failures = (
+        failing(
+            charge_point_ids(args.id_prefix, args.count),
+            args.failure,
+            args.failure_share,
+            args.failure_after,
+            args.precursor,
+            args.seed,
+        )
+        if args.failure
+        else {}
+    )
     try:
         report = asyncio.run(
             run_fleet(
@@ -61,6 +78,7 @@ def _simulate(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 share_201=share_201,
                 ssl_context=ssl_context,
+                failures=failures,
             )
         )
     except KeyboardInterrupt:
@@ -190,9 +208,8 @@ def _ml(args: argparse.Namespace) -> int:
         elif args.ml_command == "export":
             from ml.export import export
 
-            url = args.database_url or settings.database_url
+            url = _database_url(args, settings)
             if url is None:
-                print("sigecve ml export: give --database-url (or DATABASE_URL)", file=sys.stderr)
                 return 2
             since = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=args.days)
             export(url, since).save(Path(args.out))
@@ -204,6 +221,14 @@ def _ml(args: argparse.Namespace) -> int:
             if args.report:
                 Path(args.report).write_text(json.dumps(report, indent=2, default=str) + "\n")
             print(evaluation_table(report))
+        elif args.ml_command == "deploy":
+            from ml.deploy import deploy
+
+            url = _database_url(args, settings)
+            if url is None:
+                return 2
+            model = store.load(args.version)
+            print(f"model {deploy(model, url)} deployed to the scoring actors")
         else:
             scores = score(store.load(args.version), load(Path(args.data)))
             out = Path(args.out)
@@ -217,6 +242,21 @@ def _ml(args: argparse.Namespace) -> int:
         print(f"sigecve ml {args.ml_command}: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _database_url(args: argparse.Namespace, settings) -> str | None:
+    """--database-url, else DATABASE_URL, else the one a local `sigecve up` wrote in var/."""
+    url = args.database_url or settings.database_url
+    written = settings.var_dir / "database_url"
+    if url is None and written.is_file():
+        url = written.read_text().strip()
+    if url is None:
+        print(
+            f"sigecve ml {args.ml_command}: give --database-url (or DATABASE_URL), or run "
+            "where `sigecve up` keeps its var/ directory",
+            file=sys.stderr,
+        )
+    return url
 
 
 def evaluation_table(report: dict) -> str:
@@ -276,6 +316,20 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--connectors", type=int, default=2)
     sim.add_argument("--meter-interval", type=float, default=10.0, help="seconds")
     sim.add_argument("--seed", type=int, help="random seed for a repeatable run")
+    sim.add_argument(
+        "--failure",
+        choices=FAILURE_MODES,
+        help="some charge points degrade in this mode (precursors), then fault",
+    )
+    sim.add_argument(
+        "--failure-share", type=float, default=0.1, help="share of the fleet that fails"
+    )
+    sim.add_argument(
+        "--failure-after", type=float, default=60.0, help="seconds before degrading starts"
+    )
+    sim.add_argument(
+        "--precursor", type=float, default=600.0, help="seconds of degradation before the fault"
+    )
     sim.set_defaults(func=_simulate)
 
     sched = sub.add_parser("schedule", help="offline smart-charging plan for a scenario")
@@ -316,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = ml_sub.add_parser(name, parents=[common], help=text)
         p.add_argument("--data", required=True, help="directory of the telemetry tables")
         p.add_argument("--report", help="write the evaluation as JSON here")
+    dep = ml_sub.add_parser(
+        "deploy", parents=[common], help="put a stored model in service on the scoring actors"
+    )
+    dep.add_argument("--version", help="default: the store's current model")
+    dep.add_argument("--database-url", help="default: DATABASE_URL, or var/database_url")
     sc = ml_sub.add_parser("score", parents=[common], help="risk per charge point now")
     sc.add_argument("--data", required=True, help="directory of the telemetry tables")
     sc.add_argument("--out", required=True, help="scores file (.parquet or .csv)")

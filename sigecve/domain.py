@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, Strict
 
@@ -271,6 +271,20 @@ class Signal(BaseModel):
     name: str
     value: float
     contribution: float = Field(description="how much it raised the risk (model units)")
+
+
+class FailureModelInfo(BaseModel):
+    """The failure model in service: what it reads, how far ahead, and how it was evaluated."""
+
+    version: str
+    deployed_at: datetime
+    trained_at: str | None = None
+    features: list[str]
+    horizon_hours: float
+    threshold: float = Field(description="risk at and above which an alert is raised")
+    metrics: dict[str, Any] = Field(
+        description="its evaluation on held-out later months (docs/ml.md)"
+    )
 
 
 class Alert(BaseModel):

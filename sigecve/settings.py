@@ -81,6 +81,32 @@ class Settings(BaseSettings):
     )
     db_pool_max: int = Field(default=4, ge=1, validation_alias="SIGECVE_DB_POOL_MAX")
 
+    failure_scorers: int = Field(
+        default=1,
+        ge=1,
+        validation_alias="SIGECVE_ML_SCORERS",
+        description="failure-scoring actors; charge points are shared among them by id",
+    )
+    score_interval_s: float = Field(
+        default=900.0,
+        gt=0,
+        validation_alias="SIGECVE_ML_SCORE_INTERVAL_S",
+        description="how often every charge point's failure risk is scored",
+    )
+    score_event_delay_s: float = Field(
+        default=30.0,
+        ge=0,
+        validation_alias="SIGECVE_ML_EVENT_DELAY_S",
+        description="after a notable event (fault code, session end, drop) a charge point is "
+        "scored within this; events meanwhile are scored together",
+    )
+    bootstrap_model: bool = Field(
+        default=True,
+        validation_alias="SIGECVE_ML_BOOTSTRAP_MODEL",
+        description="with no failure model deployed, train one on generated telemetry so "
+        "scoring works from the first start (replace it with one trained on your fleet)",
+    )
+
     mcp_rate_per_minute: int = Field(
         default=600,
         ge=1,

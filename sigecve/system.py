@@ -116,6 +116,7 @@ class System:
         self.database_url: str | None = None
         self.admin_token: str | None = None
         self.hosts: list = []
+        self.scorers: list = []
         self.simulator: subprocess.Popen | None = None
         self._ray_started = False
 
@@ -127,12 +128,19 @@ class System:
         else:
             self.embedded = EmbeddedPostgres(s.var_dir / "pg")
             self.database_url = self.embedded.start()
+            # Where `sigecve ml export|deploy` find the embedded database (owner-only).
+            url_file = s.var_dir / "database_url"
+            url_file.unlink(missing_ok=True)
+            fd = os.open(url_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(self.database_url + "\n")
         self.admin_token = bootstrap_database(s, self.database_url)
         demo_template = register_demo_fleet(s, self.database_url) if s.demo_cps else None
 
         self._start_ray()
         self._start_hosts()
         self._start_grid_schedulers()
+        self._start_failure_scorers()
         self._start_serve()
         self._wait_until_healthy()
         if demo_template is not None:
@@ -205,6 +213,12 @@ class System:
             await asyncio.gather(*(directory.ensure(site_id) for site_id in site_ids))
 
         asyncio.run(ensure_all())
+
+    def _start_failure_scorers(self) -> None:
+        from actors.failure_scorer import start_scorers
+
+        # The handles keep the (non-detached) actors alive.
+        self.scorers = start_scorers(self.settings, self.database_url)
 
     def _start_serve(self) -> None:
         from ray import serve
@@ -311,6 +325,9 @@ class System:
             from actors.grid_scheduler import stop_all as stop_grid_schedulers
 
             stop_grid_schedulers()
+            from actors.failure_scorer import stop_all as stop_failure_scorers
+
+            stop_failure_scorers()
             with contextlib.suppress(Exception):
                 ray.get([h.stop.remote() for h in self.hosts], timeout=10)
             for h in self.hosts:

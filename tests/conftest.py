@@ -162,6 +162,9 @@ def system(
         SIGECVE_ADMIN_TOKEN="sgv_test_" + secrets.token_hex(16),
         SIGECVE_COMMAND_TIMEOUT_S="10",
         SIGECVE_GATEWAY_REPLICAS="2",  # reconnections may land on the other replica
+        # Failure scoring only while a test deploys a model; events scored within a second.
+        SIGECVE_ML_BOOTSTRAP_MODEL="false",
+        SIGECVE_ML_EVENT_DELAY_S="1",
     )
     yield running
     running.stop()

@@ -12,12 +12,16 @@ import pandas as pd
 import psycopg
 import pytest
 
+from actors.failure_scorer import is_notable
 from ml.export import export
-from ml.features import build_features, labels
+from ml.features import build_features, daily_aggregates, day_weights, features_at, labels
 from ml.generate import FleetSpec, generate
+from ml.live import days_in_service, likely_failure_mode
 from ml.model import ModelStore, evaluate_alerts, score, time_split, train
 from ml.telemetry import TABLES, TelemetryError, conform, load
 from sigecve.cli import main
+from sigecve.simulator.charge_point import FailurePlan
+from sigecve.simulator.failure_modes import Degradation
 from tests.conftest import unique_id
 
 HORIZON = pd.Timedelta(hours=72)
@@ -179,3 +183,52 @@ def test_export_reads_the_contracts_tables_from_the_database(database_url, tmp_p
     mine = again.maintenance[again.maintenance["charge_point_id"] == cp_id]
     assert mine["failure_mode"].tolist() == ["reader"]
     assert "ReaderFailure" in set(again.status_events["error_code"])
+
+
+def test_live_features_at_midnight_are_the_offline_ones(fleet):
+    """Train/serve parity: the scoring actors' features (days so far, `features_at`) equal
+    training's (`build_features`) at a snapshot."""
+    day = pd.Timestamp("2026-05-20", tz="UTC")
+    daily = daily_aggregates(fleet)
+    first = daily.index.get_level_values("day").min()
+    index = days_in_service(fleet.charge_points.assign(commissioned_at=first), first, day)
+    past = daily.reindex(index, fill_value=0.0)
+    past = past[past.index.get_level_values("day") < day]
+    live = features_at(past, fleet.charge_points, day)
+    offline = build_features(fleet).xs(day, level="day", drop_level=False)
+    pd.testing.assert_frame_equal(live, offline, rtol=1e-9)
+
+
+def test_a_window_counts_the_share_of_a_day_inside_it():
+    days = pd.date_range("2026-03-01", "2026-03-09", freq="D", tz="UTC")
+    at = pd.Timestamp("2026-03-09 06:00", tz="UTC")  # a quarter into the 9th
+    weights = dict(zip(days.day, day_weights(days, at, back=0, length=7), strict=True))
+    # The 9th so far counts whole; the 2nd, cut at 06:00, for the three quarters inside.
+    assert weights == {1: 0, 2: 0.75, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, 9: 1}
+    before = dict(zip(days.day, day_weights(days, at, back=7, length=1), strict=True))
+    assert before == {1: 0.75, 2: 0.25, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0, 8: 0, 9: 0}
+
+
+def test_a_simulated_failure_ramps_up_then_faults():
+    plan = FailurePlan("connector", starts_at=100.0, precursor_s=50.0)
+    assert plan.degradation(99.0) == Degradation()
+    half = plan.degradation(125.0)
+    assert (half.mode, half.degree) == ("connector", 0.5)
+    assert half.temperature_c(20, 0.01, 20) == pytest.approx(20 + 0.01 * 400 * 1.75)
+    assert half.failed_start_probability() == pytest.approx(0.03 + 0.075)
+    assert plan.degradation(500.0).degree == 1.0 and plan.faults_at == 150.0
+    assert Degradation("power_electronics", 1.0).drawn_w(10_000) == pytest.approx(6_000)
+
+
+def test_which_events_get_a_charger_scored_and_what_its_signals_point_at():
+    assert is_notable({"type": "transaction_stopped"})
+    assert is_notable({"type": "connector_status", "status": "Available", "error_code": "x"})
+    assert is_notable({"type": "connector_status", "status": "Faulted", "error_code": "NoError"})
+    assert not is_notable(
+        {"type": "connector_status", "status": "Charging", "error_code": "NoError"}
+    )
+    assert is_notable({"type": "connection", "connected": False})
+    assert not is_notable({"type": "power"})
+    signals = [{"name": "heartbeat_ratio_1d"}, {"name": "temp_per_amp2_drift"}]
+    assert likely_failure_mode(signals) == "communication"
+    assert likely_failure_mode([{"name": "sessions_7d"}]) is None

@@ -85,6 +85,7 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", "/sites/NO-SITE/plan", "viewer"),
     ("GET", "/reports/energy", "viewer"),
     ("GET", "/alerts", "viewer"),
+    ("GET", "/failure-model", "viewer"),
     ("POST", "/alerts/999999/clear", "operator"),
     ("POST", "/charge-points/NO-CP/work-orders", "operator"),
     ("POST", "/work-orders/999999/restore", "operator"),

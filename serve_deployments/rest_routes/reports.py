@@ -17,7 +17,7 @@ from serve_deployments.rest_routes.common import (
     errors,
     require,
 )
-from sigecve.domain import Alert, NewWorkOrder, Repair, WorkOrder
+from sigecve.domain import Alert, FailureModelInfo, NewWorkOrder, Repair, WorkOrder
 from sigecve.services import alerts, maintenance, reports
 from sigecve.services.alerts import AlertPage
 from sigecve.services.api_tokens import Role
@@ -79,6 +79,17 @@ def router(ctx: ApiContext) -> APIRouter:
             cursor=cursor,
             limit=limit,
         )
+
+    @api.get(
+        "/failure-model",
+        response_model=FailureModelInfo,
+        tags=["alerts"],
+        responses=errors(404),
+        dependencies=[viewer],
+    )
+    async def failure_model() -> FailureModelInfo:
+        """The failure model the scoring actors use, with its evaluation."""
+        return await alerts.failure_model(ctx.repos)
 
     @api.post(
         "/alerts/{alert_id}/clear",

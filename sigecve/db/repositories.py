@@ -20,6 +20,7 @@ from sigecve.domain import (
     ChargePointSummary,
     ChargingProfileRecord,
     ConnectorStatus,
+    FailureModelInfo,
     IdTag,
     LimitSchedule,
     MeterSample,
@@ -1259,6 +1260,33 @@ class AlertRepository:
             return cur.rowcount == 1
 
 
+class FailureModelRepository:
+    """The failure models deployed to the scoring actors (ml/deploy.py writes them)."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def current(self) -> FailureModelInfo | None:
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT version, deployed_at, metadata FROM failure_models
+                   ORDER BY deployed_at DESC, version DESC LIMIT 1"""
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        meta = row["metadata"]
+        return FailureModelInfo(
+            version=row["version"],
+            deployed_at=row["deployed_at"],
+            trained_at=meta.get("trained_at"),
+            features=meta.get("features", []),
+            horizon_hours=meta.get("horizon_hours"),
+            threshold=meta.get("threshold"),
+            metrics=meta.get("metrics") or {},
+        )
+
+
 class MaintenanceRepository:
     """Work orders: failures and repairs, the labels of failure prediction."""
 
@@ -1350,3 +1378,4 @@ class Repositories:
         self.charging_profiles = ChargingProfileRepository(pool)
         self.alerts = AlertRepository(pool)
         self.maintenance = MaintenanceRepository(pool)
+        self.failure_models = FailureModelRepository(pool)

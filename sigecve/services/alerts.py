@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from sigecve.db.repositories import AlertRepository, Repositories
-from sigecve.domain import Alert
+from sigecve.domain import Alert, FailureModelInfo
 from sigecve.services.errors import Conflict, NotFound
 from sigecve.services.pagination import paginate
 
@@ -45,3 +45,13 @@ async def clear_alert(repos: Repositories, alert_id: int) -> Alert:
     if not await repos.alerts.clear(alert_id):
         raise Conflict(f"alert {alert_id} is cleared already")
     return await repos.alerts.get(alert_id) or alert
+
+
+async def failure_model(repos: Repositories) -> FailureModelInfo:
+    model = await repos.failure_models.current()
+    if model is None:
+        raise NotFound(
+            "no failure model is deployed: `sigecve ml deploy`, or start with "
+            "SIGECVE_ML_BOOTSTRAP_MODEL=true"
+        )
+    return model

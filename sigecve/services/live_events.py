@@ -23,6 +23,7 @@ EventType = Literal[
     "power",
     "alert_raised",
     "alert_cleared",
+    "model_deployed",
 ]
 SUBSCRIBER_QUEUE = 1000
 

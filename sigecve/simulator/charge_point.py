@@ -6,6 +6,7 @@ import asyncio
 import base64
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from math import inf
 
@@ -27,9 +28,33 @@ from ocpp.v16.enums import (
 )
 
 from sigecve.ocpp.timestamps import now_timestamp
+from sigecve.simulator.failure_modes import FAULT_CODE, Degradation, amps_of
 from sigecve.smart_charging.profiles import profile_limit_kw
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FailurePlan:
+    """A charger that degrades in `mode` from `starts_at` (time.monotonic()) over
+    `precursor_s` seconds, then faults and stays faulted."""
+
+    mode: str
+    starts_at: float
+    precursor_s: float
+
+    def degradation(self, now: float) -> Degradation:
+        if now < self.starts_at:
+            return Degradation()
+        return Degradation(self.mode, min(1.0, (now - self.starts_at) / self.precursor_s))
+
+    @property
+    def faults_at(self) -> float:
+        return self.starts_at + self.precursor_s
+
+
+UNITS = {"Current.Import": "A", "Temperature": "Celsius", "Power.Offered": "W"}
+SESSIONS_PER_DAY = 4.0  # of the generated fleet; error codes a day are spread over them
 
 
 @dataclass
@@ -43,6 +68,8 @@ class SimulationProfile:
     idle_s: tuple[float, float] = (5.0, 60.0)
     power_kw: tuple[float, float] = (3.7, 22.0)
     id_tags: tuple[str, ...] = ("DEMO-TAG",)
+    max_power_kw: float = 22.0  # offered to the EV (Power.Offered)
+    failure: FailurePlan | None = None
 
 
 @dataclass
@@ -83,6 +110,44 @@ class SimulatedCharger:
         }
         # Charging profile limits in W per connector (0: the whole charger), as the CSMS set.
         self.limits_w: dict[int, float] = {}
+        # The charger's own thermal behaviour (failure_modes.Degradation.temperature_c).
+        self.ambient_c = rng.uniform(12, 24)
+        self.heat_c_per_a2 = rng.uniform(0.008, 0.012)
+
+    def degradation(self) -> Degradation:
+        plan = self.profile.failure
+        return plan.degradation(time.monotonic()) if plan else Degradation()
+
+    def faulted(self) -> bool:
+        plan = self.profile.failure
+        return plan is not None and time.monotonic() >= plan.faults_at
+
+    def card_misread(self) -> bool:
+        """The reader (or the connector) fails this start: the card is read wrong."""
+        return self.rng.random() < self.degradation().failed_start_probability()
+
+    def readings(self, drawn_w: float) -> dict[str, float]:
+        """What the charger measures besides energy while delivering `drawn_w`."""
+        amps = amps_of(drawn_w)
+        temperature = self.degradation().temperature_c(self.ambient_c, self.heat_c_per_a2, amps)
+        return {
+            "Current.Import": round(amps, 2),
+            "Temperature": round(temperature + self.rng.gauss(0, 1.0), 1),
+            "Power.Offered": self.profile.max_power_kw * 1000,
+        }
+
+    def error_code_now(self) -> str | None:
+        """A code the degradation reports at this session's end, if any."""
+        code, per_day = self.degradation().error_code_rate_per_day()
+        return code if code and self.rng.random() < per_day / SESSIONS_PER_DAY else None
+
+    async def failure_loop(self) -> None:
+        """Fault when the failure plan says so, and stay faulted."""
+        plan = self.profile.failure
+        if plan is None:
+            return
+        await asyncio.sleep(max(0.0, plan.faults_at - time.monotonic()))
+        await self.report_fault(FAULT_CODE[plan.mode])
 
     def drawn_w(self, connector: int, wanted_w: float) -> float:
         """What the EV draws: what it wants, within the charging profiles in force."""
@@ -99,12 +164,14 @@ class SimulatedCharger:
         p = self.profile
         wanted_w = self.rng.uniform(*p.power_kw) * 1000
         remaining = self.rng.uniform(*p.session_s)
+        meter_works = self.rng.random() >= self.degradation().zero_energy_probability()
         while remaining > 0:
             step = min(p.meter_interval_s, remaining)
             await asyncio.sleep(step)
             remaining -= step
-            drawn_w = self.drawn_w(connector, wanted_w)
-            self.energy_wh[connector] += drawn_w * step / 3600
+            drawn_w = self.degradation().drawn_w(self.drawn_w(connector, wanted_w))
+            if meter_works:
+                self.energy_wh[connector] += drawn_w * step / 3600
             yield drawn_w
 
     def apply_profile(self, connector: int, payload_snake_case: dict) -> None:
@@ -117,12 +184,22 @@ class SimulatedCharger:
     async def heartbeat_loop(self, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
+            degradation = self.degradation()
+            if self.rng.random() < degradation.missed_heartbeat_probability():
+                if self.rng.random() < degradation.disconnect_probability():
+                    await self._connection.close()  # the link drops; the charger reconnects
+                continue
             await self.send(self._call.Heartbeat())
 
     async def connector_loop(self, connector: int) -> None:
         while True:
             await asyncio.sleep(self.rng.uniform(*self.profile.idle_s))
+            if self.faulted():
+                return
             await self.charging_session(connector)
+            code = self.error_code_now()
+            if code is not None:
+                await self.report_error(connector, code)
 
 
 class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
@@ -164,8 +241,17 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
             )
         )
 
+    async def report_fault(self, code: str) -> None:
+        await self.status(1, ChargePointStatus.faulted, ChargePointErrorCode(code))
+
+    async def report_error(self, connector: int, code: str) -> None:
+        await self.status(connector, ChargePointStatus.available, ChargePointErrorCode(code))
+
     async def charging_session(self, connector: int) -> None:
         id_tag = self.rng.choice(self.profile.id_tags)
+        if self.card_misread():
+            await self.misread_start(connector, id_tag + "?")
+            return
         transaction_id = await self.start_session(connector, id_tag)
         if transaction_id is None:
             return
@@ -198,6 +284,20 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
         await self.status(connector, ChargePointStatus.charging)
         return transaction_id
 
+    async def misread_start(self, connector: int, id_tag: str) -> None:
+        """A charger that starts on the tag it read (local pre-authorisation) and is told it
+        is invalid: the failed start the CSMS records."""
+        started = await self.send(
+            call.StartTransaction(
+                connector_id=connector,
+                id_tag=id_tag,
+                meter_start=round(self.energy_wh[connector]),
+                timestamp=now_timestamp(),
+            )
+        )
+        self.counters.refused_tags += 1
+        await self.stop(connector, started.transaction_id, "DeAuthorized")
+
     async def meter_values(self, connector: int, transaction_id: int, power_w: float) -> None:
         await self.send(
             call.MeterValues(
@@ -219,6 +319,15 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
                                 "unit": "W",
                                 "context": "Sample.Periodic",
                             },
+                            *(
+                                {
+                                    "value": f"{value:g}",
+                                    "measurand": measurand,
+                                    "unit": UNITS[measurand],
+                                    "context": "Sample.Periodic",
+                                }
+                                for measurand, value in self.readings(power_w).items()
+                            ),
                         ],
                     }
                 ],

@@ -10,7 +10,7 @@ from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
 from sigecve.ocpp.timestamps import now_timestamp
-from sigecve.simulator.charge_point import SimulatedCharger
+from sigecve.simulator.charge_point import UNITS, SimulatedCharger
 
 
 class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
@@ -66,6 +66,14 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
                     "unit_of_measure": {"unit": "W"},
                 }
             )
+            sampled += [
+                {
+                    "value": value,
+                    "measurand": measurand,
+                    "unit_of_measure": {"unit": UNITS[measurand]},
+                }
+                for measurand, value in self.readings(power_w).items()
+            ]
         return [{"timestamp": now_timestamp(), "sampled_value": sampled}]
 
     async def transaction_event(
@@ -87,9 +95,59 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
             )
         )
 
+    async def report_fault(self, code: str) -> None:
+        await self.status(1, "Faulted")
+        await self.report_error(1, code)
+
+    async def report_error(self, evse: int, code: str) -> None:
+        """2.0.1 reports problems as events of a component (here the connector)."""
+        await self.send(
+            call.NotifyEvent(
+                generated_at=now_timestamp(),
+                seq_no=0,
+                event_data=[
+                    {
+                        "event_id": self.rng.randint(1, 2**31 - 1),
+                        "timestamp": now_timestamp(),
+                        "trigger": "Alerting",
+                        "actual_value": code,
+                        "tech_code": code,
+                        "event_notification_type": "HardWiredNotification",
+                        "component": {"name": "Connector", "evse": {"id": evse, "connector_id": 1}},
+                        "variable": {"name": "Problem"},
+                    }
+                ],
+            )
+        )
+
+    async def misread_start(self, evse: int, token: dict) -> None:
+        """A station that starts on the token it read and is told it is invalid."""
+        tx_id = str(uuid.uuid4())
+        await self.transaction_event(
+            "Started",
+            "Authorized",
+            evse,
+            tx_id,
+            id_token=token,
+            meter_value=self._meter_value(evse, None),
+            charging_state="EVConnected",
+        )
+        self.counters.refused_tags += 1
+        await self.transaction_event(
+            "Ended",
+            "Deauthorized",
+            evse,
+            tx_id,
+            meter_value=self._meter_value(evse, None),
+            stopped_reason="DeAuthorized",
+        )
+
     async def charging_session(self, evse: int) -> None:
         p = self.profile
         token = {"id_token": self.rng.choice(p.id_tags), "type": "ISO14443"}
+        if self.card_misread():
+            await self.misread_start(evse, {**token, "id_token": token["id_token"] + "?"})
+            return
         auth = await self.send(call.Authorize(id_token=token))
         if auth.id_token_info["status"] != "Accepted":
             self.counters.refused_tags += 1

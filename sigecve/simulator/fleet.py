@@ -8,19 +8,21 @@ import math
 import random
 import ssl
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from sigecve.simulator.charge_point import (
+    FailurePlan,
     SimulatedChargePoint16,
     SimulationCounters,
     SimulationProfile,
     connect,
 )
 from sigecve.simulator.charge_point_201 import SimulatedChargePoint201
+from sigecve.simulator.failure_modes import FAILURE_MODES
 
 SIMULATED_CLASSES = {"ocpp1.6": SimulatedChargePoint16, "ocpp2.0.1": SimulatedChargePoint201}
 
@@ -67,6 +69,7 @@ async def run_charge_point(
                         group.create_task(cp.heartbeat_loop(profile.heartbeat_s or interval))
                         for c in range(1, profile.connectors + 1):
                             group.create_task(cp.connector_loop(c))
+                        group.create_task(cp.failure_loop())
                 finally:
                     counters.connected -= 1
         except asyncio.CancelledError:
@@ -114,6 +117,17 @@ def _progress(counters: SimulationCounters, count: int, elapsed: float) -> Table
     return table
 
 
+def failing(
+    ids: list[str], mode: str, share: float, after_s: float, precursor_s: float, seed: int | None
+) -> dict[str, FailurePlan]:
+    """`share` of the charge points, picked at random, degrade in `mode` from `after_s` on."""
+    if mode not in FAILURE_MODES:
+        raise ValueError(f"unknown failure mode {mode!r}: one of {', '.join(FAILURE_MODES)}")
+    chosen = random.Random(seed).sample(ids, k=max(1, round(share * len(ids))) if share else 0)
+    starts_at = time.monotonic() + after_s
+    return {cp: FailurePlan(mode, starts_at, precursor_s) for cp in chosen}
+
+
 async def run_fleet(
     url: str,
     count: int,
@@ -126,9 +140,12 @@ async def run_fleet(
     console: Console | None = None,
     share_201: float = 0.0,
     ssl_context: ssl.SSLContext | None = None,
+    failures: dict[str, FailurePlan] | None = None,
 ) -> dict:
-    """Run `count` charge points until `duration_s` passes (or forever); return a JSON report."""
+    """Run `count` charge points until `duration_s` passes (or forever); return a JSON report.
+    `failures`: the charge points that degrade and fault, by id."""
     profile = profile or SimulationProfile()
+    failures = failures or {}
     counters = SimulationCounters()
     rng = random.Random(seed)
     ids = charge_point_ids(id_prefix, count)
@@ -139,7 +156,7 @@ async def run_fleet(
                 url,
                 cp_id,
                 password_template.format(id=cp_id) if password_template else None,
-                profile,
+                replace(profile, failure=failures[cp_id]) if cp_id in failures else profile,
                 counters,
                 random.Random(rng.random()),
                 protocol,

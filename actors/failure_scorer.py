@@ -1,0 +1,244 @@
+"""Failure-scoring actors: each looks after the charge points whose id hashes to it, keeps
+their feature state, scores them all on a schedule and each one soon after a notable event
+(a fault or error code, a session's end, a dropped connection), and raises alerts. They read
+the database and the live channel only, so scoring never slows the OCPP path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import pandas as pd
+import psycopg
+import ray
+
+from ml.deploy import MODEL_DEPLOYED, deploy, deployed_model
+from ml.live import FeatureState, RiskModel, record_scores, score_charge_points
+from sigecve.placement import RAY_NAMESPACE, host_index
+from sigecve.services.live_events import LiveFeed
+from sigecve.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NAME_PREFIX = "failure-scorer-"
+BATCH = 500  # charge points scored together (one read of today's telemetry per table)
+
+
+def scorer_name(index: int) -> str:
+    return f"{NAME_PREFIX}{index}"
+
+
+def is_notable(event: dict[str, Any]) -> bool:
+    """Events after which a charger's risk may have moved (pure)."""
+    kind = event.get("type")
+    if kind == "transaction_stopped":
+        return True
+    if kind == "connector_status":
+        return event.get("status") == "Faulted" or event.get("error_code") not in (
+            None,
+            "NoError",
+        )
+    return kind == "connection" and event.get("connected") is False
+
+
+def bootstrap_failure_model() -> RiskModel:
+    """A model trained on a generated fleet: scoring works from the first start, until one
+    trained on the operator's own fleet replaces it."""
+    from ml.generate import FleetSpec, generate
+    from ml.model import train
+
+    model, _ = train(generate(FleetSpec(charge_points=120, days=180, seed=7)))
+    model.version = f"generated-{model.version}"
+    return model
+
+
+@ray.remote(num_cpus=0, max_concurrency=100)
+class FailureScorer:
+    def __init__(self, settings: Settings, database_url: str, index: int) -> None:
+        # Its log (Ray's worker log): models loaded, scoring runs and their failures.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        self._settings = settings
+        self._database_url = database_url
+        self._index = index
+        self._count = settings.failure_scorers
+        self._state = FeatureState()
+        self._model: RiskModel | None = None
+        self._conn: psycopg.Connection | None = None
+        self._scoring = asyncio.Lock()
+        self._pending: set[str] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._feed: LiveFeed | None = None
+        self._stats = {"scored": 0, "raised": 0, "runs": 0, "last_run_s": None, "errors": 0}
+
+    async def start(self) -> str | None:
+        """Load the deployed model (training the bootstrap one if there is none and this is
+        the first scorer), subscribe to the live channel, start the schedule."""
+        self._model = await asyncio.to_thread(self._load_model)
+        if self._model is None and self._index == 0 and self._settings.bootstrap_model:
+            self._tasks.append(asyncio.create_task(self._bootstrap()))
+        self._feed = LiveFeed(self._database_url)
+        events = await self._feed.subscribe()
+        self._tasks += [
+            asyncio.create_task(self._listen(events)),
+            asyncio.create_task(self._on_events()),
+            asyncio.create_task(self._every(self._settings.score_interval_s)),
+        ]
+        return self.model_version()
+
+    def model_version(self) -> str | None:
+        return self._model.version if self._model is not None else None
+
+    def stats(self) -> dict[str, Any]:
+        return {**self._stats, "model_version": self.model_version(), "index": self._index}
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._database_url, autocommit=True)
+        return self._conn
+
+    def _load_model(self) -> RiskModel | None:
+        return deployed_model(self._connection())
+
+    async def _bootstrap(self) -> None:
+        try:
+            model = await asyncio.to_thread(bootstrap_failure_model)
+            # Deploying notifies every scorer (this one too) to load it.
+            await asyncio.to_thread(deploy, model, self._database_url)
+        except Exception:
+            log.exception("failure scorer: training the bootstrap model failed")
+
+    async def reload_model(self) -> str | None:
+        """Take the deployed model (none deployed: scoring stops)."""
+        self._model = await asyncio.to_thread(self._load_model)
+        log.info("failure scorer %d: model %s", self._index, self.model_version())
+        return self.model_version()
+
+    async def _listen(self, events: asyncio.Queue) -> None:
+        while True:
+            event = await events.get()
+            if event is None:  # lagged: resubscribe, and catch up by scoring everything
+                assert self._feed is not None
+                self._feed.unsubscribe(events)
+                events = await self._feed.subscribe()
+                self._tasks.append(asyncio.create_task(self.score()))
+                continue
+            if event.get("type") == MODEL_DEPLOYED:
+                await self.reload_model()
+            elif is_notable(event) and self._mine(event.get("charge_point_id", "")):
+                self._pending.add(event["charge_point_id"])
+                self._wake.set()
+
+    async def _on_events(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._settings.score_event_delay_s)
+            self._wake.clear()
+            pending, self._pending = sorted(self._pending), set()
+            with contextlib.suppress(Exception):
+                await self.score(pending)
+
+    async def _every(self, seconds: float) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await self.score()
+            await asyncio.sleep(seconds)
+
+    def _mine(self, charge_point_id: str) -> bool:
+        return host_index(charge_point_id, self._count) == self._index
+
+    async def score(self, charge_point_ids: list[str] | None = None) -> dict[str, int]:
+        """Score the given charge points (of this scorer's share), or all of its share;
+        how many were scored and how many alerts raised."""
+        if self._model is None:
+            return {"scored": 0, "raised": 0}
+        async with self._scoring:
+            started = time.monotonic()
+            try:
+                scored, raised = await asyncio.to_thread(self._score, charge_point_ids)
+            except Exception:
+                self._stats["errors"] += 1
+                if self._conn is not None:
+                    self._conn.close()  # a fresh connection next time
+                log.exception("failure scorer %d: scoring failed", self._index)
+                raise
+            self._stats["scored"] += scored
+            self._stats["raised"] += raised
+            self._stats["runs"] += 1
+            self._stats["last_run_s"] = round(time.monotonic() - started, 3)
+            log.info(
+                "failure scorer %d: %d scored, %d alerts raised in %.2f s",
+                self._index,
+                scored,
+                raised,
+                self._stats["last_run_s"],
+            )
+            return {"scored": scored, "raised": raised}
+
+    def _score(self, charge_point_ids: list[str] | None) -> tuple[int, int]:
+        conn = self._connection()
+        model = self._model
+        assert model is not None
+        if charge_point_ids is None:
+            charge_point_ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM charge_points WHERE decommissioned_at IS NULL ORDER BY id"
+                )
+            ]
+        # Chargers under repair (an open work order) are down, not about to fail.
+        under_repair = {
+            r[0]
+            for r in conn.execute(
+                "SELECT charge_point_id FROM maintenance WHERE restored_at IS NULL"
+            )
+        }
+        mine = [c for c in charge_point_ids if self._mine(c) and c not in under_repair]
+        if not mine:
+            return 0, 0
+        scored = raised = 0
+        at = pd.Timestamp.now(tz="UTC")
+        for i in range(0, len(mine), BATCH):
+            scores = score_charge_points(conn, model, self._state, mine[i : i + BATCH], at)
+            scored += len(scores)
+            raised += record_scores(conn, scores, model)
+        return scored, raised
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._feed is not None:
+            await self._feed.close()
+        if self._conn is not None:
+            self._conn.close()
+
+
+def start_scorers(settings: Settings, database_url: str) -> list:
+    """The scoring actors (named, detached from the caller), started."""
+    scorers = [
+        FailureScorer.options(
+            name=scorer_name(i), namespace=RAY_NAMESPACE, get_if_exists=True
+        ).remote(settings, database_url, i)
+        for i in range(settings.failure_scorers)
+    ]
+    ray.get([s.start.remote() for s in scorers])
+    return scorers
+
+
+def scorers(settings: Settings) -> list:
+    return [
+        ray.get_actor(scorer_name(i), namespace=RAY_NAMESPACE)
+        for i in range(settings.failure_scorers)
+    ]
+
+
+def stop_all() -> None:
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        if entry["namespace"] == RAY_NAMESPACE and entry["name"].startswith(NAME_PREFIX):
+            with contextlib.suppress(Exception):
+                actor = ray.get_actor(entry["name"], namespace=RAY_NAMESPACE)
+                ray.get(actor.stop.remote(), timeout=5)
+                ray.kill(actor)
