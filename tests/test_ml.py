@@ -4,6 +4,10 @@ CLI, and the export from a real database."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from ml.features import build_features, daily_aggregates, day_weights, features_
 from ml.generate import FleetSpec, generate
 from ml.live import days_in_service, likely_failure_mode
 from ml.model import ModelStore, evaluate_alerts, score, time_split, train
+from ml.ray_job import CHUNK
 from ml.telemetry import TABLES, TelemetryError, conform, load
 from sigecve.cli import main
 from sigecve.simulator.charge_point import FailurePlan
@@ -232,3 +237,35 @@ def test_which_events_get_a_charger_scored_and_what_its_signals_point_at():
     signals = [{"name": "heartbeat_ratio_1d"}, {"name": "temp_per_amp2_drift"}]
     assert likely_failure_mode(signals) == "communication"
     assert likely_failure_mode([{"name": "sessions_7d"}]) is None
+
+
+def test_the_ray_job_evaluates_in_parallel_as_the_cli_does(tmp_path):
+    """`python -m ml.ray_job evaluate` (what `ray job submit` runs): features computed in
+    Ray tasks over chunks of charge points give the single-process evaluation exactly."""
+    data = tmp_path / "data"
+    generate(FleetSpec(charge_points=2 * CHUNK, days=120, seed=4)).save(data)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # its own local Ray
+    job = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ml.ray_job",
+            "evaluate",
+            "--data",
+            str(data),
+            "--report",
+            str(tmp_path / "job.json"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert job.returncode == 0, job.stderr[-2000:]
+    assert (
+        main(["ml", "evaluate", "--data", str(data), "--report", str(tmp_path / "cli.json")]) == 0
+    )
+    parallel = json.loads((tmp_path / "job.json").read_text())
+    single = json.loads((tmp_path / "cli.json").read_text())
+    assert parallel["snapshots"] == single["snapshots"]
+    assert parallel["model"] == single["model"]

@@ -232,6 +232,8 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
         status: ChargePointStatus,
         error_code: ChargePointErrorCode = ChargePointErrorCode.no_error,
     ) -> None:
+        if self.faulted() and status != ChargePointStatus.faulted:
+            return  # a faulted charger stays so (sessions cut short report nothing else)
         await self.send(
             call.StatusNotification(
                 connector_id=connector,

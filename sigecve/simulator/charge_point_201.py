@@ -44,6 +44,8 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
         return int(reply.interval)
 
     async def status(self, evse: int, status: str) -> None:
+        if self.faulted() and status != "Faulted":
+            return  # a faulted station stays so (sessions cut short report nothing else)
         await self.send(
             call.StatusNotification(
                 timestamp=now_timestamp(), connector_status=status, evse_id=evse, connector_id=1
