@@ -68,6 +68,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
                     "unit_of_measure": {"unit": "W"},
                 }
             )
+            # 2.0.1 has no Temperature measurand (temperatures belong to the device model).
             sampled += [
                 {
                     "value": value,
@@ -75,6 +76,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
                     "unit_of_measure": {"unit": UNITS[measurand]},
                 }
                 for measurand, value in self.readings(power_w).items()
+                if measurand != "Temperature"
             ]
         return [{"timestamp": now_timestamp(), "sampled_value": sampled}]
 
