@@ -123,8 +123,12 @@ class SimulatedCharger:
         return plan is not None and time.monotonic() >= plan.faults_at
 
     def card_misread(self) -> bool:
-        """The reader (or the connector) fails this start: the card is read wrong."""
-        return self.rng.random() < self.degradation().failed_start_probability()
+        """The reader (or the connector) fails this start: the card is read wrong. Healthy
+        simulated chargers never do, so a demo's or a test's sessions all charge."""
+        degradation = self.degradation()
+        if degradation.mode is None:
+            return False
+        return self.rng.random() < degradation.failed_start_probability()
 
     def readings(self, drawn_w: float) -> dict[str, float]:
         """What the charger measures besides energy while delivering `drawn_w`."""
