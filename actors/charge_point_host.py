@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 SITE_CACHE_S = 60.0
 
 
-@ray.remote(num_cpus=0, max_concurrency=100_000)
+# Restarted by Ray whenever its process dies: the new one starts empty (every session it
+# held is gone with the process; the gateway closes those connections and the chargers
+# reconnect, finding their transactions in PostgreSQL).
+@ray.remote(num_cpus=0, max_concurrency=100_000, max_restarts=-1)
 class ChargePointHost:
     def __init__(self, settings: Settings, database_url: str, *, purges_log: bool = False) -> None:
         self._settings = settings
@@ -32,28 +35,33 @@ class ChargePointHost:
         self._purge: asyncio.Task | None = None
         self._schedulers = SchedulerDirectory(settings, database_url)
         self._site_cache: dict[str, tuple[float, str | None]] = {}
+        self._starting = asyncio.Lock()
 
     async def start(self) -> int:
-        """Open the database pool; returns the number of charge points hosted (0)."""
-        if self._sessions is None:
-            pool = await open_pool(self._database_url, max_size=self._settings.db_pool_max)
-            self._sessions = ChargePointSessions(
-                Repositories(pool),
-                auto_register=self._settings.auto_register,
-                heartbeat_interval_s=self._settings.heartbeat_interval_s,
-                command_timeout_s=self._settings.command_timeout_s,
-                site_replanner=self._replan_site_of,
-                power_observer=self._power_of,
-            )
-            self._sessions.start()
-            if self._purges_log:
-                self._purge = asyncio.create_task(
-                    self._sessions.message_log.purge_forever(
-                        self._settings.message_log_retention_days
-                    )
-                )
-            self._started.set()
+        """Open the database pool; returns the number of charge points hosted (0). A
+        restarted host starts on its first call."""
+        async with self._starting:
+            if self._sessions is None:
+                await self._open()
+        assert self._sessions is not None
         return self._sessions.connected_count
+
+    async def _open(self) -> None:
+        pool = await open_pool(self._database_url, max_size=self._settings.db_pool_max)
+        self._sessions = ChargePointSessions(
+            Repositories(pool),
+            auto_register=self._settings.auto_register,
+            heartbeat_interval_s=self._settings.heartbeat_interval_s,
+            command_timeout_s=self._settings.command_timeout_s,
+            site_replanner=self._replan_site_of,
+            power_observer=self._power_of,
+        )
+        self._sessions.start()
+        if self._purges_log:
+            self._purge = asyncio.create_task(
+                self._sessions.message_log.purge_forever(self._settings.message_log_retention_days)
+            )
+        self._started.set()
 
     async def _site_of(self, charge_point_id: str) -> str | None:
         """The charge point's site, kept a minute: asked at every meter value."""
@@ -76,7 +84,8 @@ class ChargePointHost:
             self._schedulers.observe_power(site_id, charge_point_id, transaction_id, kw)
 
     async def _ready(self) -> ChargePointSessions:
-        await self._started.wait()
+        if not self._started.is_set():
+            await self.start()
         assert self._sessions is not None
         return self._sessions
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import ray
+from ray.exceptions import RayActorError
 
 from sigecve.domain import CommandResult
 from sigecve.placement import RAY_NAMESPACE, host_actor_name, host_index
+from sigecve.services.errors import Unavailable
 
 
 class HostDirectory:
@@ -25,4 +27,12 @@ class HostDirectory:
         self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None
     ) -> CommandResult:
         host = self.host_for(charge_point_id)
-        return await host.call.remote(charge_point_id, action, payload, timeout_s)
+        try:
+            return await host.call.remote(charge_point_id, action, payload, timeout_s)
+        except RayActorError as e:
+            # The command may or may not have reached the charger: say so, do not guess.
+            raise Unavailable(
+                f"the process holding {charge_point_id!r} failed while the command was in "
+                "flight; it is restarting and the charger reconnecting: check its state "
+                "and retry"
+            ) from e

@@ -55,7 +55,9 @@ def bootstrap_failure_model() -> RiskModel:
     return model
 
 
-@ray.remote(num_cpus=0, max_concurrency=100)
+# Restarted by Ray when its process dies; `System.supervise` starts it again, and it
+# rebuilds its feature state from `telemetry_daily`.
+@ray.remote(num_cpus=0, max_concurrency=100, max_restarts=-1)
 class FailureScorer:
     def __init__(self, settings: Settings, database_url: str, index: int) -> None:
         # Its log (Ray's worker log): models loaded, scoring runs and their failures.
@@ -71,12 +73,16 @@ class FailureScorer:
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._started = False
         self._feed: LiveFeed | None = None
         self._stats = {"scored": 0, "raised": 0, "runs": 0, "last_run_s": None, "errors": 0}
 
     async def start(self) -> str | None:
         """Load the deployed model (training the bootstrap one if there is none and this is
-        the first scorer), subscribe to the live channel, start the schedule."""
+        the first scorer), subscribe to the live channel, start the schedule. Once."""
+        if self._started:
+            return self.model_version()
+        self._started = True
         self._model = await asyncio.to_thread(self._load_model)
         if self._model is None and self._index == 0 and self._settings.bootstrap_model:
             self._tasks.append(asyncio.create_task(self._bootstrap()))

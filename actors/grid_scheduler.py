@@ -32,7 +32,9 @@ class _Site:
     pending: asyncio.Task | None = field(default=None)
 
 
-@ray.remote(num_cpus=0, max_concurrency=1000)
+# Restarted by Ray when its process dies; a site's scheduler comes back on the site's next
+# re-plan request (an arrival, a departure, a meter value) and rebuilds from PostgreSQL.
+@ray.remote(num_cpus=0, max_concurrency=1000, max_restarts=-1)
 class GridSchedulerHost:
     """The schedulers of every site whose id hashes to this host."""
 

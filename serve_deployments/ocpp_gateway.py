@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from ray import serve
+from ray.exceptions import RayActorError
 
 from actors.directory import HostDirectory
 from sigecve.ocpp.framing import UNKNOWN_MESSAGE_ID, call_error_frame, oversize_frame_error
@@ -26,6 +28,10 @@ from sigecve.settings import Settings
 log = logging.getLogger(__name__)
 
 POLL_WAIT_S = 10.0
+Close = tuple[int, str]  # close code and reason
+# An outbox item that closes the WebSocket instead of carrying a frame.
+HOST_RESTARTED = (1012, "service restart: reconnect")  # RFC 6455's "Service Restart"
+REPLACED = (1000, "replaced by a new connection")
 
 
 def choose_protocol(offered: list[str]) -> str | None:
@@ -40,6 +46,7 @@ class HostLink:
         self.host = host
         self.gateway_id = gateway_id
         self.connections = connections
+        self.members: set[str] = set()  # connection ids whose charge points this host holds
         self._pending: list[tuple[str, str, str]] = []
         self._wakeup = asyncio.Event()
         self._tasks = [
@@ -58,6 +65,8 @@ class HostLink:
             batch, self._pending = self._pending, []
             try:
                 await self.host.deliver.remote(batch)
+            except RayActorError:
+                self._host_restarted()
             except Exception:
                 log.exception("could not deliver %d frames to a host actor", len(batch))
 
@@ -65,6 +74,10 @@ class HostLink:
         while True:
             try:
                 items = await self.host.poll.remote(self.gateway_id, POLL_WAIT_S)
+            except RayActorError:
+                self._host_restarted()
+                await asyncio.sleep(0.2)
+                continue
             except Exception:
                 log.exception("polling a host actor failed; retrying")
                 await asyncio.sleep(1.0)
@@ -72,14 +85,27 @@ class HostLink:
             for connection_id, frame in items:
                 outbox = self.connections.get(connection_id)
                 if outbox is not None:
-                    outbox.put_nowait(frame)
+                    outbox.put_nowait(REPLACED if frame is None else frame)
+
+    def _host_restarted(self) -> None:
+        """The host actor died (Ray restarts it empty): its sessions, and any frames on their
+        way to it, are gone. Close their connections so the chargers reconnect and resend
+        what was not acknowledged."""
+        if self.members:
+            log.warning("host actor lost: closing %d connections", len(self.members))
+        for connection_id in list(self.members):
+            outbox = self.connections.get(connection_id)
+            if outbox is not None:
+                outbox.put_nowait(HOST_RESTARTED)
+        self.members.clear()
 
 
 def build_gateway_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="SIGEC-VE OCPP gateway", docs_url=None, redoc_url=None, openapi_url=None)
-    gateway_id = f"gateway-{uuid.uuid4().hex[:12]}"
+    # The process id in it lets operators (and the fault tests) find the replica.
+    gateway_id = f"gateway-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     directory = HostDirectory(settings.charge_point_hosts)
-    connections: dict[str, asyncio.Queue[str | None]] = {}
+    connections: dict[str, asyncio.Queue[str | Close]] = {}
     links: dict[int, HostLink] = {}
 
     def link_for(charge_point_id: str) -> HostLink:
@@ -103,7 +129,7 @@ def build_gateway_app(settings: Settings) -> FastAPI:
         connection_id = uuid.uuid4().hex
         link = link_for(charge_point_id)
         # Registered first: a command may be sent the moment the host actor admits the charger.
-        outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        outbox: asyncio.Queue[str | Close] = asyncio.Queue()
         connections[connection_id] = outbox
         result = await link.host.connect.remote(
             charge_point_id, password, protocol, gateway_id, connection_id
@@ -116,6 +142,7 @@ def build_gateway_app(settings: Settings) -> FastAPI:
         await websocket.accept(
             subprotocol=protocol, headers=[(b"x-sigecve-gateway", gateway_id.encode())]
         )
+        link.members.add(connection_id)
         writer = asyncio.create_task(_write_frames(websocket, outbox))
         max_bytes = settings.max_frame_bytes
         try:
@@ -143,18 +170,19 @@ def build_gateway_app(settings: Settings) -> FastAPI:
         finally:
             writer.cancel()
             connections.pop(connection_id, None)
+            link.members.discard(connection_id)
             with contextlib.suppress(Exception):
                 await link.host.disconnect.remote(charge_point_id, connection_id)
 
     return app
 
 
-async def _write_frames(websocket: WebSocket, outbox: asyncio.Queue[str | None]) -> None:
+async def _write_frames(websocket: WebSocket, outbox: asyncio.Queue[str | Close]) -> None:
     while True:
         frame = await outbox.get()
-        if frame is None:  # replaced by a newer connection of the same charge point
+        if isinstance(frame, tuple):  # replaced by a newer connection, or the host restarted
             with contextlib.suppress(Exception):
-                await websocket.close(code=1000, reason="replaced by a new connection")
+                await websocket.close(code=frame[0], reason=frame[1])
             return
         try:
             await websocket.send_text(frame)

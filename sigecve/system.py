@@ -34,6 +34,7 @@ DEMO_PREFIX = "DEMO-"
 DEMO_ID_TAGS = ("DEMO-TAG",)
 DEMO_SHARE_201 = 0.25  # a quarter of the demo fleet speaks OCPP 2.0.1
 READY_TIMEOUT_S = 180.0
+SUPERVISE_EVERY_S = 5.0
 
 
 def _free_port_block(first: int = 20_000, last: int = 32_000, size: int = 600) -> int:
@@ -300,6 +301,15 @@ class System:
             stdin=subprocess.DEVNULL,
         )
 
+    def supervise(self) -> None:
+        """Ray restarts a dead actor process by running its constructor again; the actors that
+        work on their own (the failure scorers) are started again here. Host actors and grid
+        schedulers start on their first call."""
+        import ray
+
+        with contextlib.suppress(Exception):
+            ray.get([s.start.remote() for s in self.scorers], timeout=SUPERVISE_EVERY_S)
+
     def ready_line(self) -> str:
         s = self.settings
         return (
@@ -358,8 +368,8 @@ def run_until_signalled(settings: Settings) -> int:
         if stop_requested.is_set():
             return 0
         print(system.ready_line(), flush=True)
-        while not stop_requested.wait(1.0):
-            pass
+        while not stop_requested.wait(SUPERVISE_EVERY_S):
+            system.supervise()
         print("SIGEC-VE stopping", flush=True)
         return 0
     finally:
