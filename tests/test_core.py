@@ -167,3 +167,24 @@ def test_the_newest_total_power_is_read_in_kw_whatever_unit_the_charger_used():
     )
     assert last_active_power_kw(samples) == pytest.approx(7.4)
     assert last_active_power_kw([]) is None
+
+
+def test_frames_with_what_no_ocpp_field_may_hold_are_refused_with_the_versions_code():
+    import json
+
+    from sigecve.ocpp.framing import read_frame
+
+    def code(frame: str, protocol: str = "ocpp1.6") -> str | None:
+        _, error = read_frame(frame, protocol)
+        return None if error is None else json.loads(error)[2]
+
+    assert code('[2, "a", "Heartbeat", {}]') is None
+    assert code('[2, "a", "MeterValues", {"connectorId": 2147483648}]') == "TypeConstraintViolation"
+    assert code('[2, "a", "MeterValues", {"connectorId": -2147483648}]') is None
+    assert code('[2, "a", "DataTransfer", {"data": [1e999]}]') == "TypeConstraintViolation"
+    assert code('[2, "a", "Authorize", {"idTag": "x\\u0000"}]') == "PropertyConstraintViolation"
+    assert code('[2, "' + "u" * 37 + '", "Heartbeat", {}]') == "ProtocolError"
+    assert code('[2, "' + "u" * 37 + '", "Heartbeat", {}]', "ocpp2.0.1") == "RpcFrameworkError"
+    deep = '[2, "a", "Heartbeat", ' + "[" * 100_000 + "]" * 100_000 + "]"
+    assert code(deep) == "FormationViolation"
+    assert code(deep, "ocpp2.0.1") == "RpcFrameworkError"

@@ -461,18 +461,14 @@ async def test_malformed_frames_get_the_specs_call_error_and_the_session_goes_on
 
 
 async def test_a_message_the_database_refuses_fails_alone(sessions, repos):
-    """One charger's message failing in the database gets an InternalError; the messages of
-    other chargers in the same group commit are committed and answered."""
+    """One charger's message failing in the database (a negative connector id breaks a
+    CHECK) gets a PropertyConstraintViolation; the messages of other chargers in the same
+    group commit are committed and answered."""
     bad, good = await connect(sessions, repos), await connect(sessions, repos)
-    start = {
-        "connectorId": 2**40,
-        "idTag": "X",
-        "meterStart": 0,  # out of PostgreSQL's range
-        "timestamp": "2026-11-25T10:00:00Z",
-    }
+    status = {"connectorId": -1, "errorCode": "NoError", "status": "Available"}
     sessions.deliver(
         [
-            (bad.connection_id, bad.cp_id, json.dumps([2, "bad-1", "StartTransaction", start])),
+            (bad.connection_id, bad.cp_id, json.dumps([2, "bad-1", "StatusNotification", status])),
             (good.connection_id, good.cp_id, json.dumps([2, "good-1", "BootNotification", BOOT])),
         ]
     )
@@ -480,7 +476,7 @@ async def test_a_message_the_database_refuses_fails_alone(sessions, repos):
     while len(replies) < 2:
         for connection_id, frame in await sessions.poll(GATEWAY, 10):
             replies[connection_id] = json.loads(frame)
-    assert replies[bad.connection_id][:3] == [4, "bad-1", "InternalError"]
+    assert replies[bad.connection_id][:3] == [4, "bad-1", "PropertyConstraintViolation"]
     assert replies[good.connection_id][0] == 3
     assert (await repos.charge_points.get(good.cp_id)).vendor == "ACME"
     assert "currentTime" in await bad.call("Heartbeat", {})  # and the charger carries on

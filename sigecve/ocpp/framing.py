@@ -8,6 +8,7 @@ RpcFrameworkError or MessageTypeNotSupported; `error_code` maps a code to the ve
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from ocpp.exceptions import OCPPError
@@ -24,6 +25,8 @@ _TO_201 = {
     "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
 }
 UNKNOWN_MESSAGE_ID = "-1"  # OCPP-J: the id to answer with when the frame's id cannot be read
+MAX_UNIQUE_ID = 36  # OCPP-J: a message id is at most 36 characters
+INT32 = (-(2**31), 2**31 - 1)  # OCPP's "integer" is 32-bit in both versions
 
 
 def error_code(code: str, protocol: str) -> str:
@@ -56,10 +59,11 @@ def read_frame(frame: str, protocol: str) -> tuple[Message | None, str | None]:
     rpc_error = "ProtocolError" if protocol == "ocpp1.6" else "RpcFrameworkError"
     try:
         message = json.loads(frame)
-    except ValueError:
+    except (ValueError, RecursionError) as e:
         syntax = "FormatViolation" if protocol == "ocpp1.6" else "RpcFrameworkError"
+        why = "nested too deep" if isinstance(e, RecursionError) else "not valid JSON"
         return None, call_error_frame(
-            _readable_unique_id(frame), syntax, "frame is not valid JSON", protocol
+            _readable_unique_id(frame), syntax, f"frame is {why}", protocol
         )
     if not isinstance(message, list) or not message:
         return None, call_error_frame(
@@ -91,7 +95,43 @@ def read_frame(frame: str, protocol: str) -> tuple[Message | None, str | None]:
             "[4, id, code, description, {details}]",
             protocol,
         )
+    if len(unique_id) > MAX_UNIQUE_ID or "\x00" in unique_id:
+        return None, call_error_frame(
+            unique_id,
+            rpc_error,
+            f"a message id is at most {MAX_UNIQUE_ID} characters, without NUL",
+            protocol,
+        )
+    if message[0] == 2:
+        problem = payload_problem(message[3])
+        if problem is not None:
+            return None, call_error_frame(unique_id, *problem, protocol)
     return _MESSAGE_CLASSES[message[0]](*message[1:]), None
+
+
+def payload_problem(payload: dict) -> tuple[str, str] | None:
+    """(error code, description) if a payload holds what no OCPP field may: an integer
+    beyond 32 bits, a number that is not finite, a NUL in a string (pure; iterative, so
+    deep nesting costs no recursion)."""
+    stack: list[object] = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int):
+            if not INT32[0] <= value <= INT32[1]:
+                return "TypeConstraintViolation", f"{value} is not a 32-bit OCPP integer"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return "TypeConstraintViolation", "numbers must be finite"
+        elif isinstance(value, str) and "\x00" in value:
+            return "PropertyConstraintViolation", "text may not contain NUL characters"
+    return None
 
 
 def error_for_exception(unique_id: str, error: OCPPError, protocol: str) -> str:

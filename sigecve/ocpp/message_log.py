@@ -12,17 +12,22 @@ from sigecve.db.repositories import MessageLogRepository
 log = logging.getLogger(__name__)
 
 
+def storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL: a frame carrying one is kept with U+FFFD in its place."""
+    return text.replace("\x00", "\ufffd") if text is not None and "\x00" in text else text
+
+
 def describe_frame(frame: str) -> tuple[int | None, str | None, str | None]:
     """(message type, unique id, action) of an OCPP-J frame, as far as it can be read (pure)."""
     try:
         msg = json.loads(frame)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None, None
     if not isinstance(msg, list) or not msg or not isinstance(msg[0], int):
         return None, None, None
     unique_id = msg[1] if len(msg) > 1 and isinstance(msg[1], str) else None
     action = msg[2] if msg[0] == 2 and len(msg) > 2 and isinstance(msg[2], str) else None
-    return msg[0], unique_id, action
+    return msg[0], storable(unique_id), storable(action)
 
 
 class MessageLogWriter:
@@ -53,7 +58,7 @@ class MessageLogWriter:
         try:
             await self.repo.add_many(
                 [
-                    (cp, direction, *describe_frame(frame), frame, at)
+                    (cp, direction, *describe_frame(frame), storable(frame), at)
                     for cp, direction, frame, at in rows
                 ]
             )

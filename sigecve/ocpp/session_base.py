@@ -17,6 +17,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
+import psycopg
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, MessageType, validate_payload
 from ocpp.routing import on
@@ -123,6 +124,18 @@ class CentralSystemSession:
             await self.commits.run(lambda: self._handle_call_as_unit(msg))
         except OCPPError as e:
             await self._send(error_for_exception(msg.unique_id, e, self.protocol))
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+            # The charger's values broke a constraint (a negative connector id, a number out
+            # of a column's range): its message, not our storage, is at fault.
+            await self._send(
+                call_error_frame(
+                    msg.unique_id,
+                    "PropertyConstraintViolation",
+                    f"a value of this {msg.action} is outside what SIGEC-VE accepts "
+                    "(ids are 0 or more, numbers within their field's range)",
+                    self.protocol,
+                )
+            )
         except Exception:
             log.exception("%s: %s could not be stored", self.id, msg.action)
             await self._send(
