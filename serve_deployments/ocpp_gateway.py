@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from ray.exceptions import RayActorError
 from actors.directory import HostDirectory
 from sigecve.ocpp.framing import UNKNOWN_MESSAGE_ID, call_error_frame, oversize_frame_error
 from sigecve.ocpp.sessions import SUPPORTED_PROTOCOLS
+from sigecve.rate_limit import TokenBuckets
 from sigecve.security import parse_basic_auth
 from sigecve.settings import Settings
 
@@ -106,6 +108,7 @@ def build_gateway_app(settings: Settings) -> FastAPI:
     gateway_id = f"gateway-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     directory = HostDirectory(settings.charge_point_hosts)
     connections: dict[str, asyncio.Queue[str | Close]] = {}
+    pacing = TokenBuckets(settings.ocpp_rate_per_s, settings.ocpp_burst)
     links: dict[int, HostLink] = {}
 
     def link_for(charge_point_id: str) -> HostLink:
@@ -165,12 +168,18 @@ def build_gateway_app(settings: Settings) -> FastAPI:
                     outbox.put_nowait(oversize_frame_error(frame, max_bytes, protocol))
                 else:
                     link.send(connection_id, charge_point_id, frame)
+                # Back-pressure: past its burst a charger is read at its rate. Not reading
+                # fills its TCP window, so a flood slows itself and nothing is dropped.
+                wait = pacing.pace(connection_id, time.monotonic())
+                if wait > 0:
+                    await asyncio.sleep(wait)
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
             writer.cancel()
             connections.pop(connection_id, None)
             link.members.discard(connection_id)
+            pacing.forget(connection_id)
             with contextlib.suppress(Exception):
                 await link.host.disconnect.remote(charge_point_id, connection_id)
 

@@ -22,3 +22,14 @@ class TokenBuckets:
             return 0.0
         self._buckets[key] = (tokens, now)
         return (1 - tokens) / self.rate_per_s
+
+    def pace(self, key: object, now: float) -> float:
+        """Count a request of `key` now, whatever the bucket holds; the seconds until it is
+        due (0: at once). For pacing, where nothing is refused, only delayed."""
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate_per_s) - 1
+        self._buckets[key] = (tokens, now)
+        return max(0.0, -tokens / self.rate_per_s)
+
+    def forget(self, key: object) -> None:
+        self._buckets.pop(key, None)

@@ -73,6 +73,19 @@ class Settings(BaseSettings):
         validation_alias="SIGECVE_MAX_FRAME_BYTES",
         description="larger OCPP frames get a CALLERROR; the connection stays up",
     )
+    ocpp_rate_per_s: float = Field(
+        default=20.0,
+        gt=0,
+        validation_alias="SIGECVE_OCPP_RATE_PER_S",
+        description="messages a second one charger's connection is read at, past its burst: "
+        "a flood is slowed (nothing dropped) and the other chargers do not feel it",
+    )
+    ocpp_burst: int = Field(
+        default=100,
+        ge=1,
+        validation_alias="SIGECVE_OCPP_BURST",
+        description="messages a charger may send at once before its rate applies",
+    )
     message_log_retention_days: float = Field(
         default=30,
         gt=0,

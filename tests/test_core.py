@@ -188,3 +188,14 @@ def test_frames_with_what_no_ocpp_field_may_hold_are_refused_with_the_versions_c
     deep = '[2, "a", "Heartbeat", ' + "[" * 100_000 + "]" * 100_000 + "]"
     assert code(deep) == "FormationViolation"
     assert code(deep, "ocpp2.0.1") == "RpcFrameworkError"
+
+
+def test_pacing_delays_past_the_burst_and_refuses_nothing():
+    from sigecve.rate_limit import TokenBuckets
+
+    buckets = TokenBuckets(rate_per_s=10, burst=3)
+    assert [buckets.pace("cp", 0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert [round(buckets.pace("cp", 0.0), 3) for _ in range(2)] == [0.1, 0.2]
+    assert buckets.pace("other", 0.0) == 0.0  # one charger's flood is its own
+    assert buckets.pace("cp", 10.0) == 0.0  # a quiet charger gets its burst back
+    buckets.forget("cp")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from datetime import UTC, datetime
 
@@ -228,3 +229,37 @@ async def test_a_command_in_flight_when_the_host_dies_gets_a_clear_failure(
     assert r.status_code == 503, r.text
     assert r.json()["error"]["code"] == "unavailable"
     assert "retry" in r.json()["error"]["message"]
+
+
+async def test_a_flooding_charger_is_slowed_without_loss_and_the_others_do_not_wait(system):
+    """Past its burst a charger's connection is read at SIGECVE_OCPP_RATE_PER_S (defaults:
+    100, then 20/s): a flood of 200 calls sent without waiting is answered in full and in
+    order, no sooner than the rate allows, and another charger's calls meanwhile go through."""
+    flooder_id, other_id = unique_id("FLOOD"), unique_id("CALM")
+    for cp_id in (flooder_id, other_id):
+        await register(system, cp_id)
+    flooder = await open_client(system, flooder_id)
+    other = await open_client(system, other_id)
+    flooder.router.cancel()  # read the raw replies here
+    count, burst, rate = 200, 100, 20.0
+    started = time.monotonic()
+    for i in range(count):
+        await flooder.ws.send(json.dumps([2, f"f{i}", "Heartbeat", {}]))
+
+    async def read_all() -> list[str]:
+        ids = []
+        while len(ids) < count:
+            ids.append(json.loads(await flooder.ws.recv())[1])
+        return ids
+
+    replies = asyncio.create_task(read_all())
+    for _ in range(5):
+        reply = await asyncio.wait_for(other.cp.send(call.Heartbeat()), 10)
+        assert reply.current_time
+    assert not replies.done(), "the flood was not slowed"
+    ids = await asyncio.wait_for(replies, 60)
+    elapsed = time.monotonic() - started
+    assert ids == [f"f{i}" for i in range(count)]  # every one answered, in order
+    assert elapsed >= 0.9 * (count - burst) / rate
+    await flooder.close()
+    await other.close()
