@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
+import psycopg
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import (
@@ -151,6 +152,12 @@ def register(server: MCPServer, api: ApiContext) -> None:
                     raise ToolError(f"{e.code}: {e.message}") from e
                 except ToolError:
                     raise
+                except psycopg.errors.DataError as e:
+                    # As in REST: values the schema lets through but PostgreSQL cannot hold
+                    # (NUL characters, numbers out of a column's range) are bad input.
+                    status = 422
+                    message = e.diag.message_primary or str(e).splitlines()[0]
+                    raise ToolError(f"invalid_input: a value cannot be stored: {message}") from e
                 except Exception:
                     status = 500
                     raise

@@ -155,7 +155,8 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
     async def data_error(_: Request, exc: psycopg.errors.DataError) -> JSONResponse:
         # Values pydantic lets through but PostgreSQL cannot hold (NUL characters, numbers
         # out of a column's range): bad input, not a server fault.
-        return _error(422, "invalid_input", f"a value cannot be stored: {exc.diag.message_primary}")
+        reason = exc.diag.message_primary or str(exc).splitlines()[0]
+        return _error(422, "invalid_input", f"a value cannot be stored: {reason}")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

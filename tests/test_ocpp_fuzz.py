@@ -15,7 +15,9 @@ from tests.ocpp_samples import random_sample, sample
 from tests.test_ocpp_conformance import VERSIONS, RawCharger, raw_charger
 
 EXAMPLES_PER_ACTION = 6
-LEAKS = ("Traceback", 'File "', ".py", "psycopg", "ray.", "sigecve", "asyncpg", "0x7f")
+# What would show the system's insides: tracebacks, source paths, driver and Ray errors.
+LEAKS = ("Traceback", 'File "', '.py"', ".py:", "site-packages", "/work/", "psycopg",
+         "ray.exceptions", "RayActorError", " object at 0x")  # fmt: skip
 
 
 def assert_no_leak(reply: list) -> None:
@@ -127,3 +129,49 @@ async def test_frames_that_are_not_ocpp_are_refused_and_the_connection_stays(sys
         await charger.ws.send(json.dumps([3, "never-asked", {}]))
         await charger.ws.send(json.dumps([4, "never-asked", "GenericError", "", {}]))
         await assert_alive(charger)
+
+
+MCP_NOISE = [
+    None,
+    "",
+    "x\u0000y",
+    "\U0001f600" * 500,
+    -1,
+    2**63,
+    1e308,
+    True,
+    [],
+    {"nested": {"deep": [1, 2]}},
+]
+
+
+async def test_mcp_tools_refuse_bad_arguments_cleanly(system):
+    """Every MCP tool called (as an operator: the admin-only ones refused by role) with
+    arguments of every wrong kind answers a tool error or a result; never a transport
+    failure, and no error text carries the system's insides."""
+    from tests.test_mcp import mcp_client
+
+    async with system.api() as admin:  # a token of its own: its own rate-limit bucket
+        r = await admin.post("/tokens", json={"name": "mcp fuzz", "role": "operator"})
+        assert r.status_code == 201, r.text
+        token = r.json()["token"]
+    rng = random.Random("mcp-fuzz")
+    async with mcp_client(system, token) as client:
+        tools = (await client.list_tools()).tools
+        # Three calls a tool keeps within one token's burst (a tenth of
+        # SIGECVE_MCP_RATE_PER_MIN): past it the answer is 429, as it should be.
+        for tool in tools:
+            properties = sorted(tool.input_schema.get("properties", {}))
+            for _ in range(3):
+                arguments = {name: rng.choice(MCP_NOISE) for name in properties}
+                if rng.random() < 0.3:
+                    arguments["unexpected"] = rng.choice(MCP_NOISE)
+                try:
+                    result = await client.call_tool(tool.name, arguments)
+                except Exception as e:
+                    shown = {k: v[:12] if isinstance(v, str) else v for k, v in arguments.items()}
+                    raise AssertionError(f"{tool.name} {shown!r}: {e!r}") from None
+                text = " ".join(getattr(c, "text", "") for c in result.content)
+                assert not any(leak in text for leak in LEAKS), (tool.name, arguments, text)
+        # Still serving.
+        assert (await client.list_tools()).tools
