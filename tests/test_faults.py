@@ -263,3 +263,90 @@ async def test_a_flooding_charger_is_slowed_without_loss_and_the_others_do_not_w
     assert elapsed >= 0.9 * (count - burst) / rate
     await flooder.close()
     await other.close()
+
+
+async def test_postgresql_restarting_under_load_loses_nothing_acknowledged(
+    system, database_url, postgres
+):
+    """The database restarts while a charger sends meter values: messages that could not
+    be stored are answered with InternalError and resent by the charger; every acknowledged
+    one is in PostgreSQL afterwards, and the system answers again within the stated time."""
+    cp_id, tag = unique_id("PGRESTART"), unique_id("T")[:20]
+    await register(system, cp_id)
+    await add_tag(system, tag)
+    charging = Charging(system, cp_id, tag)
+    client = await open_client(system, cp_id)
+    await charging.start(client)
+    refused = 0
+
+    async def send_until_acknowledged(payload) -> None:
+        nonlocal refused
+        while True:
+            try:
+                await asyncio.wait_for(client.cp.call(payload, suppress=False), 15)
+                return
+            except Exception:  # InternalError while the database is away: send it again
+                refused += 1
+                await asyncio.sleep(0.2)  # a charger's retry interval
+
+    async def meter_until(done: asyncio.Event) -> None:
+        while not done.is_set():
+            charging.energy_wh += 250
+            value = charging.energy_wh
+            await send_until_acknowledged(
+                call.MeterValues(
+                    connector_id=1,
+                    transaction_id=charging.transaction_id,
+                    meter_value=[
+                        {
+                            "timestamp": iso(datetime.now(UTC)),
+                            "sampled_value": [
+                                {
+                                    "value": str(value),
+                                    "measurand": "Energy.Active.Import.Register",
+                                    "unit": "Wh",
+                                }
+                            ],
+                        }
+                    ],
+                )
+            )
+            charging.acknowledged.append(value)
+
+    done = asyncio.Event()
+    load = asyncio.create_task(meter_until(done))
+    await eventually(lambda: _at_least(lambda: _len(charging.acknowledged), 5), within=15)
+    before = len(charging.acknowledged)
+    restarted_at = time.monotonic()
+    await asyncio.to_thread(postgres.restart)
+    await eventually(
+        lambda: _at_least(lambda: _len(charging.acknowledged), before + 5),
+        within=RECOVERY_WITHIN_S,
+        interval=0.2,
+        message="no meter value acknowledged after the restart",
+    )
+    recovery_s = time.monotonic() - restarted_at
+    done.set()
+    await asyncio.wait_for(load, 30)
+    await send_until_acknowledged(
+        call.StopTransaction(
+            meter_stop=charging.energy_wh,
+            timestamp=iso(datetime.now(UTC)),
+            transaction_id=charging.transaction_id,
+            reason="Local",
+            id_tag=tag,
+        )
+    )
+    await client.close()
+    charging.assert_nothing_lost(database_url)
+    async with system.api() as api:
+        r = await api.get("/health")
+        assert r.status_code == 200, r.text
+    print(
+        f"\nfault: PostgreSQL restarted under load; storing again after {recovery_s:.1f} s, "
+        f"{refused} messages refused meanwhile and resent"
+    )
+
+
+async def _len(items: list) -> int:
+    return len(items)

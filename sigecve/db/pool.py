@@ -15,6 +15,10 @@ async def open_pool(database_url: str, *, max_size: int = 4) -> AsyncConnectionP
         kwargs={"autocommit": True, "row_factory": dict_row},
         open=False,
         name="sigecve",
+        # A connection is checked as it is handed out (one round trip on the local socket):
+        # after a database restart every caller gets a live connection at once, instead of
+        # each pooled connection failing once first.
+        check=AsyncConnectionPool.check_connection,
     )
     await pool.open(wait=True, timeout=30)
     return pool
