@@ -16,7 +16,7 @@ import psycopg
 from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import RunningSystem, eventually, unique_id
+from tests.conftest import RunningSystem, eventually, free_port, start_system, unique_id
 from tests.test_reconnection import Client, iso, open_client
 from tests.test_system import add_tag, register
 
@@ -350,3 +350,48 @@ async def test_postgresql_restarting_under_load_loses_nothing_acknowledged(
 
 async def _len(items: list) -> int:
     return len(items)
+
+
+async def test_the_whole_system_killed_and_started_again_loses_nothing(tmp_path):
+    """`sigecve up` and every process under it SIGKILLed (a crash, an OOM kill) with a
+    charger mid-transaction; started again on the same var/ directory, the charger
+    reconnects and finishes its transaction, and nothing it was answered for is lost."""
+    var_dir, port = tmp_path / "var", free_port()
+    env = {"SIGECVE_ML_BOOTSTRAP_MODEL": "false"}
+    system = start_system(var_dir, port, **env)
+    restarted = None
+    try:
+        cp_id, tag = unique_id("CRASH"), unique_id("T")[:20]
+        await register(system, cp_id)
+        await add_tag(system, tag)
+        charging = Charging(system, cp_id, tag)
+        client = await open_client(system, cp_id)
+        await charging.start(client)
+        await charging.meter(client, 3)
+
+        tree = [psutil.Process(system.process.pid), *ray_processes(system, "")]
+        killed_at = time.monotonic()
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        system.process.wait(30)
+        await wait_closed(client)
+
+        restarted = start_system(var_dir, port, **env)
+        charging.system = restarted
+        client = await charging.reconnect()
+        recovery_s = time.monotonic() - killed_at
+        await charging.meter(client, 3)
+        await charging.stop(client)
+        await client.close()
+        charging.assert_nothing_lost((var_dir / "database_url").read_text().strip())
+        assert recovery_s < WHOLE_RESTART_WITHIN_S
+        print(f"\nfault: whole system killed; served again after {recovery_s:.1f} s")
+    finally:
+        if restarted is not None:
+            assert restarted.stop() == 0
+        elif system.process.poll() is None:
+            system.stop()
+
+
+WHOLE_RESTART_WITHIN_S = 120.0  # a cold start of everything included
