@@ -5,7 +5,8 @@ A port picked by binding port 0 comes from the kernel's ephemeral range, which e
 connection draws from too: by the time HAProxy binds it (after Ray has started and opened
 hundreds of connections) another socket may hold it, and HAProxy exits ("Address already in
 use"). These ports come from below the ephemeral range instead, at random so that systems
-starting side by side do not pick the same one.
+starting side by side do not pick the same one, and outside the range Ray gives its worker
+processes' listeners (10002-19999 by default), which a new actor may bind at any time.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import random
 import socket
 
-LISTEN_RANGE = (10_000, 19_999)  # below Linux's ephemeral range (32768-60999 by default)
+# Below Linux's ephemeral range (32768-60999), under Ray's worker ports (10002-19999), above
+# the ports of common local services (one held already is skipped by the bind check).
+LISTEN_RANGE = (5_000, 6_299)  # not 6379 (Ray GCS), 8000 (ours), 8265, 8500 (Ray, Serve)
 
 
 def free_listening_port(rng: random.Random | None = None) -> int:
