@@ -177,7 +177,9 @@ class System:
             # HAProxy is ours and stops with them.
             os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "2")
         ray.init(
-            address=self.settings.ray_address,
+            # Unset: a Ray of our own. Ray would otherwise join the last cluster `ray start`
+            # ran on this machine, and wait forever if it has died since.
+            address=self.settings.ray_address or "local",
             namespace="sigecve",
             include_dashboard=False,
             logging_level=logging.WARNING,
