@@ -98,9 +98,6 @@ class FailureScorer:
     def model_version(self) -> str | None:
         return self._model.version if self._model is not None else None
 
-    def stats(self) -> dict[str, Any]:
-        return {**self._stats, "model_version": self.model_version(), "index": self._index}
-
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self._database_url, autocommit=True)
@@ -126,17 +123,29 @@ class FailureScorer:
     async def _listen(self, events: asyncio.Queue) -> None:
         while True:
             event = await events.get()
-            if event is None:  # lagged: resubscribe, and catch up by scoring everything
-                assert self._feed is not None
-                self._feed.unsubscribe(events)
-                events = await self._feed.subscribe()
-                self._tasks.append(asyncio.create_task(self.score()))
-                continue
-            if event.get("type") == MODEL_DEPLOYED:
-                await self.reload_model()
-            elif is_notable(event) and self._mine(event.get("charge_point_id", "")):
-                self._pending.add(event["charge_point_id"])
-                self._wake.set()
+            try:
+                if event is None:  # lagged: resubscribe, and catch up by scoring everything
+                    assert self._feed is not None
+                    self._feed.unsubscribe(events)
+                    events = await self._resubscribe()
+                    self._tasks.append(asyncio.create_task(self.score()))
+                elif event.get("type") == MODEL_DEPLOYED:
+                    await self.reload_model()
+                elif is_notable(event) and self._mine(event.get("charge_point_id", "")):
+                    self._pending.add(event["charge_point_id"])
+                    self._wake.set()
+            except Exception:  # the database away a moment: the next event tries again
+                log.exception("failure scorer %d: handling %s failed", self._index, event)
+                await asyncio.sleep(1.0)
+
+    async def _resubscribe(self) -> asyncio.Queue:
+        assert self._feed is not None
+        while True:
+            try:
+                return await self._feed.subscribe()
+            except Exception:
+                log.exception("failure scorer %d: the live channel is away", self._index)
+                await asyncio.sleep(1.0)
 
     async def _on_events(self) -> None:
         while True:
