@@ -67,10 +67,3 @@ def deployed_model(conn: psycopg.Connection) -> RiskModel | None:
         "SELECT model FROM failure_models ORDER BY deployed_at DESC, version DESC LIMIT 1"
     ).fetchone()
     return pickle.loads(row[0]) if row else None
-
-
-def deployed_version(conn: psycopg.Connection) -> str | None:
-    row = conn.execute(
-        "SELECT version FROM failure_models ORDER BY deployed_at DESC, version DESC LIMIT 1"
-    ).fetchone()
-    return row[0] if row else None

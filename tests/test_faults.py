@@ -181,11 +181,11 @@ async def test_a_killed_gateway_replica_loses_nothing_and_the_charger_moves_on(
     assert recovery_s < RECOVERY_WITHIN_S
 
     # Serve brings the replica count back.
-    async def replicas() -> int:
-        return len(ray_processes(system, "ray::ServeReplica:ocpp:OcppGateway"))
+    async def both_replicas() -> bool:
+        return len(ray_processes(system, "ray::ServeReplica:ocpp:OcppGateway")) >= 2
 
     await eventually(
-        lambda: _at_least(replicas, 2),
+        both_replicas,
         within=60,
         interval=1,
         message="Serve did not replace the killed replica",
@@ -193,8 +193,13 @@ async def test_a_killed_gateway_replica_loses_nothing_and_the_charger_moves_on(
     print(f"\nfault: gateway replica killed; served again after {recovery_s:.1f} s")
 
 
-async def _at_least(count, n: int) -> bool:
-    return await count() >= n
+def acknowledged_at_least(charging: Charging, n: int):
+    """A condition for `eventually`: the charger has had `n` meter values acknowledged."""
+
+    async def condition() -> bool:
+        return len(charging.acknowledged) >= n
+
+    return condition
 
 
 async def test_a_command_in_flight_when_the_host_dies_gets_a_clear_failure(
@@ -315,12 +320,12 @@ async def test_postgresql_restarting_under_load_loses_nothing_acknowledged(
 
     done = asyncio.Event()
     load = asyncio.create_task(meter_until(done))
-    await eventually(lambda: _at_least(lambda: _len(charging.acknowledged), 5), within=15)
+    await eventually(acknowledged_at_least(charging, 5), within=15)
     before = len(charging.acknowledged)
     restarted_at = time.monotonic()
     await asyncio.to_thread(postgres.restart)
     await eventually(
-        lambda: _at_least(lambda: _len(charging.acknowledged), before + 5),
+        acknowledged_at_least(charging, before + 5),
         within=RECOVERY_WITHIN_S,
         interval=0.2,
         message="no meter value acknowledged after the restart",
@@ -346,10 +351,6 @@ async def test_postgresql_restarting_under_load_loses_nothing_acknowledged(
         f"\nfault: PostgreSQL restarted under load; storing again after {recovery_s:.1f} s, "
         f"{refused} messages refused meanwhile and resent"
     )
-
-
-async def _len(items: list) -> int:
-    return len(items)
 
 
 async def test_the_whole_system_killed_and_started_again_loses_nothing(tmp_path):
