@@ -114,6 +114,21 @@ class Charging:
         assert stopped[0] == self.energy_wh and stopped[1] is not None
 
 
+async def mid_transaction(
+    system: RunningSystem, prefix: str, readings: int = 3
+) -> tuple[Charging, Client]:
+    """A registered charger with a tag of its own, in a transaction with `readings` meter
+    values acknowledged."""
+    cp_id, tag = unique_id(prefix), unique_id("T")[:20]
+    await register(system, cp_id)
+    await add_tag(system, tag)
+    charging = Charging(system, cp_id, tag)
+    client = await open_client(system, cp_id)
+    await charging.start(client)
+    await charging.meter(client, readings)
+    return charging, client
+
+
 async def wait_closed(client: Client) -> int | None:
     """Until the system closes the charger's connection; its close code."""
     with contextlib.suppress(ConnectionClosed):
@@ -125,13 +140,7 @@ async def wait_closed(client: Client) -> int | None:
 async def test_a_killed_host_actor_process_restarts_and_the_transaction_goes_on(
     system, database_url
 ):
-    cp_id, tag = unique_id("KILLHOST"), unique_id("T")[:20]
-    await register(system, cp_id)
-    await add_tag(system, tag)
-    charging = Charging(system, cp_id, tag)
-    client = await open_client(system, cp_id)
-    await charging.start(client)
-    await charging.meter(client, 3)
+    charging, client = await mid_transaction(system, "KILLHOST")
 
     hosts = ray_processes(system, "ray::ChargePointHost")
     assert hosts, "no host actor process found"
@@ -156,13 +165,7 @@ async def test_a_killed_host_actor_process_restarts_and_the_transaction_goes_on(
 async def test_a_killed_gateway_replica_loses_nothing_and_the_charger_moves_on(
     system, database_url
 ):
-    cp_id, tag = unique_id("KILLGW"), unique_id("T")[:20]
-    await register(system, cp_id)
-    await add_tag(system, tag)
-    charging = Charging(system, cp_id, tag)
-    client = await open_client(system, cp_id)
-    await charging.start(client)
-    await charging.meter(client, 3)
+    charging, client = await mid_transaction(system, "KILLGW")
 
     pid = int(client.gateway.split("-")[1])  # gateway-<pid>-<id>
     replica = psutil.Process(pid)
@@ -276,12 +279,7 @@ async def test_postgresql_restarting_under_load_loses_nothing_acknowledged(
     """The database restarts while a charger sends meter values: messages that could not
     be stored are answered with InternalError and resent by the charger; every acknowledged
     one is in PostgreSQL afterwards, and the system answers again within the stated time."""
-    cp_id, tag = unique_id("PGRESTART"), unique_id("T")[:20]
-    await register(system, cp_id)
-    await add_tag(system, tag)
-    charging = Charging(system, cp_id, tag)
-    client = await open_client(system, cp_id)
-    await charging.start(client)
+    charging, client = await mid_transaction(system, "PGRESTART", readings=0)
     refused = 0
 
     async def send_until_acknowledged(payload) -> None:
@@ -339,7 +337,7 @@ async def test_postgresql_restarting_under_load_loses_nothing_acknowledged(
             timestamp=iso(datetime.now(UTC)),
             transaction_id=charging.transaction_id,
             reason="Local",
-            id_tag=tag,
+            id_tag=charging.tag,
         )
     )
     await client.close()
@@ -362,13 +360,7 @@ async def test_the_whole_system_killed_and_started_again_loses_nothing(tmp_path)
     system = start_system(var_dir, port, **env)
     restarted = None
     try:
-        cp_id, tag = unique_id("CRASH"), unique_id("T")[:20]
-        await register(system, cp_id)
-        await add_tag(system, tag)
-        charging = Charging(system, cp_id, tag)
-        client = await open_client(system, cp_id)
-        await charging.start(client)
-        await charging.meter(client, 3)
+        charging, client = await mid_transaction(system, "CRASH")
 
         tree = [psutil.Process(system.process.pid), *ray_processes(system, "")]
         killed_at = time.monotonic()

@@ -256,9 +256,11 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
     async def charging_session(self, connector: int) -> None:
         id_tag = self.rng.choice(self.profile.id_tags)
         if self.card_misread():
-            await self.misread_start(connector, id_tag + "?")
-            return
-        transaction_id = await self.start_session(connector, id_tag)
+            # It starts on the tag it read (local pre-authorisation), without asking first:
+            # the CSMS answers Invalid, and records the failed start.
+            transaction_id = await self.start_session(connector, id_tag + "?", authorize=False)
+        else:
+            transaction_id = await self.start_session(connector, id_tag)
         if transaction_id is None:
             return
         async for drawn_w in self.charging(connector):
@@ -266,13 +268,17 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
         await self.stop(connector, transaction_id, "Local", id_tag)
         self.counters.sessions_stopped += 1
 
-    async def start_session(self, connector: int, id_tag: str) -> int | None:
-        """Authorize, start a transaction and report Charging; its id, or None if refused."""
-        auth = await self.send(call.Authorize(id_tag=id_tag))
-        if auth.id_tag_info["status"] != "Accepted":
-            self.counters.refused_tags += 1
-            return None
-        await self.status(connector, ChargePointStatus.preparing)
+    async def start_session(
+        self, connector: int, id_tag: str, *, authorize: bool = True
+    ) -> int | None:
+        """Authorize (unless told not to), start a transaction and report Charging; its id,
+        or None if refused."""
+        if authorize:
+            auth = await self.send(call.Authorize(id_tag=id_tag))
+            if auth.id_tag_info["status"] != "Accepted":
+                self.counters.refused_tags += 1
+                return None
+            await self.status(connector, ChargePointStatus.preparing)
         started = await self.send(
             call.StartTransaction(
                 connector_id=connector,
@@ -289,20 +295,6 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
         self.counters.sessions_started += 1
         await self.status(connector, ChargePointStatus.charging)
         return transaction_id
-
-    async def misread_start(self, connector: int, id_tag: str) -> None:
-        """A charger that starts on the tag it read (local pre-authorisation) and is told it
-        is invalid: the failed start the CSMS records."""
-        started = await self.send(
-            call.StartTransaction(
-                connector_id=connector,
-                id_tag=id_tag,
-                meter_start=round(self.energy_wh[connector]),
-                timestamp=now_timestamp(),
-            )
-        )
-        self.counters.refused_tags += 1
-        await self.stop(connector, started.transaction_id, "DeAuthorized")
 
     async def meter_values(self, connector: int, transaction_id: int, power_w: float) -> None:
         await self.send(
