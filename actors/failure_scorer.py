@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import psycopg
 import ray
+from psycopg_pool import ConnectionPool
 
 from ml.deploy import MODEL_DEPLOYED, deploy, deployed_model
 from ml.live import FeatureState, RiskModel, record_scores, score_charge_points
@@ -68,7 +69,16 @@ class FailureScorer:
         self._count = settings.failure_scorers
         self._state = FeatureState()
         self._model: RiskModel | None = None
-        self._conn: psycopg.Connection | None = None
+        # Sync connections for the scoring threads, checked as they are handed out (as the
+        # async pools are): after a database restart the first use gets a live one.
+        self._pool = ConnectionPool(
+            database_url,
+            min_size=0,
+            max_size=2,
+            kwargs={"autocommit": True},
+            check=ConnectionPool.check_connection,
+            open=False,
+        )
         self._scoring = asyncio.Lock()
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
@@ -98,13 +108,10 @@ class FailureScorer:
     def model_version(self) -> str | None:
         return self._model.version if self._model is not None else None
 
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self._database_url, autocommit=True)
-        return self._conn
-
     def _load_model(self) -> RiskModel | None:
-        return deployed_model(self._connection())
+        self._pool.open()  # no-op once open
+        with self._pool.connection() as conn:
+            return deployed_model(conn)
 
     async def _bootstrap(self) -> None:
         try:
@@ -176,8 +183,6 @@ class FailureScorer:
                 scored, raised = await asyncio.to_thread(self._score, charge_point_ids)
             except Exception:
                 self._stats["errors"] += 1
-                if self._conn is not None:
-                    self._conn.close()  # a fresh connection next time
                 log.exception("failure scorer %d: scoring failed", self._index)
                 raise
             self._stats["scored"] += scored
@@ -194,7 +199,13 @@ class FailureScorer:
             return {"scored": scored, "raised": raised}
 
     def _score(self, charge_point_ids: list[str] | None) -> tuple[int, int]:
-        conn = self._connection()
+        self._pool.open()
+        with self._pool.connection() as conn:
+            return self._score_with(conn, charge_point_ids)
+
+    def _score_with(
+        self, conn: psycopg.Connection, charge_point_ids: list[str] | None
+    ) -> tuple[int, int]:
         model = self._model
         assert model is not None
         if charge_point_ids is None:
@@ -227,8 +238,7 @@ class FailureScorer:
             task.cancel()
         if self._feed is not None:
             await self._feed.close()
-        if self._conn is not None:
-            self._conn.close()
+        self._pool.close()
 
 
 def start_scorers(settings: Settings, database_url: str) -> list:
