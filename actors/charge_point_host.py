@@ -24,7 +24,9 @@ SITE_CACHE_S = 60.0
 # Restarted by Ray whenever its process dies: the new one starts empty (every session it
 # held is gone with the process; the gateway closes those connections and the chargers
 # reconnect, finding their transactions in PostgreSQL).
-@ray.remote(num_cpus=0, max_concurrency=100_000, max_restarts=-1)
+# A token CPU share: Ray places an actor asking for no resources on a random node, whatever
+# its scheduling strategy, and the hosts must spread over a cluster's nodes.
+@ray.remote(num_cpus=0.01, max_concurrency=100_000, max_restarts=-1)
 class ChargePointHost:
     def __init__(self, settings: Settings, database_url: str, *, purges_log: bool = False) -> None:
         self._settings = settings

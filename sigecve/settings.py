@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias="SIGECVE_SCHEDULER_HOSTS",
         description="Ray actor processes hosting the sites' grid schedulers",
+    )
+    proxy_location: Literal["EveryNode", "HeadOnly"] = Field(
+        default="EveryNode",
+        validation_alias="SIGECVE_PROXY_LOCATION",
+        description="Serve ingress on every Ray node (behind a load balancer) or the head only",
     )
     gateway_replicas: int = Field(
         default=1,

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -53,6 +54,32 @@ def _free_port_block(first: int = 20_000, last: int = 32_000, size: int = 600) -
             continue
         return base
     raise RuntimeError(f"no free block of {size} ports between {first} and {last}")
+
+
+def ingress_environment(environ: Mapping[str, str], block_from: int = 20_000) -> dict[str, str]:
+    """The HAProxy ingress's settings a Ray node's environment lacks: its own side ports and
+    replica port block, so that two systems (or two nodes) can run on one machine. Serve's
+    actors read them from the environment of the Ray node they run on."""
+    env: dict[str, str] = {}
+    for name in (
+        "RAY_SERVE_HAPROXY_STATS_PORT",
+        "RAY_SERVE_HAPROXY_METRICS_PORT",
+        # Serve's fallback proxy behind HAProxy would otherwise take port 8500.
+        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+    ):
+        if name not in environ:
+            env[name] = str(free_listening_port())
+    if "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT" not in environ:
+        base = _free_port_block(first=block_from)
+        env["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(base)
+        env["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(base + 299)
+        env["RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT"] = str(base + 300)
+        env["RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT"] = str(base + 599)
+    # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
+    # HAProxy is ours and stops with them.
+    if "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S" not in environ:
+        env["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"] = "2"
+    return env
 
 
 def _read_or_create_secret(path: Path, make) -> str:
@@ -162,20 +189,7 @@ class System:
             os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "0"
         os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
         if os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "1":
-            # Distinct side ports so two systems can run on one machine (tests, benchmarks).
-            os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(free_listening_port()))
-            os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(free_listening_port()))
-            # Serve's fallback proxy behind HAProxy would otherwise take port 8500.
-            os.environ.setdefault("RAY_SERVE_FALLBACK_PROXY_HTTP_PORT", str(free_listening_port()))
-            if "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT" not in os.environ:
-                base = _free_port_block()
-                os.environ["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(base)
-                os.environ["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(base + 299)
-                os.environ["RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT"] = str(base + 300)
-                os.environ["RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT"] = str(base + 599)
-            # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
-            # HAProxy is ours and stops with them.
-            os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "2")
+            os.environ.update(ingress_environment(os.environ))
         ray.init(
             # Unset: a Ray of our own. Ray would otherwise join the last cluster `ray start`
             # ran on this machine, and wait forever if it has died since.
@@ -197,7 +211,11 @@ class System:
 
         self.hosts = [
             ChargePointHost.options(
-                name=host_actor_name(i), namespace=RAY_NAMESPACE, get_if_exists=True
+                name=host_actor_name(i),
+                namespace=RAY_NAMESPACE,
+                get_if_exists=True,
+                # Over the nodes of a cluster: a node lost takes only its share of chargers.
+                scheduling_strategy="SPREAD",
             ).remote(self.settings, self.database_url, purges_log=i == 0)
             for i in range(self.settings.charge_point_hosts)
         ]
@@ -236,7 +254,7 @@ class System:
                 ssl_certfile=str(self.settings.tls_certfile.resolve()),
                 ssl_keyfile=str(self.settings.tls_keyfile.resolve()),
             )
-        serve.start(http_options=http_options)
+        serve.start(http_options=http_options, proxy_location=self.settings.proxy_location)
         serve.run(
             OcppGateway.options(num_replicas=self.settings.gateway_replicas).bind(self.settings),
             name="ocpp",

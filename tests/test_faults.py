@@ -16,7 +16,9 @@ import psycopg
 from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed
 
+from sigecve.placement import host_index
 from tests.conftest import RunningSystem, eventually, free_port, start_system, unique_id
+from tests.ray_cluster import LocalCluster
 from tests.test_reconnection import Client, iso, open_client
 from tests.test_system import add_tag, register
 
@@ -115,11 +117,13 @@ class Charging:
 
 
 async def mid_transaction(
-    system: RunningSystem, prefix: str, readings: int = 3
+    system: RunningSystem, prefix: str, readings: int = 3, host: int | None = None
 ) -> tuple[Charging, Client]:
     """A registered charger with a tag of its own, in a transaction with `readings` meter
-    values acknowledged."""
+    values acknowledged; on charge-point host `host` (of the default two) if given."""
     cp_id, tag = unique_id(prefix), unique_id("T")[:20]
+    while host is not None and host_index(cp_id, 2) != host:
+        cp_id = unique_id(prefix)
     await register(system, cp_id)
     await add_tag(system, tag)
     charging = Charging(system, cp_id, tag)
@@ -388,3 +392,69 @@ async def test_the_whole_system_killed_and_started_again_loses_nothing(tmp_path)
 
 
 WHOLE_RESTART_WITHIN_S = 120.0  # a cold start of everything included
+
+
+async def test_a_worker_node_lost_while_chargers_charge_loses_nothing(tmp_path):
+    """A two-node Ray cluster on this machine (`ray start --head` and a second `ray start
+    --address`); `sigecve up` joins it and spreads its charge-point hosts and gateway
+    replicas over both nodes. The worker node is killed whole while chargers of both hosts
+    are charging: Ray restarts the lost actors on the head, the chargers reconnect and
+    finish their transactions, and nothing acknowledged is lost."""
+    cluster = LocalCluster(workers=1)
+    system = None
+    try:
+        system = start_system(
+            tmp_path / "var",
+            free_port(),
+            RAY_ADDRESS=cluster.address,
+            RAY_AUTH_MODE="token",
+            RAY_AUTH_TOKEN=cluster.env["RAY_AUTH_TOKEN"],
+            # Both nodes are on one machine: one ingress, on the head.
+            SIGECVE_PROXY_LOCATION="HeadOnly",
+            SIGECVE_GATEWAY_REPLICAS="2",
+            SIGECVE_ML_BOOTSTRAP_MODEL="false",
+        )
+        worker = cluster.workers[0]
+        assert worker.count("ray::ChargePointHost") == 1, "the hosts did not spread"
+        # A charger on each host, so one is on the node that is lost whatever the placement.
+        chargers = [await mid_transaction(system, f"NODE{i}", host=i) for i in range(2)]
+
+        lost_at = time.monotonic()
+        worker.kill()
+        for i, (charging, client) in enumerate(chargers):
+            await client.close()
+            client = await charging.reconnect()
+            # A call to a host on the lost node waits until Ray has restarted it elsewhere.
+            await charging.meter(client, 1)
+            chargers[i] = (charging, client)
+        recovery_s = time.monotonic() - lost_at
+
+        database_url = (tmp_path / "var" / "database_url").read_text().strip()
+        for charging, client in chargers:
+            await charging.meter(client, 3)
+            await charging.stop(client)
+            await client.close()
+            charging.assert_nothing_lost(database_url)
+        assert cluster.head.count("ray::ChargePointHost") == 2  # the lost one restarted here
+        assert recovery_s < NODE_LOST_RECOVERY_WITHIN_S
+
+        async def healthy() -> bool:
+            async with system.api() as api:
+                return (await api.get("/health")).status_code == 200
+
+        # Serve replaces the REST and MCP replicas the node held on its own schedule.
+        await eventually(healthy, within=NODE_LOST_RECOVERY_WITHIN_S, message="not healthy")
+        healthy_s = time.monotonic() - lost_at
+        print(
+            f"\nfault: worker node lost; both chargers' meter values stored again after "
+            f"{recovery_s:.1f} s, every deployment healthy after {healthy_s:.1f} s"
+        )
+    finally:
+        if system is not None:
+            system.stop()
+        cluster.stop()
+
+
+# Ray declares a node dead after missing its health checks (about 15 s by default), then
+# restarts its actors elsewhere.
+NODE_LOST_RECOVERY_WITHIN_S = 60.0
