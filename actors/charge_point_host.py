@@ -14,6 +14,7 @@ from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.domain import CommandResult
 from sigecve.ocpp.sessions import ChargePointSessions, ConnectResult, OutboundItem
+from sigecve.placement import RAY_NAMESPACE, host_actor_name
 from sigecve.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,3 +130,23 @@ class ChargePointHost:
             self._purge.cancel()
         if self._sessions is not None:
             await self._sessions.close()
+
+
+def start_charge_point_hosts(
+    settings: Settings, database_url: str, *, detached: bool = False
+) -> list:
+    """The named host actors, started (existing ones are reused); detached ones outlive the
+    caller (Serve's application builders)."""
+    hosts = [
+        ChargePointHost.options(
+            name=host_actor_name(i),
+            namespace=RAY_NAMESPACE,
+            get_if_exists=True,
+            lifetime="detached" if detached else None,
+            # Over the nodes of a cluster: a node lost takes only its share of chargers.
+            scheduling_strategy="SPREAD",
+        ).remote(settings, database_url, purges_log=i == 0)
+        for i in range(settings.charge_point_hosts)
+    ]
+    ray.get([h.start.remote() for h in hosts])
+    return hosts

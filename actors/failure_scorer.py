@@ -56,7 +56,10 @@ def bootstrap_failure_model() -> RiskModel:
     return model
 
 
-# Restarted by Ray when its process dies; `System.supervise` starts it again, and it
+START_RETRY_S = 5.0
+
+
+# Restarted by Ray when its process dies; it starts itself (no supervisor needed) and
 # rebuilds its feature state from `telemetry_daily`.
 @ray.remote(num_cpus=0, max_concurrency=100, max_restarts=-1)
 class FailureScorer:
@@ -86,6 +89,22 @@ class FailureScorer:
         self._started = False
         self._feed: LiveFeed | None = None
         self._stats = {"scored": 0, "raised": 0, "runs": 0, "last_run_s": None, "errors": 0}
+        # An async actor's constructor runs on its event loop.
+        self._starting = asyncio.get_running_loop().create_task(self._start_until_done())
+
+    async def _start_until_done(self) -> None:
+        """Start, retrying while the database is away (a restart of both at once)."""
+        while True:
+            try:
+                await self.start()
+                return
+            except Exception:
+                log.exception("failure scorer %d: start failed; retrying", self._index)
+                for task in self._tasks:
+                    task.cancel()
+                self._tasks.clear()
+                self._started = False
+                await asyncio.sleep(START_RETRY_S)
 
     async def start(self) -> str | None:
         """Load the deployed model (training the bootstrap one if there is none and this is
@@ -234,6 +253,7 @@ class FailureScorer:
         return scored, raised
 
     async def stop(self) -> None:
+        self._starting.cancel()
         for task in self._tasks:
             task.cancel()
         if self._feed is not None:
@@ -241,11 +261,15 @@ class FailureScorer:
         self._pool.close()
 
 
-def start_scorers(settings: Settings, database_url: str) -> list:
-    """The scoring actors (named, detached from the caller), started."""
+def start_scorers(settings: Settings, database_url: str, *, detached: bool = False) -> list:
+    """The named scoring actors, started (existing ones are reused); detached ones outlive
+    the caller (Serve's application builders)."""
     scorers = [
         FailureScorer.options(
-            name=scorer_name(i), namespace=RAY_NAMESPACE, get_if_exists=True
+            name=scorer_name(i),
+            namespace=RAY_NAMESPACE,
+            get_if_exists=True,
+            lifetime="detached" if detached else None,
         ).remote(settings, database_url, i)
         for i in range(settings.failure_scorers)
     ]

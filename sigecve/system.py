@@ -35,7 +35,6 @@ DEMO_PREFIX = "DEMO-"
 DEMO_ID_TAGS = ("DEMO-TAG",)
 DEMO_SHARE_201 = 0.25  # a quarter of the demo fleet speaks OCPP 2.0.1
 READY_TIMEOUT_S = 180.0
-SUPERVISE_EVERY_S = 5.0
 
 
 def _free_port_block(first: int = 20_000, last: int = 32_000, size: int = 600) -> int:
@@ -93,8 +92,8 @@ def _read_or_create_secret(path: Path, make) -> str:
     return value
 
 
-def bootstrap_database(settings: Settings, database_url: str) -> str:
-    """Migrate, reset connection state, install the admin token; return the admin token."""
+def bootstrap_database(settings: Settings, database_url: str, *, cold_start: bool = True) -> str:
+    """Migrate, install the admin token; return it. On a cold start nobody is connected yet."""
     apply_migrations(database_url)
     token = settings.admin_token or _read_or_create_secret(
         settings.var_dir / "admin_token", new_api_token
@@ -105,7 +104,8 @@ def bootstrap_database(settings: Settings, database_url: str) -> str:
                VALUES ('bootstrap admin', %s, 'admin') ON CONFLICT (token_hash) DO NOTHING""",
             (hash_api_token(token),),
         )
-        conn.execute("UPDATE charge_points SET connected = false WHERE connected")
+        if cold_start:
+            conn.execute("UPDATE charge_points SET connected = false WHERE connected")
     return token
 
 
@@ -204,22 +204,10 @@ class System:
             self._after_ray_init()
 
     def _start_hosts(self) -> None:
-        import ray
+        from actors.charge_point_host import start_charge_point_hosts
 
-        from actors.charge_point_host import ChargePointHost
-        from sigecve.placement import RAY_NAMESPACE, host_actor_name
-
-        self.hosts = [
-            ChargePointHost.options(
-                name=host_actor_name(i),
-                namespace=RAY_NAMESPACE,
-                get_if_exists=True,
-                # Over the nodes of a cluster: a node lost takes only its share of chargers.
-                scheduling_strategy="SPREAD",
-            ).remote(self.settings, self.database_url, purges_log=i == 0)
-            for i in range(self.settings.charge_point_hosts)
-        ]
-        ray.get([h.start.remote() for h in self.hosts])
+        # The handles keep the (non-detached) actors alive.
+        self.hosts = start_charge_point_hosts(self.settings, self.database_url)
 
     def _start_grid_schedulers(self) -> None:
         import asyncio
@@ -321,15 +309,6 @@ class System:
             stdin=subprocess.DEVNULL,
         )
 
-    def supervise(self) -> None:
-        """Ray restarts a dead actor process by running its constructor again; the actors that
-        work on their own (the failure scorers) are started again here. Host actors and grid
-        schedulers start on their first call."""
-        import ray
-
-        with contextlib.suppress(Exception):
-            ray.get([s.start.remote() for s in self.scorers], timeout=SUPERVISE_EVERY_S)
-
     def ready_line(self) -> str:
         s = self.settings
         return (
@@ -388,8 +367,7 @@ def run_until_signalled(settings: Settings) -> int:
         if stop_requested.is_set():
             return 0
         print(system.ready_line(), flush=True)
-        while not stop_requested.wait(SUPERVISE_EVERY_S):
-            system.supervise()
+        stop_requested.wait()
         print("SIGEC-VE stopping", flush=True)
         return 0
     finally:

@@ -86,7 +86,13 @@ class RayNode:
 class LocalCluster:
     """A head and `workers` worker nodes; `env` is what a client needs to join it."""
 
-    def __init__(self, workers: int = 1, cpus_per_node: int = 2) -> None:
+    def __init__(
+        self,
+        workers: int = 1,
+        cpus_per_node: int = 2,
+        node_env: dict[str, str] | None = None,
+        dashboard: bool = False,
+    ) -> None:
         # Unix socket paths must stay short: a temp dir of its own under /tmp.
         self.temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")
         self.port = free_listening_port()
@@ -97,7 +103,10 @@ class LocalCluster:
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN": secrets.token_hex(16),
             "RAY_SERVE_ENABLE_HA_PROXY": "1",
+            **(node_env or {}),
         }
+        # The dashboard serves Ray's REST API (`serve deploy`, jobs).
+        self.dashboard_port = free_listening_port() if dashboard else None
         self.nodes: list[RayNode] = []
         try:
             self.head = self._start(["--head", f"--port={self.port}"], 20_000, cpus_per_node)
@@ -108,6 +117,10 @@ class LocalCluster:
         except Exception:
             self.stop()
             raise
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
 
     def _start(self, args: list[str], block_from: int, cpus: int) -> RayNode:
         ports = {
@@ -122,7 +135,15 @@ class LocalCluster:
         head_only = []
         if "--head" in args:
             ports["--ray-client-server-port"] = free_listening_port()
-            head_only = ["--include-dashboard=false", f"--temp-dir={self.temp_dir}"]
+            head_only = [f"--temp-dir={self.temp_dir}"]
+            if self.dashboard_port is None:
+                head_only.append("--include-dashboard=false")
+            else:
+                head_only += [
+                    "--include-dashboard=true",
+                    "--dashboard-host=127.0.0.1",
+                    f"--dashboard-port={self.dashboard_port}",
+                ]
         node = RayNode(
             [
                 *args,
