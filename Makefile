@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# The dashboard's browser tests drive Debian's Chromium (no browser download).
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test bench-ingress bench-smart-charging clean
 
@@ -15,7 +18,11 @@ $(BIN)/sigecve: pyproject.toml
 run: $(BIN)/sigecve
 	$(BIN)/sigecve up
 
-test: $(BIN)/sigecve
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q chromium
+
+test: $(BIN)/sigecve $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -1,8 +1,8 @@
-"""SIGEC-VE's three Serve applications, for `serve deploy serve_config.yaml` (docs/cluster.md).
+"""SIGEC-VE's Serve applications, for `serve deploy serve_config.yaml` (docs/cluster.md).
 
 `sigecve up` is the usual way to run SIGEC-VE. Where Serve's own configuration manages the
-applications instead (`serve deploy`, KubeRay's RayService), each application's builder
-prepares what its deployments talk to: the database migrated, and the actors, detached so
+applications instead (`serve deploy`, KubeRay's RayService), each builder prepares what its
+application's deployments talk to: the database migrated, and the actors, detached so
 that they outlive the builder. Settings come from the environment of the Ray nodes and from
 the application's `args` (the same names, e.g. `SIGECVE_GATEWAY_REPLICAS`).
 """
@@ -13,6 +13,7 @@ from ray.serve import Application
 
 from actors.charge_point_host import start_charge_point_hosts
 from actors.failure_scorer import start_scorers
+from serve_deployments.dashboard import Dashboard
 from serve_deployments.mcp_server import McpServer
 from serve_deployments.ocpp_gateway import OcppGateway
 from serve_deployments.rest_api import RestApi
@@ -49,3 +50,7 @@ def api(args: dict[str, str]) -> Application:
 def mcp(args: dict[str, str]) -> Application:
     settings, database_url = _prepared(args)
     return McpServer.bind(settings, database_url)
+
+
+def dashboard(args: dict[str, str]) -> Application:
+    return Dashboard.bind()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -207,6 +207,18 @@ class SitePlan(BaseModel):
     expected_arrivals: int = Field(
         default=0, description="sessions forecast to arrive (yesterday's), kept room for"
     )
+
+
+class LoadSample(BaseModel):
+    at: datetime = Field(description="start of the 15-minute interval (UTC)")
+    power_kw: float = Field(description="the site's chargers' mean sampled active power, summed")
+
+
+class SiteLoad(BaseModel):
+    site_id: str
+    day: date
+    site_limit_kw: float
+    samples: list[LoadSample] = Field(description="intervals with at least one power sample")
 
 
 class SessionDemand(BaseModel):

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 DEMO_PREFIX = "DEMO-"
 DEMO_ID_TAGS = ("DEMO-TAG",)
-DEMO_SHARE_201 = 0.25  # a quarter of the demo fleet speaks OCPP 2.0.1
+DEMO_SHARE_201 = 0.25
+DEMO_SITE_KW_PER_CP = 7.4  # a quarter of the demo fleet speaks OCPP 2.0.1
 READY_TIMEOUT_S = 180.0
 
 
@@ -115,6 +116,12 @@ def register_demo_fleet(settings: Settings, database_url: str) -> str:
     template = f"demo-{secret}-{{id}}"
     ids = charge_point_ids(DEMO_PREFIX, settings.demo_cps)
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # A grid limit below the fleet's total power, so that smart charging has work to do.
+        conn.execute(
+            """INSERT INTO sites (id, name, max_power_kw) VALUES ('DEMO', 'Demo car park', %s)
+               ON CONFLICT (id) DO NOTHING""",
+            (round(DEMO_SITE_KW_PER_CP * max(1, settings.demo_cps), 1),),
+        )
         known = {
             r[0] for r in conn.execute("SELECT id FROM charge_points WHERE id = ANY(%s)", (ids,))
         }
@@ -232,6 +239,7 @@ class System:
     def _start_serve(self) -> None:
         from ray import serve
 
+        from serve_deployments.dashboard import Dashboard
         from serve_deployments.mcp_server import McpServer
         from serve_deployments.ocpp_gateway import OcppGateway
         from serve_deployments.rest_api import RestApi
@@ -261,6 +269,7 @@ class System:
             route_prefix="/mcp",
             blocking=False,
         )
+        serve.run(Dashboard.bind(), name="dashboard", route_prefix="/", blocking=False)
 
     def _wait_until_healthy(self) -> None:
         url = f"{self.settings.public_http_url}/api/v1/health"
@@ -314,7 +323,8 @@ class System:
         return (
             f"SIGEC-VE ready  ocpp={s.public_ws_url}/{{charge_point_id}}  "
             f"api={s.public_http_url}/api/v1  docs={s.public_http_url}/api/v1/docs  "
-            f"mcp={s.public_http_url}/mcp  admin_token={self.admin_token}  demo_cps={s.demo_cps}"
+            f"mcp={s.public_http_url}/mcp  dashboard={s.public_http_url}/  "
+            f"admin_token={self.admin_token}  demo_cps={s.demo_cps}"
         )
 
     def stop(self) -> None:

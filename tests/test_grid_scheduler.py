@@ -107,7 +107,8 @@ async def test_two_chargers_on_a_limited_site_share_the_limit(system, database_u
 
             async with system.api() as again:
                 stored = (await again.get(f"/sites/{site_id}/plan")).json()
-            assert stored["planned_at"] == plan["planned_at"]
+            # Kept: this plan, or a newer one (a meter value straying from it re-plans).
+            assert stored["planned_at"] >= plan["planned_at"]
             # The charger confirms the profile it runs (GetCompositeSchedule).
             cp16 = ids[0]
             r = await api.post(

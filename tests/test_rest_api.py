@@ -83,6 +83,7 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("PUT", "/sites/NO-SITE/prices", "operator"),
     ("PUT", "/sites/NO-SITE/limit-schedule", "operator"),
     ("GET", "/sites/NO-SITE/plan", "viewer"),
+    ("GET", "/sites/NO-SITE/load", "viewer"),
     ("GET", "/reports/energy", "viewer"),
     ("GET", "/alerts", "viewer"),
     ("GET", "/failure-model", "viewer"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Response
@@ -20,6 +21,7 @@ from sigecve.domain import (
     SessionDemand,
     Site,
     SiteLimit,
+    SiteLoad,
     SitePlan,
     SiteUpdate,
 )
@@ -118,6 +120,18 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     async def get_site_plan(site_id: str) -> SitePlan:
         return await sites.get_site_plan(ctx.repos, ctx.schedulers, site_id)
+
+    @api.get(
+        "/sites/{site_id}/load",
+        response_model=SiteLoad,
+        tags=["smart charging"],
+        responses=errors(404, 422),
+        dependencies=[viewer],
+    )
+    async def get_site_load(site_id: str, day: date | None = None) -> SiteLoad:
+        """The site's load over a UTC day (default today) in 15-minute intervals, from the
+        power its chargers sampled, with its grid limit."""
+        return await sites.get_site_load(ctx.repos, site_id, day)
 
     @api.put(
         "/transactions/{transaction_id}/demand",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -23,6 +23,7 @@ from sigecve.domain import (
     FailureModelInfo,
     IdTag,
     LimitSchedule,
+    LoadSample,
     MeterSample,
     PriceSchedule,
     Principal,
@@ -777,6 +778,28 @@ class SiteRepository:
                 },
             )
             return cur.rowcount == 1
+
+    async def load(self, site_id: str, day: date) -> list[LoadSample]:
+        """The day's load in 15-minute intervals: each charger's mean sampled active power
+        (total, not per phase), summed over the site's chargers."""
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """WITH per_charger AS (
+                       SELECT date_bin('15 minutes', mv.timestamp, %(start)s) AS at,
+                              avg(CASE WHEN mv.unit = 'kW' THEN mv.value
+                                       ELSE mv.value / 1000 END) AS power_kw
+                       FROM meter_values mv
+                       JOIN charge_points cp ON cp.id = mv.charge_point_id
+                       WHERE cp.site_id = %(site_id)s
+                         AND mv.measurand = 'Power.Active.Import' AND mv.phase IS NULL
+                         AND mv.timestamp >= %(start)s
+                         AND mv.timestamp < %(start)s + interval '1 day'
+                       GROUP BY 1, mv.charge_point_id)
+                   SELECT at, sum(power_kw) AS power_kw FROM per_charger
+                   GROUP BY at ORDER BY at""",
+                {"site_id": site_id, "start": datetime.combine(day, time.min, tzinfo=UTC)},
+            )
+            return [LoadSample(**row) for row in await cur.fetchall()]
 
     async def get(self, site_id: str) -> Site | None:
         async with connection(self.pool) as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from pydantic import BaseModel, Field
@@ -12,6 +13,7 @@ from sigecve.domain import (
     PriceSchedule,
     SessionDemand,
     Site,
+    SiteLoad,
     SitePlan,
     SiteUpdate,
 )
@@ -107,6 +109,17 @@ async def get_site_plan(
 ) -> SitePlan:
     await get_site(repos, site_id)
     return await schedulers.plan(site_id)
+
+
+async def get_site_load(repos: Repositories, site_id: str, day: date | None) -> SiteLoad:
+    site = await get_site(repos, site_id)
+    day = day or datetime.now(UTC).date()
+    return SiteLoad(
+        site_id=site_id,
+        day=day,
+        site_limit_kw=site.max_power_kw,
+        samples=await repos.sites.load(site_id, day),
+    )
 
 
 class DemandResult(BaseModel):
