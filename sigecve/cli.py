@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -34,7 +36,9 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from sigecve.simulator.charge_point import SimulationProfile
+    from dataclasses import replace
+
+    from sigecve.simulator.charge_point import REALISTIC, SimulationProfile
     from sigecve.simulator.fleet import charge_point_ids, failing, run_fleet
 
     if not 0.0 <= args.share_201 <= 1.0:
@@ -46,11 +50,13 @@ def _simulate(args: argparse.Namespace) -> int:
         import ssl
 
         ssl_context = ssl.create_default_context(cafile=args.ca_file)
-    profile = SimulationProfile(
-        connectors=args.connectors,
-        meter_interval_s=args.meter_interval,
-        id_tags=tuple(t for t in args.id_tags.split(",") if t),
-    )
+    behaviour = {
+        "connectors": args.connectors,
+        "id_tags": tuple(t for t in args.id_tags.split(",") if t),
+    }
+    if args.meter_interval is not None:
+        behaviour["meter_interval_s"] = args.meter_interval
+    profile = replace(REALISTIC if args.realistic else SimulationProfile(), **behaviour)
     if not 0.0 <= args.failure_share <= 1.0:
         print("sigecve simulate: --failure-share must be between 0 and 1", file=sys.stderr)
         return 2
@@ -66,29 +72,37 @@ def _simulate(args: argparse.Namespace) -> int:
         if args.failure
         else {}
     )
-    try:
-        report = asyncio.run(
-            run_fleet(
-                args.url,
-                args.count,
-                password_template=args.password_template,
-                id_prefix=args.id_prefix,
-                duration_s=args.duration,
-                profile=profile,
-                seed=args.seed,
-                share_201=share_201,
-                ssl_context=ssl_context,
-                failures=failures,
-            )
+
+    async def simulate() -> dict:
+        # Ctrl-C or SIGTERM end the run early, with its report.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        return await run_fleet(
+            args.url,
+            args.count,
+            password_template=args.password_template,
+            id_prefix=args.id_prefix,
+            duration_s=args.duration,
+            profile=profile,
+            seed=args.seed,
+            share_201=share_201,
+            ssl_context=ssl_context,
+            failures=failures,
+            ramp_s=args.ramp,
+            storm_after_s=args.storm_after,
+            stop=stop,
         )
-    except KeyboardInterrupt:
-        return 0
-    print(json.dumps(report, indent=2))
+
+    report = json.dumps(asyncio.run(simulate()), indent=2)
+    if args.report:
+        Path(args.report).write_text(report + "\n")
+    print(report)
     return 0
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from sigecve.smart_charging.planner import plan
     from sigecve.smart_charging.scenario import Scenario
@@ -187,7 +201,6 @@ def _operator_approves(auto_approve: bool) -> bool:
 
 def _ml(args: argparse.Namespace) -> int:
     """Failure prediction: generate or export telemetry, train, evaluate, score."""
-    from pathlib import Path
 
     import pandas as pd
 
@@ -314,7 +327,23 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--id-prefix", default="SIM-", help="charge point ids are PREFIX001...")
     sim.add_argument("--id-tags", default="DEMO-TAG", help="comma-separated id tags drivers use")
     sim.add_argument("--connectors", type=int, default=2)
-    sim.add_argument("--meter-interval", type=float, default=10.0, help="seconds")
+    sim.add_argument(
+        "--meter-interval", type=float, help="seconds (default 10; 60 with --realistic)"
+    )
+    sim.add_argument(
+        "--realistic",
+        action="store_true",
+        help="a day's behaviour: meter values every 60 s, sessions of 0.5-3 h, idle 15 min-4 h",
+    )
+    sim.add_argument(
+        "--ramp", type=float, default=0.0, help="connect the charge points evenly over S seconds"
+    )
+    sim.add_argument(
+        "--storm-after",
+        type=float,
+        help="after S seconds all drop and reconnect at once (a reconnection storm)",
+    )
+    sim.add_argument("--report", help="also write the JSON report to this file")
     sim.add_argument("--seed", type=int, help="random seed for a repeatable run")
     sim.add_argument(
         "--failure",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -36,6 +37,7 @@ DEMO_ID_TAGS = ("DEMO-TAG",)
 DEMO_SHARE_201 = 0.25
 DEMO_SITE_KW_PER_CP = 7.4  # a quarter of the demo fleet speaks OCPP 2.0.1
 READY_TIMEOUT_S = 180.0
+OPEN_FILES_WANTED = 65_536
 
 
 def _free_port_block(first: int = 20_000, last: int = 32_000, size: int = 600) -> int:
@@ -75,11 +77,29 @@ def ingress_environment(environ: Mapping[str, str], block_from: int = 20_000) ->
         env["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(base + 299)
         env["RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT"] = str(base + 300)
         env["RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT"] = str(base + 599)
+    # Serve's HAProxy takes 4,096 connections by default; each charger holds one. HAProxy
+    # wants 2.5 descriptors per connection (charger side, replica side, a quarter for pipes)
+    # and refuses to start past the open-file limit.
+    if "RAY_SERVE_HAPROXY_MAXCONN" not in environ:
+        files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        env["RAY_SERVE_HAPROXY_MAXCONN"] = str(max(4_096, int((files - 256) / 2.5)))
     # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
     # HAProxy is ours and stops with them.
     if "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S" not in environ:
         env["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"] = "2"
     return env
+
+
+def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> int:
+    """Up to `wanted` open files for this process and everything it starts (each charger is
+    a socket in HAProxy twice and in a gateway replica once); the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        try:  # as root, the hard limit can rise too
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(hard, wanted)))
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def _read_or_create_secret(path: Path, make) -> str:
@@ -195,6 +215,7 @@ class System:
                 )
             os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "0"
         os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+        raise_open_file_limit()
         if os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "1":
             os.environ.update(ingress_environment(os.environ))
         ray.init(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import sys
 
 from rich.console import Console
 
@@ -73,3 +75,54 @@ async def test_a_mixed_fleet_charges_through_the_system(system):
         for cp_id, protocol in zip(ids, ("ocpp1.6", "ocpp2.0.1"), strict=True):
             cp = (await api.get(f"/charge-points/{cp_id}")).json()
             assert cp["ocpp_protocol"] == protocol and cp["vendor"] == "SIGEC-VE"
+
+
+async def test_simulate_reports_round_trips_and_a_reconnection_storm(system, tmp_path):
+    """`sigecve simulate` as an operator runs it: a bounded run with a storm in the middle,
+    its JSON report per action and the storm's recovery."""
+    prefix, count = unique_id("STORM") + "-", 4
+    async with system.api() as api:
+        for cp_id in charge_point_ids(prefix, count):
+            r = await api.post("/charge-points", json={"id": cp_id, "password": f"pw-{cp_id}"})
+            assert r.status_code == 201
+    report_file = tmp_path / "report.json"
+    simulate = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sigecve.cli",
+        "simulate",
+        "--url",
+        system.ocpp_url,
+        "--count",
+        str(count),
+        "--share-201",
+        "0.5",
+        "--password-template",
+        "pw-{id}",
+        "--id-prefix",
+        prefix,
+        "--ramp",
+        "1",
+        "--storm-after",
+        "4",
+        "--duration",
+        "10",
+        "--report",
+        str(report_file),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(simulate.communicate(), 90)
+    assert simulate.returncode == 0
+    report = json.loads(out)
+    assert report == json.loads(report_file.read_text())
+    assert report["charge_points"] == count and report["boots"] == 2 * count
+    assert report["errors"] == report["drops"] == report["call_errors"] == 0
+    assert report["storm"]["recovered"] == count and report["storm"]["not_recovered"] == 0
+    assert report["storm"]["time_to_boot"]["max_ms"] < 10_000
+    assert report["round_trip"]["BootNotification"]["count"] == 2 * count
+    # each connector at every boot (1.6 also connector 0)
+    assert report["round_trip"]["StatusNotification"]["count"] >= 2 * count * 2
+    assert report["connect"]["count"] == 2 * count
+    assert 0 < report["round_trip_all"]["p50_ms"] <= report["round_trip_all"]["p99_ms"]
+    assert report["messages_per_s"] > 0

@@ -29,6 +29,7 @@ from ocpp.v16.enums import (
 
 from sigecve.ocpp.timestamps import now_timestamp
 from sigecve.simulator.failure_modes import FAULT_CODE, Degradation, amps_of
+from sigecve.simulator.metrics import LatencyHistogram
 from sigecve.smart_charging.profiles import profile_limit_kw
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,13 @@ class SimulationProfile:
     failure: FailurePlan | None = None
 
 
+# A day's behaviour for scale runs: the CSMS's heartbeat interval (300 s), meter values every
+# minute while charging, sessions of 0.5-3 h between idle spells of 15 min to 4 h.
+REALISTIC = SimulationProfile(
+    meter_interval_s=60.0, session_s=(1_800.0, 10_800.0), idle_s=(900.0, 14_400.0)
+)
+
+
 @dataclass
 class SimulationCounters:
     connected: int = 0
@@ -79,10 +87,19 @@ class SimulationCounters:
     sessions_started: int = 0
     sessions_stopped: int = 0
     refused_tags: int = 0
-    errors: int = 0
+    errors: int = 0  # connections that failed to open or to boot
+    drops: int = 0  # connections lost after boot, not closed by the simulator
+    call_errors: int = 0  # calls answered with a CALLERROR or not at all
     reconnects: int = 0
     messages: int = 0
     last_error: str | None = field(default=None, repr=False)
+    # Per action: from sending a call to its reply.
+    round_trips: dict[str, LatencyHistogram] = field(default_factory=dict, repr=False)
+    # From opening the WebSocket to the BootNotification answered.
+    connect_s: LatencyHistogram = field(default_factory=LatencyHistogram, repr=False)
+
+    def round_trip(self, action: str, seconds: float) -> None:
+        self.round_trips.setdefault(action, LatencyHistogram()).record(seconds)
 
 
 class SimulatedCharger:
@@ -183,7 +200,17 @@ class SimulatedCharger:
 
     async def send(self, payload):
         self.counters.messages += 1
-        return await self.call(payload)
+        started = time.perf_counter()
+        try:
+            reply = await self.call(payload)
+        except Exception:
+            self.counters.call_errors += 1
+            raise
+        if reply is None:  # a CALLERROR (the `ocpp` library suppresses it)
+            self.counters.call_errors += 1
+        else:
+            self.counters.round_trip(type(payload).__name__, time.perf_counter() - started)
+        return reply
 
     async def heartbeat_loop(self, interval_s: float) -> None:
         while True:
@@ -196,14 +223,16 @@ class SimulatedCharger:
             await self.send(self._call.Heartbeat())
 
     async def connector_loop(self, connector: int) -> None:
+        # The first wait is a random phase of an idle spell, so arrivals spread out.
+        await asyncio.sleep(self.rng.uniform(0, self.profile.idle_s[1]))
         while True:
-            await asyncio.sleep(self.rng.uniform(*self.profile.idle_s))
             if self.faulted():
                 return
             await self.charging_session(connector)
             code = self.error_code_now()
             if code is not None:
                 await self.report_error(connector, code)
+            await asyncio.sleep(self.rng.uniform(*self.profile.idle_s))
 
 
 class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):

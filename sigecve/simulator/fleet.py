@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
 import ssl
 import time
-from dataclasses import asdict, replace
+from dataclasses import dataclass, field, replace
 
 from rich.console import Console
 from rich.live import Live
@@ -23,6 +24,7 @@ from sigecve.simulator.charge_point import (
 )
 from sigecve.simulator.charge_point_201 import SimulatedChargePoint201
 from sigecve.simulator.failure_modes import FAILURE_MODES
+from sigecve.simulator.metrics import LatencyHistogram
 
 SIMULATED_CLASSES = {"ocpp1.6": SimulatedChargePoint16, "ocpp2.0.1": SimulatedChargePoint201}
 
@@ -42,6 +44,15 @@ def protocols_for(count: int, share_201: float) -> list[str]:
     ]
 
 
+@dataclass
+class Storm:
+    """Every charge point drops its connection at `at` (monotonic) and reconnects at once:
+    the restart of a CSMS as chargers see it. Recovery is the time to boot again."""
+
+    at: float
+    recovered: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+
 async def run_charge_point(
     url: str,
     charge_point_id: str,
@@ -51,11 +62,19 @@ async def run_charge_point(
     rng: random.Random,
     protocol: str = "ocpp1.6",
     ssl_context: ssl.SSLContext | None = None,
+    start_after_s: float = 0.0,
+    storm: Storm | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> None:
-    """Keep one simulated charger connected and charging; reconnect with backoff when dropped."""
+    """Keep one simulated charger connected and charging; reconnect with backoff when dropped.
+    `stopping` is set before the caller cancels it for good."""
     backoff = 1.0
     extra = {"ssl": ssl_context} if ssl_context is not None else {}
+    stormed = False
+    await asyncio.sleep(start_after_s)
     while True:
+        booted = False
+        opening = time.perf_counter()
         try:
             async with await connect(url, charge_point_id, password, protocol, **extra) as ws:
                 cp = SIMULATED_CLASSES[protocol](charge_point_id, ws, profile, counters, rng)
@@ -66,6 +85,12 @@ async def run_charge_point(
                     async with asyncio.TaskGroup() as group:
                         group.create_task(cp.start())
                         interval = await cp.boot()
+                        booted = True
+                        counters.connect_s.record(time.perf_counter() - opening)
+                        if storm is not None and stormed:
+                            storm.recovered.record(time.monotonic() - storm.at)
+                        elif storm is not None:
+                            group.create_task(_drop_at(ws, storm.at))
                         group.create_task(cp.heartbeat_loop(profile.heartbeat_s or interval))
                         for c in range(1, profile.connectors + 1):
                             group.create_task(cp.connector_loop(c))
@@ -76,11 +101,21 @@ async def run_charge_point(
             raise
         except Exception as e:
             # A TaskGroup whose children fail while it is being cancelled raises their
-            # errors and drops the cancellation (Python 3.11): honour it here.
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
+            # errors and drops the cancellation (Python 3.11): honour it here. Otherwise
+            # the cancellation request counted is the group's own, which Python 3.11 leaves
+            # behind: undone, or the next failure would end this charger for good.
+            if stopping is not None and stopping.is_set():
                 raise asyncio.CancelledError from e
-            counters.errors += 1
+            current = asyncio.current_task()
+            while current is not None and current.cancelling():
+                current.uncancel()
+            if storm is not None and not stormed and time.monotonic() >= storm.at:
+                stormed = True  # our own drop: reconnect at once
+                continue
+            if booted:
+                counters.drops += 1
+            else:
+                counters.errors += 1
             counters.last_error = f"{charge_point_id}: {type(e).__name__}: {e}"
             log.info("simulated %s dropped: %s", charge_point_id, counters.last_error)
         counters.reconnects += 1
@@ -88,33 +123,71 @@ async def run_charge_point(
         backoff = min(backoff * 2, 60.0)
 
 
-def _progress(counters: SimulationCounters, count: int, elapsed: float) -> Table:
+async def _drop_at(ws, at: float) -> None:
+    await asyncio.sleep(max(0.0, at - time.monotonic()))
+    await ws.close()  # the charger's tasks end with the connection
+
+
+PROGRESS_COUNTERS = (
+    "connected",
+    "boots",
+    "sessions_started",
+    "sessions_stopped",
+    "errors",
+    "drops",
+    "call_errors",
+    "messages",
+)
+
+
+def _progress(
+    counters: SimulationCounters, count: int, elapsed: float, rate: float, storm: Storm | None
+) -> Table:
     table = Table(title=f"SIGEC-VE simulator: {count} charge points, {elapsed:.0f} s")
-    for name in (
-        "connected",
-        "boots",
-        "sessions_started",
-        "sessions_stopped",
-        "refused_tags",
-        "errors",
-        "messages",
-    ):
+    for name in PROGRESS_COUNTERS:
         table.add_column(name.replace("_", " "))
-    table.add_row(
-        *(
-            str(getattr(counters, n))
-            for n in (
-                "connected",
-                "boots",
-                "sessions_started",
-                "sessions_stopped",
-                "refused_tags",
-                "errors",
-                "messages",
-            )
-        )
-    )
+    table.add_column("msg/s")
+    table.add_column("p99 ms")
+    if storm is not None:
+        table.add_column("back after storm")
+    overall = LatencyHistogram()
+    for histogram in counters.round_trips.values():
+        overall.merge(histogram)
+    p99 = overall.percentile(99)
+    row = [str(getattr(counters, n)) for n in PROGRESS_COUNTERS]
+    row += [f"{rate:.0f}", "-" if p99 is None else f"{p99 * 1000:.0f}"]
+    if storm is not None:
+        row.append(str(storm.recovered.total))
+    table.add_row(*row)
     return table
+
+
+def fleet_report(
+    counters: SimulationCounters, count: int, duration_s: float, storm: Storm | None
+) -> dict:
+    """The JSON report: what happened, and round trips per action."""
+    report: dict = {
+        "charge_points": count,
+        "duration_s": round(duration_s, 1),
+        **{n: getattr(counters, n) for n in PROGRESS_COUNTERS},
+        "refused_tags": counters.refused_tags,
+        "reconnects": counters.reconnects,
+        "messages_per_s": round(counters.messages / max(duration_s, 1e-9), 1),
+        "last_error": counters.last_error,
+        "connect": counters.connect_s.summary_ms(),
+        "round_trip": {a: h.summary_ms() for a, h in sorted(counters.round_trips.items())},
+    }
+    overall = LatencyHistogram()
+    for histogram in counters.round_trips.values():
+        overall.merge(histogram)
+    report["round_trip_all"] = overall.summary_ms()
+    if storm is not None:
+        report["storm"] = {
+            "recovered": storm.recovered.total,
+            "not_recovered": count - storm.recovered.total,
+            "time_to_boot": storm.recovered.summary_ms(),
+        }
+    return report
 
 
 def failing(
@@ -141,15 +214,22 @@ async def run_fleet(
     share_201: float = 0.0,
     ssl_context: ssl.SSLContext | None = None,
     failures: dict[str, FailurePlan] | None = None,
+    ramp_s: float = 0.0,
+    storm_after_s: float | None = None,
+    stop: asyncio.Event | None = None,
 ) -> dict:
     """Run `count` charge points until `duration_s` passes (or forever); return a JSON report.
-    `failures`: the charge points that degrade and fault, by id."""
+    `failures`: the charge points that degrade and fault, by id. `ramp_s`: connect them
+    evenly over that long. `storm_after_s`: all drop and reconnect at once then. `stop`: set,
+    it ends early."""
     profile = profile or SimulationProfile()
     failures = failures or {}
     counters = SimulationCounters()
     rng = random.Random(seed)
     ids = charge_point_ids(id_prefix, count)
     started = time.monotonic()
+    storm = Storm(started + storm_after_s) if storm_after_s is not None else None
+    stopping = asyncio.Event()
     tasks = [
         asyncio.create_task(
             run_charge_point(
@@ -161,27 +241,39 @@ async def run_fleet(
                 random.Random(rng.random()),
                 protocol,
                 ssl_context,
+                start_after_s=ramp_s * i / count,
+                storm=storm,
+                stopping=stopping,
             )
         )
-        for cp_id, protocol in zip(ids, protocols_for(count, share_201), strict=True)
+        for i, (cp_id, protocol) in enumerate(
+            zip(ids, protocols_for(count, share_201), strict=True)
+        )
     ]
     console = console or Console(stderr=True)
+    last_messages, last_at = 0, started
     try:
         with Live(
-            _progress(counters, count, 0),
+            _progress(counters, count, 0, 0, storm),
             console=console,
             refresh_per_second=1,
             transient=False,
             auto_refresh=False,
         ) as live:
-            while duration_s is None or time.monotonic() - started < duration_s:
-                await asyncio.sleep(1.0)
-                live.update(_progress(counters, count, time.monotonic() - started), refresh=True)
+            stop = stop or asyncio.Event()
+            while not stop.is_set() and (
+                duration_s is None or time.monotonic() - started < duration_s
+            ):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+                now = time.monotonic()
+                rate = (counters.messages - last_messages) / (now - last_at)
+                last_messages, last_at = counters.messages, now
+                live.update(_progress(counters, count, now - started, rate, storm), refresh=True)
     finally:
+        stopping.set()
         for t in tasks:
             t.cancel()
         # Bounded: closing handshakes take at most websockets' close timeout (10 s).
         await asyncio.wait(tasks, timeout=30)
-    report = asdict(counters)
-    report.update(charge_points=count, duration_s=round(time.monotonic() - started, 1))
-    return report
+    return fleet_report(counters, count, time.monotonic() - started, storm)

@@ -1,0 +1,331 @@
+"""How many charge points one node holds, what a reconnection storm costs, and how the whole
+stack compares with a plain single-process server (docs/scale.md).
+
+    python benchmarks/scale.py steady --sizes 1000 5000 10000 --seconds 600
+    python benchmarks/scale.py storm --count 10000
+    python benchmarks/scale.py saturation --clients 100 --seconds 30
+
+Each run starts its own `sigecve up` (embedded PostgreSQL, charge points admitted on first
+connection) and `sigecve simulate` with a day's behaviour (`--realistic`: heartbeats every
+300 s, meter values every minute while charging, sessions arriving and leaving, a quarter
+of the fleet on OCPP 2.0.1), samples the CPU and memory of every process of the system (Ray,
+Serve, HAProxy, PostgreSQL: all descendants of `sigecve up`) and of the simulator, and
+writes the figures to docs/benchmarks/scale.json (merged with earlier runs) and a plot to
+docs/benchmarks/scale.svg. Loopback only; every process it starts is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.load import measure  # noqa: E402
+from sigecve.system import raise_open_file_limit  # noqa: E402
+from tests.conftest import RunningSystem, free_port, start_system  # noqa: E402
+
+OUT = ROOT / "docs" / "benchmarks" / "scale.json"
+PLOT = ROOT / "docs" / "benchmarks" / "scale.svg"
+SAMPLE_EVERY_S = 5.0
+
+
+class ResourceSampler:
+    """CPU (cores busy) and memory (PSS, so shared pages count once) of process trees."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots
+        self.samples: dict[str, list[tuple[float, float]]] = {name: [] for name in roots}
+        self._cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ResourceSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _tree(self, pid: int) -> list[psutil.Process]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            root = psutil.Process(pid)
+            return [root, *root.children(recursive=True)]
+        return []
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(SAMPLE_EVERY_S):
+            now = time.monotonic()
+            for name, pid in self.roots.items():
+                cpu_s, pss = 0.0, 0
+                for p in self._tree(pid):
+                    with contextlib.suppress(psutil.Error):
+                        t = p.cpu_times()
+                        total = t.user + t.system + t.children_user + t.children_system
+                        cpu_s += total - self._cpu.get(p.pid, total)
+                        self._cpu[p.pid] = total
+                        pss += p.memory_full_info().pss
+                self.samples[name].append((cpu_s / (now - last), pss / 2**30))
+            last = now
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for name, samples in self.samples.items():
+            steady = samples[1:] or samples  # the first interval has no CPU baseline
+            out[name] = {
+                "cpu_cores_mean": round(sum(c for c, _ in steady) / max(1, len(steady)), 2),
+                "cpu_cores_max": round(max((c for c, _ in steady), default=0), 2),
+                "memory_gib_max": round(max((m for _, m in samples), default=0), 2),
+            }
+        return out
+
+
+def system_under_test(var_dir: Path, **env: str) -> RunningSystem:
+    return start_system(
+        var_dir,
+        free_port(),
+        SIGECVE_AUTO_REGISTER="true",
+        SIGECVE_ML_BOOTSTRAP_MODEL="false",
+        **env,
+    )
+
+
+def simulate(system: RunningSystem, count: int, seconds: float, report: Path, *extra: str):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sigecve.cli",
+            "simulate",
+            "--url",
+            system.ocpp_url,
+            "--count",
+            str(count),
+            "--realistic",
+            "--share-201",
+            "0.25",
+            "--duration",
+            str(seconds),
+            "--seed",
+            "1",
+            "--id-prefix",
+            f"SCALE{count}-",
+            "--report",
+            str(report),
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=sys.stderr,  # the progress table
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def steady(count: int, seconds: float, ramp_s: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        system = system_under_test(Path(tmp) / "var")
+        try:
+            report = Path(tmp) / "report.json"
+            sim = simulate(system, count, ramp_s + seconds, report, "--ramp", str(ramp_s))
+            with ResourceSampler({"system": system.process.pid, "simulator": sim.pid}) as s:
+                sim.wait()
+            result = json.loads(report.read_text())
+            return {"charge_points": count, "simulated": result, "resources": s.summary()}
+        finally:
+            system.stop()
+
+
+def storm(count: int, ramp_s: float, settle_s: float, after_s: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        system = system_under_test(Path(tmp) / "var")
+        try:
+            report = Path(tmp) / "report.json"
+            storm_at = ramp_s + settle_s
+            sim = simulate(
+                system,
+                count,
+                storm_at + after_s,
+                report,
+                "--ramp",
+                str(ramp_s),
+                "--storm-after",
+                str(storm_at),
+            )
+            with ResourceSampler({"system": system.process.pid, "simulator": sim.pid}) as s:
+                sim.wait()
+            result = json.loads(report.read_text())
+            return {"charge_points": count, "simulated": result, "resources": s.summary()}
+        finally:
+            system.stop()
+
+
+BASELINE_SERVER = """
+import asyncio, sys
+from datetime import datetime, timezone
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+
+class Plain(ChargePoint):
+    @on("Heartbeat")
+    async def on_heartbeat(self):
+        return call_result.Heartbeat(current_time=datetime.now(timezone.utc).isoformat())
+
+async def serve(ws):
+    await Plain(ws.request.path.rsplit("/", 1)[-1], ws).start()
+
+async def main():
+    async with websockets.serve(serve, "127.0.0.1", int(sys.argv[1]), subprotocols=["ocpp1.6"]):
+        print("READY", flush=True)
+        await asyncio.Future()
+
+asyncio.run(main())
+"""
+
+
+def saturation(clients: int, seconds: float) -> dict:
+    """Heartbeats back to back from `clients` chargers: through the whole stack (back-pressure
+    lifted: it is what is measured), and against the plain server, in the same run."""
+    results = {}
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(BASELINE_SERVER)
+    plain = subprocess.Popen([sys.executable, f.name, str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert plain.stdout is not None
+        plain.stdout.readline()
+        results["plain_server"] = asyncio.run(
+            measure(f"ws://127.0.0.1:{port}/ocpp", clients, seconds, "PLAIN-")
+        )
+    finally:
+        plain.send_signal(signal.SIGTERM)
+        plain.wait(30)
+        os.unlink(f.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        system = system_under_test(
+            Path(tmp) / "var", SIGECVE_OCPP_RATE_PER_S="1000000", SIGECVE_OCPP_BURST="1000000"
+        )
+        try:
+            results["sigecve"] = asyncio.run(measure(system.ocpp_url, clients, seconds, "SAT-"))
+        finally:
+            system.stop()
+    results["ratio"] = round(
+        results["sigecve"]["calls_per_s"] / results["plain_server"]["calls_per_s"], 3
+    )
+    return results
+
+
+def plot(steady_runs: list[dict]) -> None:
+    """Memory and p99 round trip against charge points, as an SVG of our own."""
+    runs = sorted(steady_runs, key=lambda r: r["charge_points"])
+    if not runs:
+        return
+    w, h, pad = 640, 300, 50
+    xs = [r["charge_points"] for r in runs]
+    mem = [r["resources"]["system"]["memory_gib_max"] for r in runs]
+    p99 = [r["simulated"]["round_trip_all"]["p99_ms"] or 0 for r in runs]
+
+    def x(v: float) -> float:
+        return pad + (w - 2 * pad) * v / max(xs)
+
+    def line(values: list[float], top: float, color: str) -> str:
+        pts = " ".join(
+            f"{x(a):.1f},{h - pad - (h - 2 * pad) * v / top:.1f}"
+            for a, v in zip(xs, values, strict=True)
+        )
+        dots = "".join(
+            f'<circle cx="{x(a):.1f}" cy="{h - pad - (h - 2 * pad) * v / top:.1f}" r="3" '
+            f'fill="{color}"/>'
+            for a, v in zip(xs, values, strict=True)
+        )
+        return f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>{dots}'
+
+    mem_top, p99_top = max(mem) * 1.2 or 1, max(p99) * 1.2 or 1
+    labels = "".join(
+        f'<text x="{x(a):.1f}" y="{h - pad + 18}" text-anchor="middle">{a:,}</text>' for a in xs
+    )
+    svg = f"""<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"
+ font-family="sans-serif" font-size="12">
+<rect width="{w}" height="{h}" fill="white"/>
+<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#999"/>
+{labels}
+<text x="{w / 2}" y="{h - 8}" text-anchor="middle">charge points (steady state)</text>
+{line(mem, mem_top, "#0f766e")}
+{line(p99, p99_top, "#c53030")}
+<text x="{pad}" y="20" fill="#0f766e">memory of the whole system, GiB (max {max(mem):.2f})</text>
+<text x="{pad}" y="36" fill="#c53030">p99 round trip, ms (max {max(p99):.0f})</text>
+</svg>
+"""
+    PLOT.write_text(svg)
+
+
+def save(kind: str, result: dict, command: list[str]) -> None:
+    data = json.loads(OUT.read_text()) if OUT.exists() else {}
+    entry = {
+        "command": " ".join(["python", "benchmarks/scale.py", *command]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **result,
+    }
+    if kind == "steady":
+        runs = [r for r in data.get("steady", []) if r["charge_points"] != result["charge_points"]]
+        data["steady"] = sorted([*runs, entry], key=lambda r: r["charge_points"])
+        plot(data["steady"])
+    else:
+        data[kind] = entry
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="kind", required=True)
+    st = sub.add_parser("steady")
+    st.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
+    st.add_argument("--seconds", type=float, default=600)
+    st.add_argument("--ramp", type=float, default=120, help="seconds to connect them all")
+    sm = sub.add_parser("storm")
+    sm.add_argument("--count", type=int, default=10000)
+    sm.add_argument("--ramp", type=float, default=120)
+    sm.add_argument("--settle", type=float, default=60, help="seconds of steady state first")
+    sm.add_argument("--after", type=float, default=120, help="seconds measured after the drop")
+    sa = sub.add_parser("saturation")
+    sa.add_argument("--clients", type=int, default=100)
+    sa.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    files = raise_open_file_limit()
+    print(f"open files allowed: {files}", file=sys.stderr)
+    if args.kind == "steady":
+        for size in args.sizes:
+            result = steady(size, args.seconds, args.ramp)
+            save("steady", result, sys.argv[1:])
+            print(json.dumps(result), flush=True)
+    elif args.kind == "storm":
+        result = storm(args.count, args.ramp, args.settle, args.after)
+        save("storm", result, sys.argv[1:])
+        print(json.dumps(result))
+    else:
+        result = saturation(args.clients, args.seconds)
+        save("saturation", result, sys.argv[1:])
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
