@@ -103,6 +103,10 @@ class FailureScorer:
                 for task in self._tasks:
                     task.cancel()
                 self._tasks.clear()
+                if self._feed is not None:
+                    with contextlib.suppress(Exception):
+                        await self._feed.close()
+                    self._feed = None
                 self._started = False
                 await asyncio.sleep(START_RETRY_S)
 

@@ -30,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,7 @@ from tests.conftest import RunningSystem, free_port, start_system  # noqa: E402
 OUT = ROOT / "docs" / "benchmarks" / "scale.json"
 PLOT = ROOT / "docs" / "benchmarks" / "scale.svg"
 SAMPLE_EVERY_S = 5.0
+ID_TAG = "SCALE-TAG"
 
 
 class ResourceSampler:
@@ -76,8 +78,10 @@ class ResourceSampler:
                 cpu_s, pss = 0.0, 0
                 for p in self._tree(pid):
                     with contextlib.suppress(psutil.Error):
+                        # Own time only: a child's time is counted in the child (and its
+                        # `children_*` jump when an exited child is reaped).
                         t = p.cpu_times()
-                        total = t.user + t.system + t.children_user + t.children_system
+                        total = t.user + t.system
                         cpu_s += total - self._cpu.get(p.pid, total)
                         self._cpu[p.pid] = total
                         pss += p.memory_full_info().pss
@@ -97,13 +101,22 @@ class ResourceSampler:
 
 
 def system_under_test(var_dir: Path, **env: str) -> RunningSystem:
-    return start_system(
+    """A fresh system that admits any charge point and knows the drivers' id tag."""
+    system = start_system(
         var_dir,
         free_port(),
         SIGECVE_AUTO_REGISTER="true",
         SIGECVE_ML_BOOTSTRAP_MODEL="false",
         **env,
     )
+    r = httpx.post(
+        f"{system.http}/api/v1/id-tags",
+        json={"id_tag": ID_TAG},
+        headers={"Authorization": f"Bearer {system.admin_token}"},
+        timeout=30,
+    )
+    r.raise_for_status()
+    return system
 
 
 def simulate(system: RunningSystem, count: int, seconds: float, report: Path, *extra: str):
@@ -128,6 +141,8 @@ def simulate(system: RunningSystem, count: int, seconds: float, report: Path, *e
             f"SCALE{count}-",
             "--report",
             str(report),
+            "--id-tags",
+            ID_TAG,
             *extra,
         ],
         stdout=subprocess.DEVNULL,

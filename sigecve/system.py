@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 
 DEMO_PREFIX = "DEMO-"
 DEMO_ID_TAGS = ("DEMO-TAG",)
-DEMO_SHARE_201 = 0.25
-DEMO_SITE_KW_PER_CP = 7.4  # a quarter of the demo fleet speaks OCPP 2.0.1
+DEMO_SHARE_201 = 0.25  # a quarter of the demo fleet speaks OCPP 2.0.1
+DEMO_SITE_KW_PER_CP = 7.4
 READY_TIMEOUT_S = 180.0
 OPEN_FILES_WANTED = 65_536
 
