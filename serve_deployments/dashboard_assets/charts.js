@@ -45,7 +45,8 @@ const Charts = (() => {
     const x = (t) => PAD.l + (W - PAD.l - PAD.r) * ((+t - t0) / span);
     for (let i = 0; i <= 4; i++) {
       const t = new Date(t0 + (span * i) / 4);
-      const label = span > 36e5 * 20 ? t.toISOString().slice(11, 16) : t.toTimeString().slice(0, 5);
+      // A day in UTC (the site's day); shorter spans in local time, with seconds under 10 min.
+      const label = span > 36e5 * 20 ? t.toISOString().slice(11, 16) : t.toTimeString().slice(0, span < 6e5 ? 8 : 5);
       svg.append(el("text", { x: x(t), y: H - 8, "text-anchor": "middle" }, label));
     }
     if (!all.length) {
