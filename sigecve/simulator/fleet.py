@@ -70,7 +70,7 @@ async def run_charge_point(
     `stopping` is set before the caller cancels it for good."""
     backoff = 1.0
     extra = {"ssl": ssl_context} if ssl_context is not None else {}
-    stormed = False
+    stormed = recovered = False
     await asyncio.sleep(start_after_s)
     while True:
         booted = False
@@ -87,9 +87,10 @@ async def run_charge_point(
                         interval = await cp.boot()
                         booted = True
                         counters.connect_s.record(time.perf_counter() - opening)
-                        if storm is not None and stormed:
+                        if storm is not None and stormed and not recovered:
+                            recovered = True  # once: a later drop is not the storm's
                             storm.recovered.record(time.monotonic() - storm.at)
-                        elif storm is not None:
+                        elif storm is not None and not stormed:
                             group.create_task(_drop_at(ws, storm.at))
                         group.create_task(cp.heartbeat_loop(profile.heartbeat_s or interval))
                         for c in range(1, profile.connectors + 1):
