@@ -151,42 +151,31 @@ def simulate(system: RunningSystem, count: int, seconds: float, report: Path, *e
     )
 
 
-def steady(count: int, seconds: float, ramp_s: float) -> dict:
+def simulated_run(count: int, seconds: float, *extra: str) -> dict:
+    """A fresh system driven by `count` simulated charge points for `seconds`; the
+    simulator's report and the resources both used."""
     with tempfile.TemporaryDirectory() as tmp:
         system = system_under_test(Path(tmp) / "var")
         try:
             report = Path(tmp) / "report.json"
-            sim = simulate(system, count, ramp_s + seconds, report, "--ramp", str(ramp_s))
+            sim = simulate(system, count, seconds, report, *extra)
             with ResourceSampler({"system": system.process.pid, "simulator": sim.pid}) as s:
                 sim.wait()
             result = json.loads(report.read_text())
             return {"charge_points": count, "simulated": result, "resources": s.summary()}
         finally:
             system.stop()
+
+
+def steady(count: int, seconds: float, ramp_s: float) -> dict:
+    return simulated_run(count, ramp_s + seconds, "--ramp", str(ramp_s))
 
 
 def storm(count: int, ramp_s: float, settle_s: float, after_s: float) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        system = system_under_test(Path(tmp) / "var")
-        try:
-            report = Path(tmp) / "report.json"
-            storm_at = ramp_s + settle_s
-            sim = simulate(
-                system,
-                count,
-                storm_at + after_s,
-                report,
-                "--ramp",
-                str(ramp_s),
-                "--storm-after",
-                str(storm_at),
-            )
-            with ResourceSampler({"system": system.process.pid, "simulator": sim.pid}) as s:
-                sim.wait()
-            result = json.loads(report.read_text())
-            return {"charge_points": count, "simulated": result, "resources": s.summary()}
-        finally:
-            system.stop()
+    storm_at = ramp_s + settle_s
+    return simulated_run(
+        count, storm_at + after_s, "--ramp", str(ramp_s), "--storm-after", str(storm_at)
+    )
 
 
 BASELINE_SERVER = """
