@@ -68,6 +68,24 @@ class RunningSystem:
             raise
 
 
+def follow_output(process: subprocess.Popen, output: list[str], is_ready, timeout: float) -> bool:
+    """Collect the process's output lines into `output` (in a thread, for as long as it
+    runs); whether a line `is_ready` came within `timeout` with the process still running."""
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if is_ready(line):
+                ready.set()
+        ready.set()  # the process ended: wake the waiter
+
+    threading.Thread(target=pump, daemon=True).start()
+    ready.wait(timeout)
+    return any(is_ready(line) for line in output) and process.poll() is None
+
+
 def start_system(var_dir: Path, port: int, **env: str) -> RunningSystem:
     """Start `sigecve up` in a subprocess and return once it printed its ready line."""
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -95,18 +113,7 @@ def start_system(var_dir: Path, port: int, **env: str) -> RunningSystem:
         cwd=var_dir,
     )
     output: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if line.startswith(READY_PREFIX):
-                ready.set()
-        ready.set()  # the process ended: wake the waiter
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(START_TIMEOUT_S) or process.poll() is not None:
+    if not follow_output(process, output, lambda x: x.startswith(READY_PREFIX), START_TIMEOUT_S):
         process.kill()
         raise RuntimeError("sigecve up did not become ready:\n" + "".join(output[-60:]))
     line = next(x for x in output if x.startswith(READY_PREFIX))

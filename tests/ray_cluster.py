@@ -15,13 +15,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import psutil
 
 from sigecve.ports import free_listening_port
 from sigecve.system import ingress_environment
+from tests.conftest import follow_output
 
 RAY = str(Path(sys.executable).with_name("ray"))
 STARTED = "Ray runtime started."
@@ -42,19 +42,7 @@ class RayNode:
             text=True,
             start_new_session=True,
         )
-        started = threading.Event()
-
-        def pump() -> None:
-            assert self.process.stdout is not None
-            for line in self.process.stdout:
-                self.output.append(line)
-                if STARTED in line:
-                    started.set()
-            started.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        started.wait(START_TIMEOUT_S)
-        if not any(STARTED in line for line in self.output) or self.process.poll() is not None:
+        if not follow_output(self.process, self.output, lambda x: STARTED in x, START_TIMEOUT_S):
             self.kill()
             raise RuntimeError("ray start failed:\n" + "".join(self.output[-40:]))
 
