@@ -15,6 +15,7 @@ from actors.directory import HostDirectory
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.domain import SitePlan
+from sigecve.ocpp.timestamps import utc_now
 from sigecve.placement import RAY_NAMESPACE, host_index
 from sigecve.settings import Settings
 from sigecve.smart_charging.site_scheduler import SiteScheduler
@@ -91,7 +92,9 @@ class GridSchedulerHost:
     ) -> None:
         """A session's measured power: re-plan soon if it strays from the plan."""
         site = self._sites.get(site_id)
-        if site is not None and site.scheduler.power_observed(charge_point_id, transaction_id, kw):
+        if site is not None and site.scheduler.power_observed(
+            charge_point_id, transaction_id, kw, utc_now()
+        ):
             await self.request_replan(site_id)
 
     async def plan(self, site_id: str) -> SitePlan:

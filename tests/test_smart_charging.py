@@ -19,6 +19,8 @@ from sigecve.smart_charging.profiles import composite_limit, composite_schedule_
 from sigecve.smart_charging.scenario import Scenario
 from sigecve.smart_charging.site_scheduler import (
     DEFAULTS,
+    SETTLE,
+    SiteScheduler,
     ev_ceiling_after,
     expected_arrivals,
     first_slot_powers,
@@ -302,6 +304,29 @@ def test_an_ev_drawing_less_than_planned_is_capped_until_it_presses_again():
     site = Site(id="S", max_power_kw=50)
     capped = site_scenario(site, [open_session()], NOW, DEFAULTS, {("A", "42"): 4.5})
     assert capped.sessions[0].max_power_kw == 4.5
+
+
+def test_a_reading_is_judged_only_against_a_limit_the_ev_had_time_to_follow():
+    scheduler = SiteScheduler(repos=None, directory=None, site_id="S")  # no I/O here
+    assert not scheduler.power_observed("A", 42, 5.0, NOW)  # nothing accepted yet
+    scheduler.profile_accepted("A", 42, 22.0, NOW)
+    # The site limit drops to 5 kW for this session. Read while the profile is on its way,
+    # 5 kW is not an EV unable to draw 22 (which would hold it at 5.5 kW from then on).
+    lowered = NOW + timedelta(minutes=5)
+    scheduler.profile_sent("A", 42)
+    assert not scheduler.power_observed("A", "42", 5.0, lowered)
+    scheduler.profile_accepted("A", 42, 5.0, lowered)
+    assert not scheduler.power_observed("A", "42", 5.0, lowered + SETTLE)  # follows the plan
+    # Given more again, it is judged against the new power once settled, not before.
+    raised = lowered + timedelta(minutes=1)
+    scheduler.profile_sent("A", 42)
+    scheduler.profile_accepted("A", 42, 11.0, raised)
+    assert not scheduler.power_observed("A", "42", 5.0, raised + SETTLE / 2)
+    assert scheduler.power_observed("A", "42", 5.0, raised + SETTLE)  # tapering: re-plan
+    # It stays planned at what it draws (with headroom) until it presses against that.
+    site = Site(id="S", max_power_kw=50)
+    capped = site_scenario(site, [open_session()], NOW, DEFAULTS, scheduler.ev_ceilings)
+    assert capped.sessions[0].max_power_kw == 5.5
 
 
 def test_the_limit_in_force_is_read_from_either_versions_composite_schedule():

@@ -87,7 +87,6 @@ def _solve(
 ):
     """Minimise `objective` over [p, u (binaries), z (one per matrix in `maxima`)], where each
     z_k >= every row of maxima[k] @ p; returns the whole solution vector."""
-    """Minimise `objective` over [p, (u), (z)]; returns the power part of the solution."""
     nb = len(m.binaries)
     nz = len(maxima)
     total = m.n + nb + nz

@@ -61,6 +61,10 @@ def learned_defaults(history: dict[str, Any]) -> SessionDefaults:
 # A reading this far from the plan (a share of it, and at least this many kW) is a drift.
 DRIFT_SHARE = 0.2
 DRIFT_MIN_KW = 1.0
+# A reading is judged against a charger's power only this long after the charger accepted it:
+# IEC 61851-1 gives an EV 5 s to follow a new limit, and a reading sampled under the old one
+# may still be on its way.
+SETTLE = timedelta(seconds=10)
 
 
 def ev_ceiling_after(
@@ -257,7 +261,9 @@ class SiteScheduler:
         self._defaults: tuple[datetime, SessionDefaults] | None = None
         self._history: tuple[datetime, list[dict[str, Any]]] | None = None
         # EVs seen drawing less than planned: (charge point, charger's transaction id) -> kW.
-        self._ev_ceilings: dict[tuple[str, str], float] = {}
+        self.ev_ceilings: dict[tuple[str, str], float] = {}
+        # The power each charger accepted for a session, and when: what its readings show.
+        self._in_force: dict[tuple[str, str], tuple[float, datetime]] = {}
 
     async def forecast_history(self, now: datetime) -> list[dict[str, Any]]:
         """The sessions of the last day (the forecast's source), re-read at most hourly."""
@@ -268,24 +274,35 @@ class SiteScheduler:
             self._history = (now, rows)
         return self._history[1]
 
-    def power_observed(self, charge_point_id: str, transaction_id: int | str, kw: float) -> bool:
-        """Take a session's measured power into account; True when the site should re-plan."""
+    def profile_sent(self, charge_point_id: str, transaction_id: int | str) -> None:
+        """A new power is on its way to a session's charger: its readings wait for it."""
+        self._in_force.pop((charge_point_id, str(transaction_id)), None)
+
+    def profile_accepted(
+        self, charge_point_id: str, transaction_id: int | str, kw: float, at: datetime
+    ) -> None:
+        """A charger accepted `kw` for a session at `at`: its readings are judged against it."""
+        self._in_force[(charge_point_id, str(transaction_id))] = (kw, at)
+
+    def power_observed(
+        self, charge_point_id: str, transaction_id: int | str, kw: float, at: datetime
+    ) -> bool:
+        """Take a session's power measured at `at` into account; True when the site should
+        re-plan.
+
+        A reading counts only once the power its charger accepted has settled, and not while a
+        new one is on its way: judged against a plan being replaced, or a limit the EV has not
+        followed yet, a session that just got less would look like an EV unable to draw more
+        (and be held there)."""
         key = (charge_point_id, str(transaction_id))
-        planned = next(
-            (
-                p.power_kw
-                for p in (self.last_plan.sessions if self.last_plan else [])
-                if (p.charge_point_id, str(p.transaction_id)) == key
-            ),
-            None,
-        )
-        if planned is None:
+        in_force = self._in_force.get(key)
+        if in_force is None or at - in_force[1] < SETTLE:
             return False
-        ceiling, replan = ev_ceiling_after(planned, kw, self._ev_ceilings.get(key))
+        ceiling, replan = ev_ceiling_after(in_force[0], kw, self.ev_ceilings.get(key))
         if ceiling is None:
-            self._ev_ceilings.pop(key, None)
+            self.ev_ceilings.pop(key, None)
         else:
-            self._ev_ceilings[key] = ceiling
+            self.ev_ceilings[key] = ceiling
         return replan
 
     async def defaults(self, now: datetime) -> SessionDefaults:
@@ -316,10 +333,11 @@ class SiteScheduler:
             return plan
         plan.defaults = await self.defaults(now)
         open_sessions = {(r["charge_point_id"], str(r["ocpp_id"])) for r in sessions}
-        self._ev_ceilings = {k: v for k, v in self._ev_ceilings.items() if k in open_sessions}
+        self.ev_ceilings = {k: v for k, v in self.ev_ceilings.items() if k in open_sessions}
+        self._in_force = {k: v for k, v in self._in_force.items() if k in open_sessions}
         expected = expected_arrivals(await self.forecast_history(now), now, plan.defaults)
         plan.expected_arrivals = len(expected)
-        scenario = site_scenario(site, sessions, now, plan.defaults, self._ev_ceilings, expected)
+        scenario = site_scenario(site, sessions, now, plan.defaults, self.ev_ceilings, expected)
         departure_known = [row.get("departure_at") is not None for row in sessions]
         # Off the event loop: other sites' schedulers share this process.
         powers, plan.solver = await asyncio.to_thread(
@@ -349,12 +367,16 @@ class SiteScheduler:
             unit=unit,
             status="",
         )
+        self.profile_sent(row["charge_point_id"], row["ocpp_id"])
         try:
             result = await self.directory.call(
                 row["charge_point_id"], "SetChargingProfile", payload, PROFILE_TIMEOUT_S
             )
             planned.status = result.status
             if result.status == "Accepted":
+                self.profile_accepted(
+                    row["charge_point_id"], row["ocpp_id"], planned.power_kw, utc_now()
+                )
                 # Trust, then verify: what the charger says is in force on that connector.
                 composite = await self.directory.call(
                     row["charge_point_id"],
