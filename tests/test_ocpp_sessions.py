@@ -16,6 +16,7 @@ from sigecve.db.repositories import Repositories, TransactionFilter
 from sigecve.domain import IdTag, IdTagStatus
 from sigecve.ocpp import v16, v201
 from sigecve.ocpp.sessions import ChargePointSessions
+from sigecve.ocpp.timestamps import parse_timestamp
 from sigecve.security import hash_password
 from sigecve.services.errors import CommandTimeout, InvalidInput, NotConnected
 from sigecve.services.transactions import list_transactions
@@ -80,21 +81,19 @@ async def test_boot_heartbeat_and_status_are_answered_and_persisted(sessions, re
     cp = await connect(sessions, repos)
     reply = await cp.call("BootNotification", BOOT)
     assert reply["status"] == "Accepted" and reply["interval"] == 300 and reply["currentTime"]
-    assert "currentTime" in await cp.call("Heartbeat", {})
-    await cp.call(
-        "StatusNotification",
-        {
-            "connectorId": 1,
-            "errorCode": "NoError",
-            "status": "Available",
-            "timestamp": "2026-11-25T10:00:00Z",
-        },
-    )
-    stored = await repos.charge_points.get(cp.cp_id)
-    assert (stored.vendor, stored.model, stored.firmware_version) == ("ACME", "Wallbox-22", "2.1")
-    assert stored.boot_info == BOOT
-    assert stored.connected and stored.ocpp_protocol == "ocpp1.6"
-    assert [(c.connector_id, c.status) for c in stored.connectors] == [(1, "Available")]
+    booted = (await repos.charge_points.get(cp.cp_id)).last_seen_at
+    beat = parse_timestamp((await cp.call("Heartbeat", {}))["currentTime"])
+    # Answered at once, written in the next batch: the time seen and an event for the models.
+    await sessions.heartbeats.flush()
+    assert (await repos.charge_points.get(cp.cp_id)).last_seen_at == beat > booted
+    async with repos.pool.connection() as conn:
+        events = await conn.execute(
+            "SELECT event, at FROM connectivity_events WHERE charge_point_id = %s ORDER BY id",
+            (cp.cp_id,),
+        )
+        rows = [(e["event"], e["at"]) for e in await events.fetchall()]
+    assert [event for event, _ in rows] == ["connect", "boot", "heartbeat"]
+    assert rows[-1][1] == beat
 
 
 async def test_an_older_status_does_not_overwrite_a_newer_one(sessions, repos):

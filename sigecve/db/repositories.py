@@ -185,15 +185,28 @@ class ChargePointRepository:
                 (charge_point_id,),
             )
 
-    async def record_heartbeat(self, charge_point_id: str) -> None:
+    async def record_heartbeats(self, rows: Sequence[tuple[str, datetime]]) -> None:
+        """(charge point id, when) of heartbeats: one event each, and each charge point's
+        last seen time moved to its latest."""
+        latest: dict[str, datetime] = {}
+        for charge_point_id, at in rows:
+            latest[charge_point_id] = max(at, latest.get(charge_point_id, at))
         async with connection(self.pool) as conn, conn.transaction():
             await conn.execute(
-                "UPDATE charge_points SET last_seen_at = now() WHERE id = %s", (charge_point_id,)
+                """UPDATE charge_points AS cp SET last_seen_at = seen.at
+                   FROM unnest(%s::text[], %s::timestamptz[]) AS seen(id, at)
+                   WHERE cp.id = seen.id
+                     AND (cp.last_seen_at IS NULL OR cp.last_seen_at < seen.at)""",
+                (list(latest), list(latest.values())),
             )
-            await conn.execute(
-                "INSERT INTO connectivity_events (charge_point_id, event) VALUES (%s, 'heartbeat')",
-                (charge_point_id,),
-            )
+            async with (
+                conn.cursor() as cur,
+                cur.copy(
+                    "COPY connectivity_events (charge_point_id, at, event) FROM STDIN"
+                ) as copy,
+            ):
+                for charge_point_id, at in rows:
+                    await copy.write_row((charge_point_id, at, "heartbeat"))
 
     async def list_summaries(
         self, *, filters: ChargePointFilter, order: KeysetOrder, after: Any, limit: int

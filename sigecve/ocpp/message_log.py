@@ -8,6 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from sigecve.db.repositories import MessageLogRepository
+from sigecve.db.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -31,42 +32,26 @@ def describe_frame(frame: str) -> tuple[int | None, str | None, str | None]:
 
 
 class MessageLogWriter:
-    """Buffers frames and copies them to PostgreSQL every `interval_s` seconds."""
+    """Frames in and out, copied to PostgreSQL in batches (described at flush time, off the
+    hot path)."""
 
     def __init__(self, repo: MessageLogRepository, interval_s: float = 0.5) -> None:
         self.repo = repo
-        self.interval_s = interval_s
-        # (charge point, direction, frame, at): described at flush time, off the hot path.
-        self._rows: list[tuple[str, str, str, datetime]] = []
-        self._task: asyncio.Task | None = None
+        # (charge point, direction, frame, at)
+        self.rows: WriteBehind[tuple[str, str, str, datetime]] = WriteBehind(
+            self._write, "OCPP log rows", interval_s
+        )
 
     def record(self, charge_point_id: str, direction: str, frame: str) -> None:
-        self._rows.append((charge_point_id, direction, frame, datetime.now(UTC)))
+        self.rows.add((charge_point_id, direction, frame, datetime.now(UTC)))
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            await self.flush()
-
-    async def flush(self) -> None:
-        rows, self._rows = self._rows, []
-        if not rows:
-            return
-        try:
-            await self.repo.add_many(
-                [
-                    (cp, direction, *describe_frame(frame), storable(frame), at)
-                    for cp, direction, frame, at in rows
-                ]
-            )
-        except Exception:
-            log.exception(
-                "could not write %d OCPP log rows; keeping them for the next try", len(rows)
-            )
-            self._rows[:0] = rows
+    async def _write(self, rows: list[tuple[str, str, str, datetime]]) -> None:
+        await self.repo.add_many(
+            [
+                (cp, direction, *describe_frame(frame), storable(frame), at)
+                for cp, direction, frame, at in rows
+            ]
+        )
 
     async def purge_forever(self, retention_days: float, every_s: float = 3600.0) -> None:
         """Delete frames older than the retention, now and then every `every_s` seconds."""
@@ -79,8 +64,3 @@ class MessageLogWriter:
             except Exception:
                 log.exception("purging the OCPP message log failed; trying again later")
             await asyncio.sleep(every_s)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self.flush()

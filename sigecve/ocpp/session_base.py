@@ -14,6 +14,7 @@ import inspect
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,8 +25,10 @@ from ocpp.routing import on
 
 from sigecve.db.group_commit import GroupCommitter, after_commit
 from sigecve.db.repositories import Repositories
+from sigecve.db.write_behind import WriteBehind
 from sigecve.ocpp.framing import call_error_frame, error_for_exception, read_frame
 from sigecve.ocpp.meter_values import last_active_power_kw
+from sigecve.ocpp.timestamps import format_timestamp, utc_now
 from sigecve.services.errors import CommandTimeout, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ class CentralSystemSession:
     all_actions: frozenset[str]  # every action name of the version, either direction
     repos: Repositories
     commits: GroupCommitter
+    heartbeats: WriteBehind[tuple[str, datetime]]
     _ocpp_version: str
     _call_lock: asyncio.Lock
     _current_call: Call | None = None
@@ -60,6 +64,7 @@ class CentralSystemSession:
         repos: Repositories,
         *,
         commits: GroupCommitter,
+        heartbeats: WriteBehind[tuple[str, datetime]],
         heartbeat_interval_s: int,
         response_timeout_s: float,
         on_charging_change: Callable[[str], None] | None = None,
@@ -68,6 +73,7 @@ class CentralSystemSession:
         super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
         self.repos = repos
         self.commits = commits
+        self.heartbeats = heartbeats
         self.heartbeat_interval_s = heartbeat_interval_s
         self._on_charging_change = on_charging_change
         self._on_power = on_power
@@ -120,8 +126,14 @@ class CentralSystemSession:
             )
             return
         try:
-            # Handled in a group commit: the reply is released once the data is committed.
-            await self.commits.run(lambda: self._handle_call_as_unit(msg))
+            if msg.action == "Heartbeat":
+                # Nothing in it to keep but the time it came (written within half a second by
+                # `heartbeats`): answered at once, it costs no transaction. A fleet's
+                # commonest message, and the one a reconnecting fleet sends most.
+                await self._handle_call(msg)
+            else:
+                # Handled in a group commit: the reply is released once the data is committed.
+                await self.commits.run(lambda: self._handle_call_as_unit(msg))
         except OCPPError as e:
             await self._send(error_for_exception(msg.unique_id, e, self.protocol))
         except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
@@ -175,6 +187,12 @@ class CentralSystemSession:
                 response.error_code, response.error_description, response.error_details
             )
         return response.payload
+
+    def heartbeat_seen(self) -> str:
+        """Note a heartbeat (written in the next batch); the time to answer it with."""
+        now = utc_now()
+        self.heartbeats.add((self.id, now))
+        return format_timestamp(now)
 
     def charging_changed(self) -> None:
         """A session started, ended or changed its demand: once committed, the site's

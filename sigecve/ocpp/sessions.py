@@ -13,10 +13,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sigecve.db.group_commit import GroupCommitter, after_commit
 from sigecve.db.repositories import Repositories
+from sigecve.db.write_behind import WriteBehind
 from sigecve.domain import CommandResult
 from sigecve.ocpp import v16, v201
 from sigecve.ocpp.message_log import MessageLogWriter
@@ -95,20 +97,26 @@ class ChargePointSessions:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.command_timeout_s = command_timeout_s
         self.message_log = MessageLogWriter(repos.message_log)
+        # (charge point id, when): a heartbeat is answered without waiting for its write.
+        self.heartbeats: WriteBehind[tuple[str, datetime]] = WriteBehind(
+            repos.charge_points.record_heartbeats, "heartbeats"
+        )
         self.commits: GroupCommitter | None = None
         self._hosted: dict[str, HostedChargePoint] = {}
         self._outbound: dict[str, asyncio.Queue[OutboundItem]] = {}
 
     def start(self) -> None:
         self.commits = GroupCommitter(self.repos.pool)
-        self.message_log.start()
+        self.message_log.rows.start()
+        self.heartbeats.start()
 
     async def close(self) -> None:
         for cp_id in list(self._hosted):
             await self._drop(cp_id)
         if self.commits is not None:
             await self.commits.close()
-        await self.message_log.close()
+        await self.message_log.rows.close()
+        await self.heartbeats.close()
 
     @property
     def connected_count(self) -> int:
@@ -147,6 +155,7 @@ class ChargePointSessions:
             mailbox,
             self.repos,
             commits=self.commits,
+            heartbeats=self.heartbeats,
             heartbeat_interval_s=self.heartbeat_interval_s,
             on_charging_change=self._charging_changed,
             on_power=self._power_observed,

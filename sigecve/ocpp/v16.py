@@ -84,8 +84,7 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self):
-        await self.repos.charge_points.record_heartbeat(self.id)
-        return call_result.Heartbeat(current_time=now_timestamp())
+        return call_result.Heartbeat(current_time=self.heartbeat_seen())
 
     @on(Action.status_notification)
     async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kw):

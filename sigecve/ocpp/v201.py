@@ -101,8 +101,7 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **_):
-        await self.repos.charge_points.record_heartbeat(self.id)
-        return call_result.Heartbeat(current_time=now_timestamp())
+        return call_result.Heartbeat(current_time=self.heartbeat_seen())
 
     @on(Action.status_notification)
     async def on_status_notification(
