@@ -1,4 +1,5 @@
-"""A lean OCPP-J load generator: N WebSocket clients sending Heartbeat calls back to back.
+"""A lean OCPP-J load generator: N WebSocket clients sending one action back to back:
+Heartbeat (answered from memory) or MeterValues (stored before it is answered).
 
 Raw frames instead of the `ocpp` client so that the generator, which shares the machine with
 the system under test, spends as little CPU as possible per call.
@@ -14,20 +15,40 @@ import time
 
 import websockets
 
+# The payload of each action a client can send, as JSON text.
+PAYLOADS = {
+    "Heartbeat": "{}",
+    "MeterValues": json.dumps(
+        {
+            "connectorId": 1,
+            "meterValue": [
+                {
+                    "timestamp": "2026-11-25T10:00:00Z",
+                    "sampledValue": [
+                        {"value": "1234.5", "measurand": "Energy.Active.Import.Register"},
+                        {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
+                    ],
+                }
+            ],
+        }
+    ),
+}
+
 
 async def run_client(
-    url: str, cp_id: str, seconds: float, latencies: list[float], errors: list[str]
+    url: str, cp_id: str, action: str, seconds: float, latencies: list[float], errors: list[str]
 ) -> None:
     try:
         async with websockets.connect(
             f"{url}/{cp_id}", subprotocols=["ocpp1.6"], open_timeout=60
         ) as ws:
             end = time.monotonic() + seconds
+            payload = PAYLOADS[action]
             n = 0
             while time.monotonic() < end:
                 n += 1
                 t0 = time.perf_counter()
-                await ws.send(f'[2,"{n}","Heartbeat",{{}}]')
+                await ws.send(f'[2,"{n}","{action}",{payload}]')
                 reply = await ws.recv()
                 latencies.append(time.perf_counter() - t0)
                 if not reply.startswith("[3"):
@@ -36,16 +57,22 @@ async def run_client(
         errors.append(f"{cp_id}: {type(e).__name__}: {e}")
 
 
-async def measure(url: str, clients: int, seconds: float, prefix: str) -> dict:
+async def measure(
+    url: str, clients: int, seconds: float, prefix: str, action: str = "Heartbeat"
+) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     started = time.monotonic()
     await asyncio.gather(
-        *(run_client(url, f"{prefix}{i:04d}", seconds, latencies, errors) for i in range(clients))
+        *(
+            run_client(url, f"{prefix}{i:04d}", action, seconds, latencies, errors)
+            for i in range(clients)
+        )
     )
     elapsed = time.monotonic() - started
     q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
     return {
+        "action": action,
         "clients": clients,
         "seconds": round(elapsed, 2),
         "calls": len(latencies),
@@ -64,8 +91,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--prefix", default="BENCH-")
+    parser.add_argument("--action", choices=sorted(PAYLOADS), default="Heartbeat")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.url, args.clients, args.seconds, args.prefix))))
+    result = measure(args.url, args.clients, args.seconds, args.prefix, args.action)
+    print(json.dumps(asyncio.run(result)))
 
 
 if __name__ == "__main__":

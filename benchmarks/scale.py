@@ -190,6 +190,10 @@ class Plain(ChargePoint):
     async def on_heartbeat(self):
         return call_result.Heartbeat(current_time=datetime.now(timezone.utc).isoformat())
 
+    @on("MeterValues")
+    async def on_meter_values(self, **_):
+        return call_result.MeterValues()
+
 async def serve(ws):
     await Plain(ws.request.path.rsplit("/", 1)[-1], ws).start()
 
@@ -203,9 +207,12 @@ asyncio.run(main())
 
 
 def saturation(clients: int, seconds: float) -> dict:
-    """Heartbeats back to back from `clients` chargers: through the whole stack (back-pressure
-    lifted: it is what is measured), and against the plain server, in the same run."""
-    results = {}
+    """Each action back to back from `clients` chargers: through the whole stack (back-pressure
+    lifted: it is what is measured), and against the plain server, in the same run. Heartbeats
+    are answered from memory by both; meter values are committed to PostgreSQL by SIGEC-VE
+    before their reply, and only parsed by the plain server."""
+    actions = ("Heartbeat", "MeterValues")
+    results: dict = {action: {} for action in actions}
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(BASELINE_SERVER)
@@ -213,9 +220,10 @@ def saturation(clients: int, seconds: float) -> dict:
     try:
         assert plain.stdout is not None
         plain.stdout.readline()
-        results["plain_server"] = asyncio.run(
-            measure(f"ws://127.0.0.1:{port}/ocpp", clients, seconds, "PLAIN-")
-        )
+        for action in actions:
+            results[action]["plain_server"] = asyncio.run(
+                measure(f"ws://127.0.0.1:{port}/ocpp", clients, seconds, "PLAIN-", action)
+            )
     finally:
         plain.send_signal(signal.SIGTERM)
         plain.wait(30)
@@ -225,12 +233,17 @@ def saturation(clients: int, seconds: float) -> dict:
             Path(tmp) / "var", SIGECVE_OCPP_RATE_PER_S="1000000", SIGECVE_OCPP_BURST="1000000"
         )
         try:
-            results["sigecve"] = asyncio.run(measure(system.ocpp_url, clients, seconds, "SAT-"))
+            for action in actions:
+                results[action]["sigecve"] = asyncio.run(
+                    measure(system.ocpp_url, clients, seconds, "SAT-", action)
+                )
         finally:
             system.stop()
-    results["ratio"] = round(
-        results["sigecve"]["calls_per_s"] / results["plain_server"]["calls_per_s"], 3
-    )
+    for action in actions:
+        both = results[action]
+        both["ratio"] = round(
+            both["sigecve"]["calls_per_s"] / both["plain_server"]["calls_per_s"], 3
+        )
     return results
 
 

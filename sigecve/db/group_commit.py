@@ -57,14 +57,18 @@ class GroupCommitter:
         self._workers = [asyncio.create_task(self._work()) for _ in range(workers)]
         self.batches = 0
         self.units = 0
+        self._closed = False
 
     async def run(self, unit: Callable[[], Awaitable[T]]) -> T:
         """Run `unit` in the next batch; returns its result once the batch is committed."""
+        if self._closed:
+            raise RuntimeError("the group committer is closed")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((unit, future))
         return await future
 
     async def close(self) -> None:
+        self._closed = True
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
