@@ -38,6 +38,19 @@ async def connection(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection
             yield conn
 
 
+@contextlib.asynccontextmanager
+async def transaction(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements take effect together: inside a unit of work, the unit's
+    (its savepoint already makes them one, and a savepoint more per repository call is two
+    round trips more per message); else a pool connection in a transaction of its own."""
+    current = _current_connection.get()
+    if current is not None:
+        yield current
+    else:
+        async with pool.connection() as conn, conn.transaction():
+            yield conn
+
+
 def after_commit(action: Callable[[], None]) -> None:
     """Run `action` once the current unit of work is committed (at once outside of one)."""
     held = _after_commit.get()

@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from sigecve.db.group_commit import connection
+from sigecve.db.group_commit import connection, transaction
 from sigecve.db.keyset import KeysetOrder
 from sigecve.domain import (
     Alert,
@@ -125,7 +125,7 @@ class ChargePointRepository:
             return cur.rowcount == 1
 
     async def mark_connected(self, charge_point_id: str, protocol: str, connection_id: str) -> None:
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await conn.execute(
                 """UPDATE charge_points SET connected = true, ocpp_protocol = %s,
                           connection_id = %s, last_connected_at = now(), last_seen_at = now()
@@ -139,7 +139,7 @@ class ChargePointRepository:
 
     async def mark_disconnected(self, charge_point_id: str, connection_id: str) -> bool:
         """Mark the charge point offline unless a newer connection has replaced this one."""
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             cur = await conn.execute(
                 """UPDATE charge_points SET connected = false, last_disconnected_at = now()
                    WHERE id = %s AND connection_id = %s""",
@@ -172,7 +172,7 @@ class ChargePointRepository:
         firmware_version: str | None,
         boot_info: dict,
     ) -> None:
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await conn.execute(
                 """UPDATE charge_points SET vendor = %s, model = %s, serial_number = %s,
                           firmware_version = %s, boot_info = %s, booted_at = now(),
@@ -191,7 +191,7 @@ class ChargePointRepository:
         latest: dict[str, datetime] = {}
         for charge_point_id, at in rows:
             latest[charge_point_id] = max(at, latest.get(charge_point_id, at))
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await conn.execute(
                 """UPDATE charge_points AS cp SET last_seen_at = seen.at
                    FROM unnest(%s::text[], %s::timestamptz[]) AS seen(id, at)
@@ -289,7 +289,7 @@ class ConnectorRepository:
     async def record_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
         """Keep the newest status per connector, and every status as an event."""
         values = {"cp": charge_point_id, **status.model_dump()}
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await conn.execute(
                 """INSERT INTO connectors (charge_point_id, connector_id, status, error_code, info,
                                            vendor_error_code, status_at)
@@ -477,7 +477,7 @@ class TransactionRepository:
         samples: Sequence[MeterSample] = (),
     ) -> bool:
         """Record a stop (and its transactionData) atomically; False if the id is unknown here."""
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             cur = await conn.execute(
                 """UPDATE transactions SET stopped_at = %s, meter_stop_wh = %s,
                           stop_reason = %s, stop_id_tag = %s
@@ -563,7 +563,7 @@ class TransactionRepository:
         Any event creates the transaction if it is new to us (a Started lost while offline
         must not lose the session); Ended closes it with the last energy reading.
         """
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             cur = await conn.execute(
                 """INSERT INTO transaction_events (charge_point_id, ocpp_transaction_id, seq_no,
                        event_type, trigger_reason, timestamp, payload)
@@ -649,7 +649,7 @@ class MeterValueRepository:
     async def add(self, charge_point_id: str, samples: Sequence[MeterSample]) -> None:
         if not samples:
             return
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await _copy_meter_samples(conn, charge_point_id, samples)
 
     async def for_transaction(self, transaction_id: int) -> list[MeterSample]:
@@ -873,7 +873,7 @@ class SiteRepository:
 
     async def delete_if_empty(self, site_id: str) -> str:
         """'deleted', 'missing' or 'in_use' (charge points still belong to it)."""
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             cur = await conn.execute(
                 "SELECT count(*) AS n FROM charge_points WHERE site_id = %s "
                 "AND decommissioned_at IS NULL",
@@ -1356,7 +1356,7 @@ class MaintenanceRepository:
     ) -> tuple[WorkOrder | None, int]:
         """Close the work order and clear the charger's open alerts, in one transaction; the
         work order (None if it was not open) and the number of alerts cleared."""
-        async with connection(self.pool) as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             cur = await conn.execute(
                 """UPDATE maintenance SET restored_at = %s, notes = COALESCE(%s, notes)
                    WHERE id = %s AND restored_at IS NULL RETURNING *""",
