@@ -192,12 +192,17 @@ class ChargePointRepository:
         for charge_point_id, at in rows:
             latest[charge_point_id] = max(at, latest.get(charge_point_id, at))
         async with transaction(self.pool) as conn:
+            # Rows a group commit holds are skipped, not waited for: this statement locks many
+            # chargers' rows at once and, waiting, could deadlock with a batch. A skipped
+            # charger is being booted or connected, which sets its last seen time anyway.
             await conn.execute(
                 """UPDATE charge_points AS cp SET last_seen_at = seen.at
                    FROM unnest(%s::text[], %s::timestamptz[]) AS seen(id, at)
                    WHERE cp.id = seen.id
+                     AND cp.id IN (SELECT id FROM charge_points WHERE id = ANY(%s)
+                                   FOR UPDATE SKIP LOCKED)
                      AND (cp.last_seen_at IS NULL OR cp.last_seen_at < seen.at)""",
-                (list(latest), list(latest.values())),
+                (list(latest), list(latest.values()), list(latest)),
             )
             async with (
                 conn.cursor() as cur,

@@ -163,12 +163,10 @@ class ChargePointSessions:
         )
         task = asyncio.create_task(session.start(), name=f"ocpp-session-{charge_point_id}")
         self._hosted[charge_point_id] = HostedChargePoint(mailbox, session, protocol, task)
-        # In a group commit: a fleet reconnecting at once shares commits.
-        await self.commits.run(
-            lambda: self.repos.charge_points.mark_connected(
-                charge_point_id, protocol, connection_id
-            )
-        )
+        # A transaction of its own, not a group commit: a connect and the disconnect of the
+        # connection it replaces touch the same row outside the charger's mailbox order, and
+        # in two batches they could deadlock each other.
+        await self.repos.charge_points.mark_connected(charge_point_id, protocol, connection_id)
         return ConnectResult(True, decision.reason)
 
     def deliver(self, frames: list[tuple[str, str, str]]) -> None:
@@ -200,9 +198,7 @@ class ChargePointSessions:
         hosted = self._hosted.get(charge_point_id)
         if hosted is not None and hosted.mailbox.connection_id == connection_id:
             await self._drop(charge_point_id)
-        await self.commits.run(
-            lambda: self.repos.charge_points.mark_disconnected(charge_point_id, connection_id)
-        )
+        await self.repos.charge_points.mark_disconnected(charge_point_id, connection_id)
 
     async def call(
         self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None
