@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Collection
 
 # Below Linux's ephemeral range (32768-60999), under Ray's worker ports (10002-19999), above
 # the ports of common local services (one held already is skipped by the bind check).
 LISTEN_RANGE = (5_000, 6_299)  # not 6379 (Ray GCS), 8000 (ours), 8265, 8500 (Ray, Serve)
 
 
-def free_listening_port(rng: random.Random | None = None) -> int:
-    """A port nobody listens on now, on any address, outside the ephemeral range."""
+def free_listening_port(rng: random.Random | None = None, exclude: Collection[int] = ()) -> int:
+    """A port nobody listens on now, on any address, outside the ephemeral range, and not one
+    of `exclude` (picked for listeners that do not listen yet)."""
     rng = rng or random.Random()
     for _ in range(200):
         port = rng.randint(*LISTEN_RANGE)
+        if port in exclude:
+            continue
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
