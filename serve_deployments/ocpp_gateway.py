@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.responses import PlainTextResponse
 from ray import serve
 from ray.exceptions import RayActorError
 
@@ -34,6 +35,7 @@ Close = tuple[int, str]  # close code and reason
 # An outbox item that closes the WebSocket instead of carrying a frame.
 HOST_RESTARTED = (1012, "service restart: reconnect")  # RFC 6455's "Service Restart"
 REPLACED = (1000, "replaced by a new connection")
+RETRY_AFTER_S = 5
 
 
 def choose_protocol(offered: list[str]) -> str | None:
@@ -110,6 +112,7 @@ def build_gateway_app(settings: Settings) -> FastAPI:
     connections: dict[str, asyncio.Queue[str | Close]] = {}
     pacing = TokenBuckets(settings.ocpp_rate_per_s, settings.ocpp_burst)
     links: dict[int, HostLink] = {}
+    pending_connects = 0
 
     def link_for(charge_point_id: str) -> HostLink:
         host = directory.host_for(charge_point_id)
@@ -120,6 +123,7 @@ def build_gateway_app(settings: Settings) -> FastAPI:
 
     @app.websocket("/{charge_point_id}")
     async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
+        nonlocal pending_connects
         protocol = choose_protocol(websocket.scope.get("subprotocols") or [])
         if protocol is None:
             await websocket.close(code=1002, reason="no supported OCPP subprotocol offered")
@@ -129,14 +133,24 @@ def build_gateway_app(settings: Settings) -> FastAPI:
             await websocket.close(code=1008, reason="Basic auth user must be the charge point id")
             return
         password = credentials[1] if credentials else None
+        if pending_connects >= settings.max_pending_connects:
+            await refuse_for_now(websocket)
+            return
         connection_id = uuid.uuid4().hex
         link = link_for(charge_point_id)
         # Registered first: a command may be sent the moment the host actor admits the charger.
         outbox: asyncio.Queue[str | Close] = asyncio.Queue()
         connections[connection_id] = outbox
-        result = await link.host.connect.remote(
-            charge_point_id, password, protocol, gateway_id, connection_id
-        )
+        pending_connects += 1
+        try:
+            result = await link.host.connect.remote(
+                charge_point_id, password, protocol, gateway_id, connection_id
+            )
+        except BaseException:
+            connections.pop(connection_id, None)
+            raise
+        finally:
+            pending_connects -= 1
         if not result.accepted:
             connections.pop(connection_id, None)
             await websocket.close(code=1008, reason=result.reason)
@@ -184,6 +198,21 @@ def build_gateway_app(settings: Settings) -> FastAPI:
                 await link.host.disconnect.remote(charge_point_id, connection_id)
 
     return app
+
+
+async def refuse_for_now(websocket: WebSocket) -> None:
+    """Refuse the opening handshake with 503 and Retry-After (a charger backs off and comes
+    again) where the server can answer a handshake with a response; else close it (403)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(
+            PlainTextResponse(
+                "too many chargers connecting at once; try again shortly",
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        )
+    else:
+        await websocket.close(code=1013, reason="try again later")
 
 
 async def _write_frames(websocket: WebSocket, outbox: asyncio.Queue[str | Close]) -> None:

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
         validation_alias="SIGECVE_OCPP_BURST",
         description="messages a charger may send at once before its rate applies",
     )
+    max_pending_connects: int = Field(
+        default=100,
+        ge=1,
+        validation_alias="SIGECVE_MAX_PENDING_CONNECTS",
+        description="chargers one gateway replica admits at once; past it a connection is "
+        "refused at once (HTTP 503) so the charger backs off, instead of waiting until its "
+        "handshake times out: a fleet reconnecting together is served, not livelocked",
+    )
     message_log_retention_days: float = Field(
         default=30,
         gt=0,

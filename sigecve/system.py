@@ -91,6 +91,19 @@ def ingress_environment(environ: Mapping[str, str], block_from: int = 20_000) ->
     if "RAY_SERVE_HAPROXY_MAXCONN" not in environ:
         files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         env["RAY_SERVE_HAPROXY_MAXCONN"] = str(max(4_096, int((files - 256) / 2.5)))
+    # A gateway replica HAProxy marks down sends its chargers to Serve's Python fallback proxy,
+    # several times slower. A fleet reconnecting at once fills the replica's accept queue, and
+    # HAProxy's health checks wait in that queue behind the chargers: checked every 5 s, the
+    # replica was marked down within 10 s (also 30 s) of a storm, and every handshake then
+    # timed out in the fallback; a storm of 7,500 never recovered. So HAProxy does not mark
+    # replicas down: Serve's controller health-checks them and replaces a dead one, and a
+    # charger whose replica died reconnects.
+    for name, value in (
+        ("RAY_SERVE_HAPROXY_OBSERVE_MARK_DOWN_ENABLED", "0"),
+        ("RAY_SERVE_HAPROXY_HEALTH_CHECK_FALL", "1000000"),
+    ):
+        if name not in environ:
+            env[name] = value
     # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
     # HAProxy is ours and stops with them.
     if "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S" not in environ:

@@ -7,6 +7,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 import websockets
 from ocpp.v16 import call
@@ -18,7 +19,7 @@ from sigecve.simulator.charge_point import (
     basic_auth_header,
     connect,
 )
-from tests.conftest import unique_id
+from tests.conftest import eventually, free_port, start_system, unique_id
 from tests.test_system import PASSWORD, add_tag, register
 
 
@@ -160,3 +161,48 @@ async def test_raw_frames_keep_their_order_per_charge_point(system):
             await ws.send(json.dumps([2, f"hb-{i}", "Heartbeat", {}]))
         replies = [json.loads(await asyncio.wait_for(ws.recv(), 15)) for _ in range(20)]
     assert [r[1] for r in replies] == [f"hb-{i}" for i in range(20)]
+
+
+async def test_chargers_past_the_gateways_pending_connects_are_told_to_come_back(tmp_path):
+    """A fleet reconnecting at once: past `SIGECVE_MAX_PENDING_CONNECTS` chargers being
+    admitted, a gateway replica refuses the next at once with 503 and Retry-After (the charger
+    backs off) rather than letting its handshake time out; once admitted ones are through, a
+    charger gets in again."""
+    system = start_system(
+        tmp_path / "var",
+        free_port(),
+        SIGECVE_AUTO_REGISTER="true",
+        SIGECVE_MAX_PENDING_CONNECTS="1",
+        SIGECVE_ML_BOOTSTRAP_MODEL="false",
+    )
+    try:
+        database_url = (tmp_path / "var" / "database_url").read_text().strip()
+        first, second = unique_id("SLOW"), unique_id("NEXT")
+        await (await connect(system.ocpp_url, first, None)).close()  # registered
+        async with (
+            await psycopg.AsyncConnection.connect(database_url) as db,
+            # pg_stat_activity is read once per transaction: watched from outside the lock's.
+            await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watch,
+        ):
+            # Hold the first charger's row: its next admission waits on marking it connected.
+            async with db.transaction():
+                await db.execute("SELECT 1 FROM charge_points WHERE id = %s FOR UPDATE", (first,))
+                slow = asyncio.create_task(connect(system.ocpp_url, first, None))
+
+                async def admission_waiting():
+                    cur = await watch.execute(
+                        """SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                             AND query LIKE 'UPDATE charge_points SET connected = true%'"""
+                    )
+                    return (await cur.fetchone())[0] == 1
+
+                await eventually(admission_waiting, within=30, message="first not admitting")
+                with pytest.raises(websockets.InvalidStatus) as refused:
+                    await connect(system.ocpp_url, second, None)
+                assert refused.value.response.status_code == 503
+                assert int(refused.value.response.headers["Retry-After"]) > 0
+            # The lock is gone: the first is admitted, and the second gets in now.
+            await (await slow).close()
+        await (await connect(system.ocpp_url, second, None)).close()
+    finally:
+        system.stop()
