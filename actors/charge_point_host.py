@@ -13,6 +13,7 @@ from actors.grid_scheduler import SchedulerDirectory
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.domain import CommandResult
+from sigecve.gc_tuning import tune_for_many_connections
 from sigecve.ocpp.sessions import ChargePointSessions, ConnectResult, OutboundItem
 from sigecve.placement import RAY_NAMESPACE, host_actor_name
 from sigecve.settings import Settings
@@ -39,6 +40,7 @@ class ChargePointHost:
         self._schedulers = SchedulerDirectory(settings, database_url)
         self._site_cache: dict[str, tuple[float, str | None]] = {}
         self._starting = asyncio.Lock()
+        tune_for_many_connections()
 
     async def start(self) -> int:
         """Open the database pool; returns the number of charge points hosted (0). A

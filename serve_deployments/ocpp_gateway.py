@@ -22,6 +22,7 @@ from ray import serve
 from ray.exceptions import RayActorError
 
 from actors.directory import HostDirectory
+from sigecve.gc_tuning import tune_for_many_connections
 from sigecve.ocpp.framing import UNKNOWN_MESSAGE_ID, call_error_frame, oversize_frame_error
 from sigecve.ocpp.sessions import SUPPORTED_PROTOCOLS
 from sigecve.rate_limit import TokenBuckets
@@ -241,6 +242,7 @@ async def _write_frames(websocket: WebSocket, outbox: asyncio.Queue[str | Close]
 class OcppGateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        tune_for_many_connections()
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return build_gateway_app(self.settings)
