@@ -60,3 +60,36 @@ async def test_the_message_log_is_purged_by_age(repos):
     )
     assert await repos.message_log.purge_older_than(now - timedelta(days=30)) >= 1
     assert [r["unique_id"] for r in await repos.message_log.recent(cp_id)] == ["new"]
+
+
+async def test_a_heartbeat_batch_does_not_wait_for_a_charger_row_held_elsewhere(
+    repos, database_url
+):
+    """The batched heartbeat write touches many chargers' rows at once; waiting for one a
+    group commit holds could deadlock with that batch. It skips that row instead (the charger
+    is being booted or connected, which sets its last seen time) and keeps every event."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from tests.conftest import unique_id
+
+    held, free = unique_id("HELD"), unique_id("FREE")
+    for cp_id in (held, free):
+        await repos.charge_points.insert(cp_id, None, None)
+    beat = datetime.now(UTC)
+    async with await psycopg.AsyncConnection.connect(database_url) as other:
+        async with other.transaction():
+            await other.execute("SELECT 1 FROM charge_points WHERE id = %s FOR UPDATE", (held,))
+            # A guard, not a pace: waiting for the row would never return while it is held.
+            await asyncio.wait_for(
+                repos.charge_points.record_heartbeats([(held, beat), (free, beat)]), 30
+            )
+    assert (await repos.charge_points.get(free)).last_seen_at == beat
+    assert (await repos.charge_points.get(held)).last_seen_at != beat
+    async with repos.pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT charge_point_id FROM connectivity_events
+               WHERE event = 'heartbeat' AND charge_point_id = ANY(%s)""",
+            ([held, free],),
+        )
+        assert sorted(r["charge_point_id"] for r in await cur.fetchall()) == sorted([held, free])
