@@ -20,13 +20,19 @@ from collections.abc import Collection
 LISTEN_RANGE = (5_000, 6_299)  # not 6379 (Ray GCS), 8000 (ours), 8265, 8500 (Ray, Serve)
 
 
+# Ports this process has handed out: their listeners may not listen yet (a test picks the
+# port of a system it has not started), so the bind check alone would hand them out again.
+_handed_out: set[int] = set()
+
+
 def free_listening_port(rng: random.Random | None = None, exclude: Collection[int] = ()) -> int:
-    """A port nobody listens on now, on any address, outside the ephemeral range, and not one
-    of `exclude` (picked for listeners that do not listen yet)."""
+    """A port nobody listens on now, on any address, outside the ephemeral range, and neither
+    handed out by this process before nor one of `exclude` (picked by another process for a
+    listener that does not listen yet)."""
     rng = rng or random.Random()
     for _ in range(200):
         port = rng.randint(*LISTEN_RANGE)
-        if port in exclude:
+        if port in exclude or port in _handed_out:
             continue
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -34,5 +40,6 @@ def free_listening_port(rng: random.Random | None = None, exclude: Collection[in
                 s.bind(("0.0.0.0", port))
             except OSError:
                 continue
+        _handed_out.add(port)
         return port
     raise RuntimeError(f"no free port between {LISTEN_RANGE[0]} and {LISTEN_RANGE[1]}")

@@ -58,27 +58,21 @@ def _free_port_block(first: int = 20_000, last: int = 32_000, size: int = 600) -
     raise RuntimeError(f"no free block of {size} ports between {first} and {last}")
 
 
-# The ingress's listeners besides its own port; Serve's fallback proxy behind HAProxy would
-# otherwise take port 8500.
-INGRESS_SIDE_PORTS = (
-    "RAY_SERVE_HAPROXY_STATS_PORT",
-    "RAY_SERVE_HAPROXY_METRICS_PORT",
-    "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
-)
-
-
 def ingress_environment(environ: Mapping[str, str], block_from: int = 20_000) -> dict[str, str]:
     """The HAProxy ingress's settings a Ray node's environment lacks: its own side ports and
     replica port block, so that two systems (or two nodes) can run on one machine. Serve's
     actors read them from the environment of the Ray node they run on."""
     env: dict[str, str] = {}
-    # None of these listens yet: each is kept off the others and off the ingress's own port.
-    picked = {int(environ["SIGECVE_PORT"])} if environ.get("SIGECVE_PORT") else set()
-    for name in INGRESS_SIDE_PORTS:
+    # Kept off the ingress's own port, which may not listen yet either.
+    ingress = {int(environ["SIGECVE_PORT"])} if environ.get("SIGECVE_PORT") else set()
+    for name in (
+        "RAY_SERVE_HAPROXY_STATS_PORT",
+        "RAY_SERVE_HAPROXY_METRICS_PORT",
+        # Serve's fallback proxy behind HAProxy would otherwise take port 8500.
+        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+    ):
         if name not in environ:
-            port = free_listening_port(exclude=picked)
-            picked.add(port)
-            env[name] = str(port)
+            env[name] = str(free_listening_port(exclude=ingress))
     if "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT" not in environ:
         base = _free_port_block(first=block_from)
         env["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(base)

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 
 from sigecve.ports import free_listening_port
-from sigecve.system import INGRESS_SIDE_PORTS, ingress_environment
+from sigecve.system import ingress_environment
 from tests.conftest import follow_output
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -83,9 +83,7 @@ class LocalCluster:
     ) -> None:
         # Unix socket paths must stay short: a temp dir of its own under /tmp.
         self.temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")
-        # Ports picked but not listened on yet (the ingress's is the test's): kept distinct.
-        self._picked = {int(p) for p in [(node_env or {}).get("SIGECVE_PORT")] if p}
-        self.port = self._free_port()
+        self.port = free_listening_port()
         self.address = f"127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "SIGECVE_"))}
         self.env = {
@@ -96,7 +94,7 @@ class LocalCluster:
             **(node_env or {}),
         }
         # The dashboard serves Ray's REST API (`serve deploy`, jobs).
-        self.dashboard_port = self._free_port() if dashboard else None
+        self.dashboard_port = free_listening_port() if dashboard else None
         self.nodes: list[RayNode] = []
         try:
             self.head = self._start(["--head", f"--port={self.port}"], 20_000, cpus_per_node)
@@ -108,23 +106,13 @@ class LocalCluster:
             self.stop()
             raise
 
-    def _ingress_environment(self, block_from: int) -> dict[str, str]:
-        env = ingress_environment(self.env, block_from=block_from)
-        self._picked |= {int(env[name]) for name in INGRESS_SIDE_PORTS if name in env}
-        return env
-
-    def _free_port(self) -> int:
-        port = free_listening_port(exclude=self._picked)
-        self._picked.add(port)
-        return port
-
     @property
     def dashboard_url(self) -> str:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
     def _start(self, args: list[str], block_from: int, cpus: int) -> RayNode:
         ports = {
-            flag: self._free_port()
+            flag: free_listening_port()
             for flag in (
                 "--dashboard-agent-listen-port",
                 "--dashboard-agent-grpc-port",
@@ -134,7 +122,7 @@ class LocalCluster:
         }
         head_only = []
         if "--head" in args:
-            ports["--ray-client-server-port"] = self._free_port()
+            ports["--ray-client-server-port"] = free_listening_port()
             head_only = [f"--temp-dir={self.temp_dir}"]
             if self.dashboard_port is None:
                 head_only.append("--include-dashboard=false")
@@ -152,7 +140,7 @@ class LocalCluster:
                 *head_only,
                 *(f"{flag}={port}" for flag, port in ports.items()),
             ],
-            {**self.env, **self._ingress_environment(block_from)},
+            {**self.env, **ingress_environment(self.env, block_from=block_from)},
         )
         self.nodes.append(node)
         return node
