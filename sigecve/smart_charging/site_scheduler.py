@@ -67,6 +67,12 @@ DRIFT_MIN_KW = 1.0
 SETTLE = timedelta(seconds=10)
 
 
+def session_key(charge_point_id: str, transaction_id: int | str) -> tuple[str, str]:
+    """A session by its charge point and the charger's transaction id (1.6: an int, 2.0.1: a
+    string; meter values and the database give either)."""
+    return charge_point_id, str(transaction_id)
+
+
 def ev_ceiling_after(
     planned_kw: float, measured_kw: float, ceiling_kw: float | None
 ) -> tuple[float | None, bool]:
@@ -162,7 +168,7 @@ def site_scenario(
 
     def ev_limit_kw(s: dict[str, Any]) -> float:
         declared = s.get("ev_max_power_kw") or s["cp_max_power_kw"]
-        ceiling = ceilings.get((s["charge_point_id"], str(s["ocpp_id"])))
+        ceiling = ceilings.get(session_key(s["charge_point_id"], s["ocpp_id"]))
         return declared if ceiling is None else min(declared, ceiling)
 
     slot_s = SLOT_MINUTES * 60
@@ -276,13 +282,13 @@ class SiteScheduler:
 
     def profile_sent(self, charge_point_id: str, transaction_id: int | str) -> None:
         """A new power is on its way to a session's charger: its readings wait for it."""
-        self._in_force.pop((charge_point_id, str(transaction_id)), None)
+        self._in_force.pop(session_key(charge_point_id, transaction_id), None)
 
     def profile_accepted(
         self, charge_point_id: str, transaction_id: int | str, kw: float, at: datetime
     ) -> None:
         """A charger accepted `kw` for a session at `at`: its readings are judged against it."""
-        self._in_force[(charge_point_id, str(transaction_id))] = (kw, at)
+        self._in_force[session_key(charge_point_id, transaction_id)] = (kw, at)
 
     def power_observed(
         self, charge_point_id: str, transaction_id: int | str, kw: float, at: datetime
@@ -294,7 +300,7 @@ class SiteScheduler:
         new one is on its way: judged against a plan being replaced, or a limit the EV has not
         followed yet, a session that just got less would look like an EV unable to draw more
         (and be held there)."""
-        key = (charge_point_id, str(transaction_id))
+        key = session_key(charge_point_id, transaction_id)
         in_force = self._in_force.get(key)
         if in_force is None or at - in_force[1] < SETTLE:
             return False
@@ -332,7 +338,7 @@ class SiteScheduler:
             plan.solver = "idle" if site.smart_charging else "disabled"
             return plan
         plan.defaults = await self.defaults(now)
-        open_sessions = {(r["charge_point_id"], str(r["ocpp_id"])) for r in sessions}
+        open_sessions = {session_key(r["charge_point_id"], r["ocpp_id"]) for r in sessions}
         self.ev_ceilings = {k: v for k, v in self.ev_ceilings.items() if k in open_sessions}
         self._in_force = {k: v for k, v in self._in_force.items() if k in open_sessions}
         expected = expected_arrivals(await self.forecast_history(now), now, plan.defaults)
