@@ -1,4 +1,5 @@
-"""Group commit on the real PostgreSQL: shared commits, isolated failures, replies after commit."""
+"""Group commit on the real PostgreSQL: shared commits, isolated failures, replies after commit,
+rows COPYed once per batch, and a batch run again unit by unit when one of its units fails."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import psycopg
 import pytest
 
-from sigecve.db.group_commit import GroupCommitter, after_commit, connection
+from sigecve.db.group_commit import GroupCommitter, after_commit, connection, copy_rows
 from tests.conftest import unique_id
 
 
@@ -63,3 +64,90 @@ async def test_outside_a_unit_actions_run_at_once():
     ran = []
     after_commit(lambda: ran.append(1))
     assert ran == [1]
+
+
+COPY_ROWS = "COPY group_commit_rows (tag, n) FROM STDIN"
+
+
+@pytest.fixture
+async def copied_rows(repos):
+    """A table units COPY into (n may not be negative); returns a counter of rows by tag."""
+    async with connection(repos.pool) as conn:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS group_commit_rows (
+                   tag text NOT NULL, n integer NOT NULL CHECK (n >= 0))"""
+        )
+
+    async def count(tag: str) -> int:
+        async with connection(repos.pool) as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM group_commit_rows WHERE tag = %s", (tag,)
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return row["count"]
+
+    return count
+
+
+def copying_unit(repos, tag: str, n: int, replies: list[str], fail: bool = False):
+    async def unit() -> str:
+        async with connection(repos.pool) as conn:
+            await copy_rows(conn, COPY_ROWS, [(tag, n), (tag, n + 1)])
+        after_commit(lambda: replies.append(tag))
+        if fail:
+            raise ValueError(f"{tag} refused")
+        return tag
+
+    return unit
+
+
+async def test_units_rows_are_copied_once_per_batch_and_a_clean_batch_runs_once(
+    committer, repos, copied_rows
+):
+    tags = [unique_id("CP") for _ in range(30)]
+    replies: list[str] = []
+    results = await asyncio.gather(
+        *(committer.run(copying_unit(repos, t, 1, replies)) for t in tags)
+    )
+    assert results == tags
+    assert committer.reruns == 0 and committer.batches < 30
+    assert sorted(replies) == sorted(tags)
+    assert [await copied_rows(t) for t in tags] == [2] * 30
+
+
+async def test_a_failing_unit_makes_its_batch_run_again_and_only_its_work_is_lost(
+    committer, repos, copied_rows
+):
+    tags = [unique_id("CP") for _ in range(30)]
+    failing = tags[7]
+    replies: list[str] = []
+    results = await asyncio.gather(
+        *(committer.run(copying_unit(repos, t, 1, replies, fail=t == failing)) for t in tags),
+        return_exceptions=True,
+    )
+    assert isinstance(results[7], ValueError)
+    assert results[:7] + results[8:] == tags[:7] + tags[8:]
+    assert committer.reruns >= 1
+    # Run twice, yet each reply went out once and each row was written once.
+    assert sorted(replies) == sorted(tags[:7] + tags[8:])
+    assert [await copied_rows(t) for t in tags] == [2] * 7 + [0] + [2] * 22
+
+
+async def test_rows_the_table_refuses_fail_only_the_unit_that_gave_them(
+    committer, repos, copied_rows
+):
+    tags = [unique_id("CP") for _ in range(10)]
+    replies: list[str] = []
+    results = await asyncio.gather(
+        *(
+            committer.run(copying_unit(repos, t, -1 if i == 3 else 1, replies))
+            for i, t in enumerate(tags)
+        ),
+        return_exceptions=True,
+    )
+    # Together, the refusal comes with the batch's one COPY; apart, with the unit's own.
+    assert isinstance(results[3], psycopg.errors.CheckViolation)
+    assert results[:3] + results[4:] == tags[:3] + tags[4:]
+    assert sorted(replies) == sorted(tags[:3] + tags[4:])
+    assert [await copied_rows(t) for t in tags] == [2] * 3 + [0] + [2] * 6

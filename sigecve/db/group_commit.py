@@ -1,9 +1,16 @@
 """Group commit: many charge points' messages share one transaction and one WAL flush.
 
-A unit of work (handling one OCPP message) runs on a batch's connection inside its own
-savepoint; whatever it wants to do once its data is durable (sending the CALLRESULT) is held
-until the batch commits. So a reply still never goes out before its data is committed, but
-under load a hundred messages cost one commit instead of a hundred.
+A unit of work (handling one OCPP message) runs on a batch's connection; whatever it wants to
+do once its data is durable (sending the CALLRESULT) is held until the batch commits. So a
+reply still never goes out before its data is committed, but under load a hundred messages
+cost one commit instead of a hundred.
+
+A batch is first run together: no savepoint per unit, and the rows units COPY (meter values)
+written in one COPY per table at the end. If a unit fails, or that COPY does, the batch is
+rolled back and run again with a savepoint per unit and each unit's rows written at once, so
+a failure stays with its unit. Hence two rules for a unit: it may run twice, so anything it
+does besides database writes goes through `after_commit`; and rows it gives `copy_rows` may
+not be visible to its own later statements.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -25,6 +32,8 @@ T = TypeVar("T")
 # The batch connection while a unit of work runs, and what the unit does after the commit.
 _current_connection: ContextVar[AsyncConnection | None] = ContextVar("connection", default=None)
 _after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar("after", default=None)
+# While a batch runs together: the rows its units COPY, per COPY statement.
+_batch_copies: ContextVar[dict[str, list[tuple]] | None] = ContextVar("copies", default=None)
 
 
 @contextlib.asynccontextmanager
@@ -51,6 +60,18 @@ async def transaction(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnectio
             yield conn
 
 
+async def copy_rows(conn: AsyncConnection, statement: str, rows: Sequence[tuple]) -> None:
+    """`COPY ... FROM STDIN` of `rows` on `conn`; in a batch run together, with every other
+    unit's rows for the same statement, once, before the batch commits."""
+    pending = _batch_copies.get()
+    if pending is not None:
+        pending.setdefault(statement, []).extend(rows)
+        return
+    async with conn.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            await copy.write_row(row)
+
+
 def after_commit(action: Callable[[], None]) -> None:
     """Run `action` once the current unit of work is committed (at once outside of one)."""
     held = _after_commit.get()
@@ -64,12 +85,11 @@ class GroupCommitter:
     def __init__(self, pool: AsyncConnectionPool, *, workers: int = 2, max_batch: int = 200):
         self.pool = pool
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Callable[[], Awaitable[Any]], asyncio.Future]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._workers = [asyncio.create_task(self._work()) for _ in range(workers)]
         self.batches = 0
         self.units = 0
+        self.reruns = 0  # batches run again unit by unit after a failure
         self._closed = False
 
     async def run(self, unit: Callable[[], Awaitable[T]]) -> T:
@@ -101,23 +121,12 @@ class GroupCommitter:
                     if not future.done():
                         future.set_exception(e)
 
-    async def _run_batch(self, batch: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future]]):
-        outcomes: list[tuple[asyncio.Future, bool, Any, list[Callable[[], None]]]] = []
-        async with self.pool.connection() as conn:
-            async with conn.transaction():
-                for unit, future in batch:
-                    held: list[Callable[[], None]] = []
-                    conn_token = _current_connection.set(conn)
-                    held_token = _after_commit.set(held)
-                    try:
-                        async with conn.transaction():  # a savepoint: a failure stays local
-                            result = await unit()
-                        outcomes.append((future, True, result, held))
-                    except Exception as e:
-                        outcomes.append((future, False, e, []))
-                    finally:
-                        _after_commit.reset(held_token)
-                        _current_connection.reset(conn_token)
+    async def _run_batch(self, batch: list[_Queued]):
+        try:
+            outcomes = await self._run_together(batch)
+        except _UnitFailed:
+            self.reruns += 1
+            outcomes = await self._run_apart(batch)
         # Committed: release replies and results.
         self.batches += 1
         self.units += len(batch)
@@ -130,3 +139,61 @@ class GroupCommitter:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+    async def _run_together(self, batch: list[_Queued]):
+        """The batch in one transaction, no savepoints, one COPY per table; `_UnitFailed`
+        (with everything rolled back) if any part of it failed."""
+        outcomes: list[_Outcome] = []
+        copies: dict[str, list[tuple]] = {}
+        copies_token = _batch_copies.set(copies)
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                try:
+                    for unit, future in batch:
+                        held: list[Callable[[], None]] = []
+                        result = await _run_unit(unit, conn, held)
+                        outcomes.append((future, True, result, held))
+                    _batch_copies.set(None)
+                    for statement, rows in copies.items():
+                        await copy_rows(conn, statement, rows)
+                except Exception as e:
+                    raise _UnitFailed from e
+        finally:
+            _batch_copies.reset(copies_token)
+        return outcomes
+
+    async def _run_apart(self, batch: list[_Queued]):
+        """The batch in one transaction, each unit in a savepoint: a failure stays local."""
+        outcomes: list[_Outcome] = []
+        async with self.pool.connection() as conn, conn.transaction():
+            for unit, future in batch:
+                held: list[Callable[[], None]] = []
+                try:
+                    async with conn.transaction():
+                        result = await _run_unit(unit, conn, held)
+                    outcomes.append((future, True, result, held))
+                except Exception as e:
+                    outcomes.append((future, False, e, []))
+        return outcomes
+
+
+# A unit of work and the future its caller awaits.
+_Queued = tuple[Callable[[], Awaitable[Any]], asyncio.Future]
+# A unit's future, whether it succeeded, its result or exception, what it holds until commit.
+_Outcome = tuple[asyncio.Future, bool, Any, list[Callable[[], None]]]
+
+
+class _UnitFailed(Exception):
+    """A unit of a batch run together failed: run the batch again, each unit apart."""
+
+
+async def _run_unit(
+    unit: Callable[[], Awaitable[T]], conn: AsyncConnection, held: list[Callable[[], None]]
+) -> T:
+    conn_token = _current_connection.set(conn)
+    held_token = _after_commit.set(held)
+    try:
+        return await unit()
+    finally:
+        _after_commit.reset(held_token)
+        _current_connection.reset(conn_token)

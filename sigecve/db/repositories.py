@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from sigecve.db.group_commit import connection, transaction
+from sigecve.db.group_commit import connection, copy_rows, transaction
 from sigecve.db.keyset import KeysetOrder
 from sigecve.domain import (
     Alert,
@@ -204,14 +204,11 @@ class ChargePointRepository:
                      AND (cp.last_seen_at IS NULL OR cp.last_seen_at < seen.at)""",
                 (list(latest), list(latest.values()), list(latest)),
             )
-            async with (
-                conn.cursor() as cur,
-                cur.copy(
-                    "COPY connectivity_events (charge_point_id, at, event) FROM STDIN"
-                ) as copy,
-            ):
-                for charge_point_id, at in rows:
-                    await copy.write_row((charge_point_id, at, "heartbeat"))
+            await copy_rows(
+                conn,
+                "COPY connectivity_events (charge_point_id, at, event) FROM STDIN",
+                [(charge_point_id, at, "heartbeat") for charge_point_id, at in rows],
+            )
 
     async def list_summaries(
         self, *, filters: ChargePointFilter, order: KeysetOrder, after: Any, limit: int
@@ -618,6 +615,9 @@ class TransactionRepository:
                     [s.model_copy(update={"transaction_id": internal_id}) for s in samples],
                 )
             if event_type == "Ended":
+                # The subquery reads earlier events' readings: this event's own (which a group
+                # commit may write only at the batch's end) hold no energy register when wh is
+                # None, since wh is the newest of them.
                 await conn.execute(
                     """UPDATE transactions SET stopped_at = %(at)s, stop_reason = %(reason)s,
                            meter_stop_wh = COALESCE(%(wh)s::bigint,
@@ -669,28 +669,26 @@ class MeterValueRepository:
 
 
 async def _copy_meter_samples(conn: Any, charge_point_id: str, samples: Sequence[MeterSample]):
-    async with (
-        conn.cursor() as cur,
-        cur.copy(
-            """COPY meter_values (charge_point_id, connector_id, transaction_id, timestamp,
-                              measurand, value, unit, phase, context, location) FROM STDIN"""
-        ) as copy,
-    ):
-        for s in samples:
-            await copy.write_row(
-                (
-                    charge_point_id,
-                    s.connector_id,
-                    s.transaction_id,
-                    s.timestamp,
-                    s.measurand,
-                    s.value,
-                    s.unit,
-                    s.phase,
-                    s.context,
-                    s.location,
-                )
+    await copy_rows(
+        conn,
+        """COPY meter_values (charge_point_id, connector_id, transaction_id, timestamp,
+                          measurand, value, unit, phase, context, location) FROM STDIN""",
+        [
+            (
+                charge_point_id,
+                s.connector_id,
+                s.transaction_id,
+                s.timestamp,
+                s.measurand,
+                s.value,
+                s.unit,
+                s.phase,
+                s.context,
+                s.location,
             )
+            for s in samples
+        ],
+    )
 
 
 class MessageLogRepository:
@@ -703,16 +701,13 @@ class MessageLogRepository:
         """rows: (charge_point_id, direction, message_type, unique_id, action, frame, at)."""
         if not rows:
             return
-        async with (
-            connection(self.pool) as conn,
-            conn.cursor() as cur,
-            cur.copy(
+        async with connection(self.pool) as conn:
+            await copy_rows(
+                conn,
                 """COPY ocpp_messages (charge_point_id, direction, message_type, unique_id, action,
-                                   frame, at) FROM STDIN"""
-            ) as copy,
-        ):
-            for row in rows:
-                await copy.write_row(row)
+                                   frame, at) FROM STDIN""",
+                rows,
+            )
 
     async def purge_older_than(self, cutoff: datetime, batch: int = 10_000) -> int:
         """Delete frames logged before `cutoff`, in batches; the number deleted."""
