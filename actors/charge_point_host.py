@@ -107,14 +107,11 @@ class ChargePointHost:
             charge_point_id, password, protocol, gateway_id, connection_id
         )
 
-    async def deliver(self, frames: list[tuple[str, str, str]]) -> None:
+    async def deliver(self, frames: list[tuple[str, str, str | None]]) -> None:
         (await self._ready()).deliver(frames)
 
     async def poll(self, gateway_id: str, max_wait_s: float) -> list[OutboundItem]:
         return await (await self._ready()).poll(gateway_id, max_wait_s)
-
-    async def disconnect(self, charge_point_id: str, connection_id: str) -> None:
-        await (await self._ready()).disconnect(charge_point_id, connection_id)
 
     async def call(
         self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None

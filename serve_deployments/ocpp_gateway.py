@@ -2,8 +2,9 @@
 
 It terminates WebSockets and moves frames; all OCPP handling happens in the charge point's
 actor. Per host actor, frames in are sent in batches (whatever arrived while the previous
-batch was in flight) and frames out are collected by one long poll, so the cost of a Ray call
-is shared by every charge point the gateway serves instead of paid per frame.
+batch was in flight; a connection's closing travels among them, after its last frame) and
+frames out are collected by one long poll, so the cost of a Ray call is shared by every
+charge point the gateway serves instead of paid per frame.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class HostLink:
         self.gateway_id = gateway_id
         self.connections = connections
         self.members: set[str] = set()  # connection ids whose charge points this host holds
-        self._pending: list[tuple[str, str, str]] = []
+        self._pending: list[tuple[str, str, str | None]] = []
         self._wakeup = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self._send_loop()),
@@ -61,6 +62,12 @@ class HostLink:
 
     def send(self, connection_id: str, charge_point_id: str, frame: str) -> None:
         self._pending.append((connection_id, charge_point_id, frame))
+        self._wakeup.set()
+
+    def closed(self, connection_id: str, charge_point_id: str) -> None:
+        """The connection is gone: the host lets its session go once its frames are handled."""
+        self.members.discard(connection_id)
+        self._pending.append((connection_id, charge_point_id, None))
         self._wakeup.set()
 
     async def _send_loop(self) -> None:
@@ -193,10 +200,8 @@ def build_gateway_app(settings: Settings) -> FastAPI:
         finally:
             writer.cancel()
             connections.pop(connection_id, None)
-            link.members.discard(connection_id)
             pacing.forget(connection_id)
-            with contextlib.suppress(Exception):
-                await link.host.disconnect.remote(charge_point_id, connection_id)
+            link.closed(connection_id, charge_point_id)
 
     return app
 

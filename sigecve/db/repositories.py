@@ -125,32 +125,29 @@ class ChargePointRepository:
             return cur.rowcount == 1
 
     async def mark_connected(self, charge_point_id: str, protocol: str, connection_id: str) -> None:
-        async with transaction(self.pool) as conn:
+        # One statement (its own transaction): one round trip, and one row locked.
+        async with connection(self.pool) as conn:
             await conn.execute(
-                """UPDATE charge_points SET connected = true, ocpp_protocol = %s,
-                          connection_id = %s, last_connected_at = now(), last_seen_at = now()
-                   WHERE id = %s""",
+                """WITH connected AS (
+                       UPDATE charge_points SET connected = true, ocpp_protocol = %s,
+                              connection_id = %s, last_connected_at = now(), last_seen_at = now()
+                       WHERE id = %s RETURNING id)
+                   INSERT INTO connectivity_events (charge_point_id, event)
+                   SELECT id, 'connect' FROM connected""",
                 (protocol, connection_id, charge_point_id),
-            )
-            await conn.execute(
-                "INSERT INTO connectivity_events (charge_point_id, event) VALUES (%s, 'connect')",
-                (charge_point_id,),
             )
 
     async def mark_disconnected(self, charge_point_id: str, connection_id: str) -> bool:
         """Mark the charge point offline unless a newer connection has replaced this one."""
-        async with transaction(self.pool) as conn:
+        async with connection(self.pool) as conn:
             cur = await conn.execute(
-                """UPDATE charge_points SET connected = false, last_disconnected_at = now()
-                   WHERE id = %s AND connection_id = %s""",
+                """WITH disconnected AS (
+                       UPDATE charge_points SET connected = false, last_disconnected_at = now()
+                       WHERE id = %s AND connection_id = %s RETURNING id)
+                   INSERT INTO connectivity_events (charge_point_id, event)
+                   SELECT id, 'disconnect' FROM disconnected""",
                 (charge_point_id, connection_id),
             )
-            if cur.rowcount:
-                await conn.execute(
-                    """INSERT INTO connectivity_events (charge_point_id, event)
-                       VALUES (%s, 'disconnect')""",
-                    (charge_point_id,),
-                )
             return cur.rowcount == 1
 
     async def mark_all_disconnected(self) -> None:

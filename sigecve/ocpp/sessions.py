@@ -169,9 +169,13 @@ class ChargePointSessions:
         await self.repos.charge_points.mark_connected(charge_point_id, protocol, connection_id)
         return ConnectResult(True, decision.reason)
 
-    def deliver(self, frames: list[tuple[str, str, str]]) -> None:
-        """(connection id, charge point id, frame) triples, in the order they arrived."""
+    def deliver(self, frames: list[tuple[str, str, str | None]]) -> None:
+        """(connection id, charge point id, frame) triples, in the order they arrived; a frame
+        of None: that connection has closed."""
         for connection_id, charge_point_id, frame in frames:
+            if frame is None:
+                self._in_background(self.disconnect(charge_point_id, connection_id))
+                continue
             hosted = self._hosted.get(charge_point_id)
             if hosted is None or hosted.mailbox.connection_id != connection_id:
                 continue  # from a connection that has been closed or replaced
@@ -237,7 +241,12 @@ class ChargePointSessions:
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", exc_info=task.exception())
 
     def _queue(self, gateway_id: str) -> asyncio.Queue[OutboundItem]:
         queue = self._outbound.get(gateway_id)

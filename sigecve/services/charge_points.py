@@ -72,8 +72,13 @@ async def admit_charge_point(
     repos: Repositories, charge_point_id: str, password: str | None, *, auto_register: bool
 ) -> AdmissionDecision:
     row = await repos.charge_points.get_row(charge_point_id)
-    # scrypt is slow on purpose: keep it off the event loop that serves the other chargers.
-    decision = await asyncio.to_thread(decide_admission, row, password, auto_register=auto_register)
+    if password is not None and row is not None and row.get("password_hash") is not None:
+        # scrypt is slow on purpose: keep it off the event loop that serves the other chargers.
+        decision = await asyncio.to_thread(
+            decide_admission, row, password, auto_register=auto_register
+        )
+    else:
+        decision = decide_admission(row, password, auto_register=auto_register)
     if decision.register:
         password_hash = await asyncio.to_thread(hash_password, password) if password else None
         await repos.charge_points.insert(charge_point_id, password_hash, None)
