@@ -5,11 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from serve_deployments.ocpp_gateway import choose_protocol
+from sigecve import security
 from sigecve.domain import IdTag, IdTagStatus
 from sigecve.ocpp.message_log import describe_frame
 from sigecve.ocpp.meter_values import samples_from_meter_values
 from sigecve.placement import host_index
 from sigecve.security import (
+    VerifiedPasswords,
     hash_api_token,
     hash_password,
     parse_basic_auth,
@@ -70,6 +72,34 @@ def test_admission_checks_the_password():
     assert not decide_admission(row, "wrong-password", auto_register=False).accepted
     assert not decide_admission(row, None, auto_register=False).accepted
     assert decide_admission({"password_hash": None}, None, auto_register=False).accepted
+
+
+def test_a_verified_password_is_checked_again_without_scrypt_until_the_stored_hash_changes(
+    monkeypatch,
+):
+    key = "0123456789abcdef-ocpp-key"
+    stored = hash_password(key)
+    scrypt_checks = []
+    real_verify = security.verify_password
+
+    def counting_verify(password: str, stored_hash: str) -> bool:
+        scrypt_checks.append(password)
+        return real_verify(password, stored_hash)
+
+    monkeypatch.setattr(security, "verify_password", counting_verify)
+    verified = VerifiedPasswords()
+    assert not verified.verify("CP-1", "wrong-key", stored)  # a failure is not remembered
+    assert not verified.known("CP-1", stored)
+    assert verified.verify("CP-1", key, stored)
+    assert verified.known("CP-1", stored) and not verified.known("CP-2", stored)
+    assert len(scrypt_checks) == 2
+    assert verified.verify("CP-1", key, stored)  # a reconnect
+    assert not verified.verify("CP-1", "wrong-key", stored)
+    assert len(scrypt_checks) == 2
+    new_stored = hash_password("a-new-key-for-this-charger")
+    assert not verified.verify("CP-1", key, new_stored)  # the password was changed
+    assert verified.verify("CP-1", "a-new-key-for-this-charger", new_stored)
+    assert len(scrypt_checks) == 4
 
 
 def test_authorization_status():

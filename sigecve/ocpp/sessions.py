@@ -23,6 +23,7 @@ from sigecve.domain import CommandResult
 from sigecve.ocpp import v16, v201
 from sigecve.ocpp.message_log import MessageLogWriter
 from sigecve.ocpp.session_base import CallErrorReply
+from sigecve.security import VerifiedPasswords
 from sigecve.services.charge_points import admit_charge_point
 from sigecve.services.errors import NotConnected
 
@@ -94,6 +95,7 @@ class ChargePointSessions:
         self._power_observer = power_observer
         self._background: set[asyncio.Task] = set()
         self.auto_register = auto_register
+        self.verified_passwords = VerifiedPasswords()
         self.heartbeat_interval_s = heartbeat_interval_s
         self.command_timeout_s = command_timeout_s
         self.message_log = MessageLogWriter(repos.message_log)
@@ -137,7 +139,11 @@ class ChargePointSessions:
         if protocol not in SUPPORTED_PROTOCOLS:
             return ConnectResult(False, f"unsupported protocol {protocol!r}")
         decision = await admit_charge_point(
-            self.repos, charge_point_id, password, auto_register=self.auto_register
+            self.repos,
+            charge_point_id,
+            password,
+            auto_register=self.auto_register,
+            verified=self.verified_passwords,
         )
         if not decision.accepted:
             log.info("refused %s: %s", charge_point_id, decision.reason)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from sigecve.db.repositories import ChargePointFilter, ChargePointRepository, Repositories
 from sigecve.domain import ChargePoint, ChargePointSummary, ChargePointUpdate, Flag
-from sigecve.security import hash_password, verify_password
+from sigecve.security import VerifiedPasswords, hash_password, verify_password
 from sigecve.services.errors import Conflict, InvalidInput, NotFound
 from sigecve.services.pagination import paginate
 
@@ -49,9 +51,14 @@ class AdmissionDecision:
 
 
 def decide_admission(
-    registered: dict[str, Any] | None, password: str | None, *, auto_register: bool
+    registered: dict[str, Any] | None,
+    password: str | None,
+    *,
+    auto_register: bool,
+    password_matches: Callable[[str, str], bool] = verify_password,
 ) -> AdmissionDecision:
-    """Whether a charger presenting `password` may connect (pure: no I/O)."""
+    """Whether a charger presenting `password` may connect (no I/O; `password_matches(password,
+    stored hash)` is scrypt unless given a memory of verified passwords)."""
     if registered is None:
         if auto_register:
             return AdmissionDecision(True, "auto-registered", register=True)
@@ -63,22 +70,33 @@ def decide_admission(
         return AdmissionDecision(True, "registered without a password")
     if password is None:
         return AdmissionDecision(False, "password required")
-    if not verify_password(password, stored):
+    if not password_matches(password, stored):
         return AdmissionDecision(False, "wrong password")
     return AdmissionDecision(True, "password verified")
 
 
 async def admit_charge_point(
-    repos: Repositories, charge_point_id: str, password: str | None, *, auto_register: bool
+    repos: Repositories,
+    charge_point_id: str,
+    password: str | None,
+    *,
+    auto_register: bool,
+    verified: VerifiedPasswords,
 ) -> AdmissionDecision:
     row = await repos.charge_points.get_row(charge_point_id)
-    if password is not None and row is not None and row.get("password_hash") is not None:
+    stored = row.get("password_hash") if row is not None else None
+    decide = functools.partial(
+        decide_admission,
+        row,
+        password,
+        auto_register=auto_register,
+        password_matches=functools.partial(verified.verify, charge_point_id),
+    )
+    if password is not None and stored is not None and not verified.known(charge_point_id, stored):
         # scrypt is slow on purpose: keep it off the event loop that serves the other chargers.
-        decision = await asyncio.to_thread(
-            decide_admission, row, password, auto_register=auto_register
-        )
+        decision = await asyncio.to_thread(decide)
     else:
-        decision = decide_admission(row, password, auto_register=auto_register)
+        decision = decide()
     if decision.register:
         password_hash = await asyncio.to_thread(hash_password, password) if password else None
         await repos.charge_points.insert(charge_point_id, password_hash, None)
