@@ -65,7 +65,8 @@ class HostLink:
         self._wakeup.set()
 
     def closed(self, connection_id: str, charge_point_id: str) -> None:
-        """The connection is gone: the host lets its session go once its frames are handled."""
+        """The connection is gone: the host ends its session, told after the connection's last
+        frames (any it has not handled by then got no reply, so the charger sends them again)."""
         self.members.discard(connection_id)
         self._pending.append((connection_id, charge_point_id, None))
         self._wakeup.set()
