@@ -42,7 +42,7 @@ def verify_password(password: str, stored: str) -> bool:
 class VerifiedPasswords:
     """Charge point passwords this process has verified with scrypt, kept as a keyed BLAKE2b
     digest (the key is random and never leaves the process), so that a charger reconnecting
-    with the same password is checked in microseconds instead of scrypt's ~40 ms of CPU: a
+    with the same password is checked in microseconds instead of scrypt's 30-40 ms of CPU: a
     fleet reconnecting at once would otherwise cost minutes of CPU. An entry holds only for
     the stored hash it was verified against: a changed password is verified with scrypt again.
     The passwords OCPP's security profiles prescribe are 16-40 random characters, which no

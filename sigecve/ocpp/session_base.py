@@ -35,8 +35,8 @@ from sigecve.services.errors import CommandTimeout, InvalidInput
 log = logging.getLogger(__name__)
 
 # The `ocpp` package validates each payload in a thread by default: under the GIL that runs
-# no faster, and the hand-off to and from the thread costs more than validating a small
-# payload (a host actor under load spent more time handing off than validating).
+# no faster, and a host actor under load spent about as much time handing payloads to the
+# thread and back as validating them.
 ocpp.messages.ASYNC_VALIDATION = False
 
 
