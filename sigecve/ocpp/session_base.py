@@ -18,7 +18,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import ocpp.messages
 import psycopg
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, MessageType, validate_payload
@@ -33,11 +32,6 @@ from sigecve.ocpp.timestamps import format_timestamp, utc_now
 from sigecve.services.errors import CommandTimeout, InvalidInput
 
 log = logging.getLogger(__name__)
-
-# The `ocpp` package validates each payload in a thread by default: under the GIL that runs
-# no faster, and a host actor under load spent about as much time handing payloads to the
-# thread and back as validating them.
-ocpp.messages.ASYNC_VALIDATION = False
 
 
 class CallErrorReply(Exception):

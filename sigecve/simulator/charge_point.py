@@ -12,6 +12,7 @@ from math import inf
 
 import websockets
 from ocpp.charge_point import snake_to_camel_case
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as OcppChargePoint
 from ocpp.v16 import call, call_result
@@ -90,6 +91,8 @@ class SimulationCounters:
     errors: int = 0  # connections that failed to open or to boot
     drops: int = 0  # connections lost after boot, not closed by the simulator
     call_errors: int = 0  # calls answered with a CALLERROR or not at all
+    # The same, per "Action: CALLERROR code" or "Action: exception" (a timeout, a closing).
+    call_error_kinds: dict[str, int] = field(default_factory=dict, repr=False)
     reconnects: int = 0
     messages: int = 0
     last_error: str | None = field(default=None, repr=False)
@@ -100,6 +103,11 @@ class SimulationCounters:
 
     def round_trip(self, action: str, seconds: float) -> None:
         self.round_trips.setdefault(action, LatencyHistogram()).record(seconds)
+
+    def call_error(self, action: str, kind: str) -> None:
+        self.call_errors += 1
+        key = f"{action}: {kind}"
+        self.call_error_kinds[key] = self.call_error_kinds.get(key, 0) + 1
 
 
 class SimulatedCharger:
@@ -199,17 +207,19 @@ class SimulatedCharger:
         self.limits_w[connector] = 1000 * profile_limit_kw(snake_to_camel_case(payload_snake_case))
 
     async def send(self, payload):
+        """The call's reply; None if the CSMS answered with a CALLERROR."""
         self.counters.messages += 1
+        action = type(payload).__name__
         started = time.perf_counter()
         try:
-            reply = await self.call(payload)
-        except Exception:
-            self.counters.call_errors += 1
+            reply = await self.call(payload, suppress=False)
+        except OCPPError as e:
+            self.counters.call_error(action, f"{e.code}: {e.description}"[:120])
+            return None
+        except Exception as e:
+            self.counters.call_error(action, type(e).__name__)
             raise
-        if reply is None:  # a CALLERROR (the `ocpp` library suppresses it)
-            self.counters.call_errors += 1
-        else:
-            self.counters.round_trip(type(payload).__name__, time.perf_counter() - started)
+        self.counters.round_trip(action, time.perf_counter() - started)
         return reply
 
     async def heartbeat_loop(self, interval_s: float) -> None:

@@ -175,6 +175,7 @@ def fleet_report(
         "reconnects": counters.reconnects,
         "messages_per_s": round(counters.messages / max(duration_s, 1e-9), 1),
         "last_error": counters.last_error,
+        "call_error_kinds": dict(sorted(counters.call_error_kinds.items())),
         "connect": counters.connect_s.summary_ms(),
         "round_trip": {a: h.summary_ms() for a, h in sorted(counters.round_trips.items())},
     }
