@@ -14,7 +14,12 @@ from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
 from sigecve.domain import CommandResult
 from sigecve.gc_tuning import tune_for_many_connections
-from sigecve.ocpp.sessions import ChargePointSessions, ConnectResult, OutboundItem
+from sigecve.ocpp.sessions import (
+    ChargePointSessions,
+    ConnectRequest,
+    ConnectResult,
+    OutboundItem,
+)
 from sigecve.placement import RAY_NAMESPACE, host_actor_name
 from sigecve.settings import Settings
 
@@ -94,18 +99,8 @@ class ChargePointHost:
         assert self._sessions is not None
         return self._sessions
 
-    async def connect(
-        self,
-        charge_point_id: str,
-        password: str | None,
-        protocol: str,
-        gateway_id: str,
-        connection_id: str,
-    ) -> ConnectResult:
-        sessions = await self._ready()
-        return await sessions.connect(
-            charge_point_id, password, protocol, gateway_id, connection_id
-        )
+    async def connect(self, gateway_id: str, requests: list[ConnectRequest]) -> list[ConnectResult]:
+        return await (await self._ready()).connect(gateway_id, requests)
 
     async def deliver(self, frames: list[tuple[str, str, str | None]]) -> None:
         (await self._ready()).deliver(frames)

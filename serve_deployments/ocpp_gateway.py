@@ -1,10 +1,10 @@
 """The OCPP-J WebSocket gateway: `ws://H:P/ocpp/{charge_point_id}`.
 
 It terminates WebSockets and moves frames; all OCPP handling happens in the charge point's
-actor. Per host actor, frames in are sent in batches (whatever arrived while the previous
-batch was in flight; a connection's closing travels among them, after its last frame) and
-frames out are collected by one long poll, so the cost of a Ray call is shared by every
-charge point the gateway serves instead of paid per frame.
+actor. Per host actor, connects and frames in are sent in batches (whatever arrived while the
+previous batch was in flight; a connection's closing travels among the frames, after its last
+one) and frames out are collected by one long poll, so the cost of a Ray call is shared by
+every charge point the gateway serves instead of paid per connect or frame.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ray.exceptions import RayActorError
 from actors.directory import HostDirectory
 from sigecve.gc_tuning import tune_for_many_connections
 from sigecve.ocpp.framing import UNKNOWN_MESSAGE_ID, call_error_frame, oversize_frame_error
-from sigecve.ocpp.sessions import SUPPORTED_PROTOCOLS
+from sigecve.ocpp.sessions import SUPPORTED_PROTOCOLS, ConnectRequest, ConnectResult
 from sigecve.rate_limit import TokenBuckets
 from sigecve.security import parse_basic_auth
 from sigecve.settings import Settings
@@ -55,10 +55,32 @@ class HostLink:
         self.members: set[str] = set()  # connection ids whose charge points this host holds
         self._pending: list[tuple[str, str, str | None]] = []
         self._wakeup = asyncio.Event()
+        self._connecting: list[tuple[ConnectRequest, asyncio.Future[ConnectResult]]] = []
+        self._connect_wakeup = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self._send_loop()),
             asyncio.create_task(self._poll_loop()),
+            asyncio.create_task(self._connect_loop()),
         ]
+
+    async def connect(self, request: ConnectRequest) -> ConnectResult:
+        """The host's admission of a connecting charger (its session started if admitted)."""
+        result: asyncio.Future[ConnectResult] = asyncio.get_running_loop().create_future()
+        self._connecting.append((request, result))
+        self._connect_wakeup.set()
+        try:
+            return await result
+        except asyncio.CancelledError:
+            # The charger gave up after the host admitted it: end the session begun for it
+            # (if it gave up before, `_connect_loop` does, when the answer comes).
+            if (
+                result.done()
+                and not result.cancelled()
+                and result.exception() is None
+                and result.result().accepted
+            ):
+                self.closed(request.connection_id, request.charge_point_id)
+            raise
 
     def send(self, connection_id: str, charge_point_id: str, frame: str) -> None:
         self._pending.append((connection_id, charge_point_id, frame))
@@ -82,6 +104,30 @@ class HostLink:
                 self._host_restarted()
             except Exception:
                 log.exception("could not deliver %d frames to a host actor", len(batch))
+
+    async def _connect_loop(self) -> None:
+        while True:
+            await self._connect_wakeup.wait()
+            self._connect_wakeup.clear()
+            # Those whose chargers gave up waiting are not sent.
+            batch = [(r, waiting) for r, waiting in self._connecting if not waiting.done()]
+            self._connecting = []
+            if not batch:
+                continue
+            try:
+                results = await self.host.connect.remote(
+                    self.gateway_id, [request for request, _ in batch]
+                )
+            except Exception as e:  # the host actor died, or the database failed it
+                for _, waiting in batch:
+                    if not waiting.done():
+                        waiting.set_exception(e)
+                continue
+            for (request, waiting), result in zip(batch, results, strict=True):
+                if not waiting.done():
+                    waiting.set_result(result)
+                elif result.accepted:  # its charger gave up meanwhile: end the session begun
+                    self.closed(request.connection_id, request.charge_point_id)
 
     async def _poll_loop(self) -> None:
         while True:
@@ -152,8 +198,8 @@ def build_gateway_app(settings: Settings) -> FastAPI:
         connections[connection_id] = outbox
         pending_connects += 1
         try:
-            result = await link.host.connect.remote(
-                charge_point_id, password, protocol, gateway_id, connection_id
+            result = await link.connect(
+                ConnectRequest(charge_point_id, password, protocol, connection_id)
             )
         except BaseException:
             connections.pop(connection_id, None)

@@ -9,18 +9,19 @@ from __future__ import annotations
 import asyncio
 import json
 
+import psycopg
 import pytest
 from ocpp.routing import create_route_map
 
-from sigecve.db.repositories import Repositories, TransactionFilter
+from sigecve.db.repositories import ChargePointArrival, Repositories, TransactionFilter
 from sigecve.domain import IdTag, IdTagStatus
 from sigecve.ocpp import v16, v201
-from sigecve.ocpp.sessions import ChargePointSessions
+from sigecve.ocpp.sessions import ChargePointSessions, ConnectRequest, ConnectResult
 from sigecve.ocpp.timestamps import parse_timestamp
 from sigecve.security import hash_password
 from sigecve.services.errors import CommandTimeout, InvalidInput, NotConnected
 from sigecve.services.transactions import list_transactions
-from tests.conftest import unique_id
+from tests.conftest import eventually, unique_id
 
 GATEWAY = "gateway-test"
 
@@ -61,10 +62,21 @@ async def sessions(repos: Repositories):
     await s.close()
 
 
+async def connect_one(
+    sessions: ChargePointSessions, cp_id: str, password: str | None, connection_id: str
+) -> ConnectResult:
+    [result] = await sessions.connect(
+        GATEWAY, [ConnectRequest(cp_id, password, "ocpp1.6", connection_id)]
+    )
+    return result
+
+
 async def connect(sessions, repos, cp_id=None, password="a-good-password", protocol="ocpp1.6"):
     cp_id = cp_id or unique_id("CP")
     await repos.charge_points.insert(cp_id, hash_password(password), "site-1")
-    result = await sessions.connect(cp_id, password, protocol, GATEWAY, f"conn-{cp_id}")
+    [result] = await sessions.connect(
+        GATEWAY, [ConnectRequest(cp_id, password, protocol, f"conn-{cp_id}")]
+    )
     assert result.accepted, result
     return Charger(sessions, cp_id, f"conn-{cp_id}")
 
@@ -188,11 +200,11 @@ async def test_a_start_with_an_unknown_tag_gets_a_transaction_id_and_invalid(ses
 
 
 async def test_unknown_charge_points_and_wrong_passwords_are_refused(sessions, repos):
-    result = await sessions.connect(unique_id("NEW"), "whatever-pass", "ocpp1.6", GATEWAY, "c1")
+    result = await connect_one(sessions, unique_id("NEW"), "whatever-pass", "c1")
     assert not result.accepted and "unknown" in result.reason
     cp_id = unique_id("CP")
     await repos.charge_points.insert(cp_id, hash_password("the-real-one"), None)
-    result = await sessions.connect(cp_id, "not-the-real-one", "ocpp1.6", GATEWAY, "c2")
+    result = await connect_one(sessions, cp_id, "not-the-real-one", "c2")
     assert not result.accepted and "password" in result.reason
 
 
@@ -200,7 +212,7 @@ async def test_auto_register_admits_and_registers_unknown_charge_points(repos):
     s = ChargePointSessions(repos, auto_register=True, heartbeat_interval_s=60, command_timeout_s=5)
     s.start()
     cp_id = unique_id("AUTO")
-    result = await s.connect(cp_id, "its-own-password", "ocpp1.6", GATEWAY, "c1")
+    result = await connect_one(s, cp_id, "its-own-password", "c1")
     assert result.accepted
     row = await repos.charge_points.get_row(cp_id)
     assert row is not None and row["password_hash"] != "its-own-password"
@@ -209,7 +221,7 @@ async def test_auto_register_admits_and_registers_unknown_charge_points(repos):
 
 async def test_a_new_connection_replaces_the_old_one(sessions, repos):
     cp = await connect(sessions, repos)
-    second = await sessions.connect(cp.cp_id, "a-good-password", "ocpp1.6", GATEWAY, "conn-new")
+    second = await connect_one(sessions, cp.cp_id, "a-good-password", "conn-new")
     assert second.accepted
     assert await sessions.poll(GATEWAY, 5) == [(cp.connection_id, None)]  # close the old one
     sessions.deliver([(cp.connection_id, cp.cp_id, '[2,"stale","Heartbeat",{}]')])
@@ -218,6 +230,91 @@ async def test_a_new_connection_replaces_the_old_one(sessions, repos):
     await sessions.disconnect(cp.cp_id, cp.connection_id)  # the old socket closing late
     assert sessions.is_connected(cp.cp_id)
     assert (await repos.charge_points.get(cp.cp_id)).connected
+
+
+async def test_connects_come_in_batches_answered_in_order(sessions, repos):
+    """A gateway sends the connects that arrived together in one call; each gets its own
+    answer, and the same charger twice in a batch keeps the later connection."""
+    twice, wrong = unique_id("TWICE"), unique_id("WRONG")
+    for cp_id in (twice, wrong):
+        await repos.charge_points.insert(cp_id, hash_password("a-good-password"), None)
+    results = await sessions.connect(
+        GATEWAY,
+        [
+            ConnectRequest(twice, "a-good-password", "ocpp1.6", "first"),
+            ConnectRequest(wrong, "not-its-password", "ocpp1.6", "w"),
+            ConnectRequest(unique_id("UNKNOWN"), None, "ocpp2.0.1", "u"),
+            ConnectRequest(twice, "a-good-password", "ocpp9", "v9"),
+            ConnectRequest(twice, "a-good-password", "ocpp2.0.1", "second"),
+        ],
+    )
+    assert [r.accepted for r in results] == [True, False, False, False, True]
+    assert [r.reason for r in results[1:4]] == [
+        "wrong password",
+        "unknown charge point",
+        "unsupported protocol 'ocpp9'",
+    ]
+    assert await sessions.poll(GATEWAY, 5) == [("first", None)]  # replaced within the batch
+    row = await repos.charge_points.get_row(twice)
+    assert row["connected"] and row["connection_id"] == "second"
+    assert row["ocpp_protocol"] == "ocpp2.0.1"
+    assert not (await repos.charge_points.get_row(wrong))["connected"]
+    async with repos.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT event FROM connectivity_events WHERE charge_point_id = %s", (twice,)
+        )
+        assert [r["event"] for r in await cur.fetchall()] == ["connect"]
+    new = Charger(sessions, twice, "second")
+    reply = await new.call("Heartbeat", {})
+    assert "currentTime" in reply
+
+
+async def test_marking_chargers_connected_gets_through_a_deadlock(repos, database_url):
+    """A batch of connects is marked in one statement; when a transaction holding one of its
+    rows waits for another of them, PostgreSQL fails one side, and the batch is marked one
+    charge point at a time instead of failing its connects."""
+    # `taken` first in the batch, in the table and by id, so whatever the plan it is locked
+    # first.
+    taken, held = unique_id("DEADLOCK-1"), unique_id("DEADLOCK-2")
+    for cp_id in (taken, held):
+        await repos.charge_points.insert(cp_id, None, None)
+    arrivals = [
+        ChargePointArrival(taken, "ocpp1.6", "t1"),
+        ChargePointArrival(held, "ocpp1.6", "h1"),
+    ]
+    async with (
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as other,
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watch,
+    ):
+        # The first to wait past its deadlock_timeout finds the cycle and fails: make sure
+        # that is the batch (1 s, and watched closely), not this transaction.
+        await other.execute("SET deadlock_timeout = '20s'")
+        async with other.transaction():
+            await other.execute("SELECT 1 FROM charge_points WHERE id = %s FOR UPDATE", (held,))
+            marking = asyncio.create_task(repos.charge_points.mark_connected(arrivals))
+
+            async def marking_waits_holding_taken() -> bool:
+                # It has locked `taken` and waits for `held`: `taken` cannot be locked now.
+                try:
+                    await watch.execute(
+                        "SELECT 1 FROM charge_points WHERE id = %s FOR UPDATE NOWAIT", (taken,)
+                    )
+                except psycopg.errors.LockNotAvailable:
+                    return True
+                return False
+
+            await eventually(
+                marking_waits_holding_taken, within=30, interval=0.01, message="not waiting"
+            )
+            # Waiting for `taken` closes the cycle: PostgreSQL fails the batch's statement,
+            # and this one gets the row.
+            await other.execute(
+                "UPDATE charge_points SET last_seen_at = now() WHERE id = %s", (taken,)
+            )
+        await marking
+    for cp_id, connection_id in ((held, "h1"), (taken, "t1")):
+        row = await repos.charge_points.get_row(cp_id)
+        assert row["connected"] and row["connection_id"] == connection_id
 
 
 async def test_commands_reach_the_charger_and_report_its_reply(sessions, repos):

@@ -192,7 +192,7 @@ async def test_chargers_past_the_gateways_pending_connects_are_told_to_come_back
                 async def admission_waiting():
                     cur = await watch.execute(
                         """SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-                             AND query LIKE '%UPDATE charge_points SET connected = true%'"""
+                             AND query LIKE '%SET connected = true%'"""
                     )
                     return (await cur.fetchone())[0] == 1
 

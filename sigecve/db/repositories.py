@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, NamedTuple
 
+import psycopg.errors
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -35,6 +36,14 @@ from sigecve.domain import (
 )
 
 Row = dict[str, Any]
+
+
+class ChargePointArrival(NamedTuple):
+    """A charge point's new connection, as recorded when it is admitted."""
+
+    charge_point_id: str
+    protocol: str
+    connection_id: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,14 @@ class ChargePointRepository:
             )
             return await cur.fetchone()
 
+    async def get_rows(self, charge_point_ids: Iterable[str]) -> dict[str, Row]:
+        """The registered ones among `charge_point_ids`, by id (one query)."""
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                "SELECT * FROM charge_points WHERE id = ANY(%s)", (list(charge_point_ids),)
+            )
+            return {row["id"]: row for row in await cur.fetchall()}
+
     async def insert(
         self, charge_point_id: str, password_hash: str | None, site_id: str | None
     ) -> bool:
@@ -124,17 +141,34 @@ class ChargePointRepository:
             )
             return cur.rowcount == 1
 
-    async def mark_connected(self, charge_point_id: str, protocol: str, connection_id: str) -> None:
-        # One statement (its own transaction): one round trip, and one row locked.
+    async def mark_connected(self, arrivals: Sequence[ChargePointArrival]) -> None:
+        """Charge points connected (one per id: the caller keeps the latest connection), in
+        one statement, its own transaction. It waits for the rows it updates; a group commit
+        holding one of them for the old session of a charger that has just reconnected can
+        make that a deadlock, which PostgreSQL breaks by failing one side: then each charge
+        point is marked in a statement of its own (one row locked, no deadlock possible)."""
+        if not arrivals:
+            return
+        arrivals = sorted(arrivals)  # by id: batches sharing rows tend to lock them in order
+        try:
+            await self._mark_connected(arrivals)
+        except psycopg.errors.DeadlockDetected:
+            for arrival in arrivals:
+                await self._mark_connected([arrival])
+
+    async def _mark_connected(self, arrivals: Sequence[ChargePointArrival]) -> None:
         async with connection(self.pool) as conn:
             await conn.execute(
                 """WITH connected AS (
-                       UPDATE charge_points SET connected = true, ocpp_protocol = %s,
-                              connection_id = %s, last_connected_at = now(), last_seen_at = now()
-                       WHERE id = %s RETURNING id)
+                       UPDATE charge_points AS cp SET connected = true,
+                              ocpp_protocol = a.protocol, connection_id = a.connection_id,
+                              last_connected_at = now(), last_seen_at = now()
+                       FROM unnest(%s::text[], %s::text[], %s::text[])
+                            AS a(id, protocol, connection_id)
+                       WHERE cp.id = a.id RETURNING cp.id)
                    INSERT INTO connectivity_events (charge_point_id, event)
                    SELECT id, 'connect' FROM connected""",
-                (protocol, connection_id, charge_point_id),
+                [list(column) for column in zip(*arrivals, strict=True)],
             )
 
     async def mark_disconnected(self, charge_point_id: str, connection_id: str) -> bool:

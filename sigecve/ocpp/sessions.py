@@ -11,20 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sigecve.db.group_commit import GroupCommitter, after_commit
-from sigecve.db.repositories import Repositories
+from sigecve.db.repositories import ChargePointArrival, Repositories
 from sigecve.db.write_behind import WriteBehind
 from sigecve.domain import CommandResult
 from sigecve.ocpp import v16, v201
 from sigecve.ocpp.message_log import MessageLogWriter
 from sigecve.ocpp.session_base import CallErrorReply
 from sigecve.security import VerifiedPasswords
-from sigecve.services.charge_points import admit_charge_point
+from sigecve.services.charge_points import admit_charge_points
 from sigecve.services.errors import NotConnected
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,16 @@ class HostedChargePoint:
     session: Any
     protocol: str
     task: asyncio.Task = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """A charger's WebSocket waiting, in a gateway, to be admitted."""
+
+    charge_point_id: str
+    password: str | None
+    protocol: str
+    connection_id: str
 
 
 @dataclass(frozen=True)
@@ -128,35 +138,60 @@ class ChargePointSessions:
         return charge_point_id in self._hosted
 
     async def connect(
-        self,
-        charge_point_id: str,
-        password: str | None,
-        protocol: str,
-        gateway_id: str,
-        connection_id: str,
-    ) -> ConnectResult:
+        self, gateway_id: str, requests: Sequence[ConnectRequest]
+    ) -> list[ConnectResult]:
+        """Admit the chargers connecting through `gateway_id` (one result per request, in
+        order) and start a session for each one admitted; a request for a charge point that
+        is already here, connected or earlier in `requests`, replaces that connection."""
         assert self.commits is not None, "start() the sessions first"
-        if protocol not in SUPPORTED_PROTOCOLS:
-            return ConnectResult(False, f"unsupported protocol {protocol!r}")
-        decision = await admit_charge_point(
-            self.repos,
-            charge_point_id,
-            password,
-            auto_register=self.auto_register,
-            verified=self.verified_passwords,
+        supported = [r for r in requests if r.protocol in SUPPORTED_PROTOCOLS]
+        decisions = iter(
+            await admit_charge_points(
+                self.repos,
+                [(r.charge_point_id, r.password) for r in supported],
+                auto_register=self.auto_register,
+                verified=self.verified_passwords,
+            )
         )
-        if not decision.accepted:
-            log.info("refused %s: %s", charge_point_id, decision.reason)
-            return ConnectResult(False, decision.reason)
+        results: list[ConnectResult] = []
+        arrivals: dict[str, ChargePointArrival] = {}
+        for request in requests:
+            if request.protocol not in SUPPORTED_PROTOCOLS:
+                results.append(ConnectResult(False, f"unsupported protocol {request.protocol!r}"))
+                continue
+            decision = next(decisions)
+            if not decision.accepted:
+                log.info("refused %s: %s", request.charge_point_id, decision.reason)
+                results.append(ConnectResult(False, decision.reason))
+                continue
+            await self._host(gateway_id, request)
+            arrivals[request.charge_point_id] = ChargePointArrival(
+                request.charge_point_id, request.protocol, request.connection_id
+            )
+            results.append(ConnectResult(True, decision.reason))
+        # Not a group commit: a connect and the disconnect of the connection it replaces touch
+        # the same row outside the charger's mailbox order, and in two batches they could
+        # deadlock each other.
+        try:
+            await self.repos.charge_points.mark_connected(list(arrivals.values()))
+        except Exception:
+            # Their connects fail: the sessions started for them go too.
+            for arrival in arrivals.values():
+                await self._drop_connection(arrival.charge_point_id, arrival.connection_id)
+            raise
+        return results
+
+    async def _host(self, gateway_id: str, request: ConnectRequest) -> None:
+        """Start the admitted charger's session, replacing the one it had here, if any."""
+        charge_point_id = request.charge_point_id
         previous = self._hosted.get(charge_point_id)
         if previous is not None:
-            # A second connection with the same identity replaces the first.
             self._queue(previous.mailbox.gateway_id).put_nowait(
                 (previous.mailbox.connection_id, None)
             )
             await self._drop(charge_point_id)
-        mailbox = Mailbox(charge_point_id, connection_id, gateway_id, self)
-        session = SESSION_CLASSES[protocol](
+        mailbox = Mailbox(charge_point_id, request.connection_id, gateway_id, self)
+        session = SESSION_CLASSES[request.protocol](
             charge_point_id,
             mailbox,
             self.repos,
@@ -168,12 +203,7 @@ class ChargePointSessions:
             response_timeout_s=self.command_timeout_s,
         )
         task = asyncio.create_task(session.start(), name=f"ocpp-session-{charge_point_id}")
-        self._hosted[charge_point_id] = HostedChargePoint(mailbox, session, protocol, task)
-        # A transaction of its own, not a group commit: a connect and the disconnect of the
-        # connection it replaces touch the same row outside the charger's mailbox order, and
-        # in two batches they could deadlock each other.
-        await self.repos.charge_points.mark_connected(charge_point_id, protocol, connection_id)
-        return ConnectResult(True, decision.reason)
+        self._hosted[charge_point_id] = HostedChargePoint(mailbox, session, request.protocol, task)
 
     def deliver(self, frames: list[tuple[str, str, str | None]]) -> None:
         """(connection id, charge point id, frame) triples, in the order they arrived; a frame
@@ -205,10 +235,14 @@ class ChargePointSessions:
         return items
 
     async def disconnect(self, charge_point_id: str, connection_id: str) -> None:
+        await self._drop_connection(charge_point_id, connection_id)
+        await self.repos.charge_points.mark_disconnected(charge_point_id, connection_id)
+
+    async def _drop_connection(self, charge_point_id: str, connection_id: str) -> None:
+        """End the charger's session if it is still that connection's (not a newer one's)."""
         hosted = self._hosted.get(charge_point_id)
         if hosted is not None and hosted.mailbox.connection_id == connection_id:
             await self._drop(charge_point_id)
-        await self.repos.charge_points.mark_disconnected(charge_point_id, connection_id)
 
     async def call(
         self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,15 +75,34 @@ def decide_admission(
     return AdmissionDecision(True, "password verified")
 
 
-async def admit_charge_point(
+async def admit_charge_points(
     repos: Repositories,
-    charge_point_id: str,
-    password: str | None,
+    candidates: Sequence[tuple[str, str | None]],
     *,
     auto_register: bool,
     verified: VerifiedPasswords,
+) -> list[AdmissionDecision]:
+    """Decide, for each (charge point id, password presented) connecting, whether it may; one
+    query for all of them (a reconnection storm brings them by the hundred)."""
+    rows = await repos.charge_points.get_rows({cp_id for cp_id, _ in candidates})
+    return list(
+        await asyncio.gather(
+            *(
+                _admit(repos, cp_id, password, rows.get(cp_id), auto_register, verified)
+                for cp_id, password in candidates
+            )
+        )
+    )
+
+
+async def _admit(
+    repos: Repositories,
+    charge_point_id: str,
+    password: str | None,
+    row: dict[str, Any] | None,
+    auto_register: bool,
+    verified: VerifiedPasswords,
 ) -> AdmissionDecision:
-    row = await repos.charge_points.get_row(charge_point_id)
     stored = row.get("password_hash") if row is not None else None
     decide = functools.partial(
         decide_admission,
