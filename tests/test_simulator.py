@@ -118,7 +118,7 @@ async def test_simulate_reports_round_trips_and_a_reconnection_storm(system, tmp
     assert report == json.loads(report_file.read_text())
     assert report["charge_points"] == count and report["boots"] == 2 * count
     assert report["errors"] == report["drops"] == report["call_errors"] == 0
-    assert report["call_error_kinds"] == {}
+    assert report["call_error_kinds"] == report["failure_kinds"] == {}
     assert report["storm"]["recovered"] == count and report["storm"]["not_recovered"] == 0
     assert report["storm"]["time_to_boot"]["max_ms"] < 10_000
     assert report["round_trip"]["BootNotification"]["count"] == 2 * count

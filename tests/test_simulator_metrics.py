@@ -1,11 +1,16 @@
-"""The simulator's latency histograms: percentiles within 2 % of the exact ones."""
+"""The simulator's report: latency histograms (percentiles within 2 % of the exact ones) and
+what made connections fail, by kind."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
+from websockets import InvalidStatus
+from websockets.datastructures import Headers
+from websockets.http11 import Response
 
+from sigecve.simulator.charge_point import SimulationCounters
 from sigecve.simulator.metrics import LatencyHistogram
 
 
@@ -31,3 +36,19 @@ def test_merged_histograms_count_both_and_an_empty_one_has_no_percentile():
     a.merge(b)
     assert a.total == 2 and a.percentile(50) == pytest.approx(0.001, rel=0.021)
     assert a.percentile(99) == pytest.approx(0.1, rel=0.021)
+
+
+def test_failures_are_counted_by_kind():
+    counters = SimulationCounters()
+    refused = InvalidStatus(Response(503, "Service Unavailable", Headers()))
+    counters.failure(False, refused)
+    counters.failure(False, TimeoutError())
+    # A charger's task group raises what ended the connection inside an exception group.
+    counters.failure(True, ExceptionGroup("charger", [ConnectionResetError()]))
+    counters.failure(False, refused)
+    assert (counters.errors, counters.drops) == (3, 1)
+    assert counters.failure_kinds == {
+        "error: HTTP 503": 2,
+        "error: TimeoutError": 1,
+        "drop: ConnectionResetError": 1,
+    }

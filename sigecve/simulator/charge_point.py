@@ -93,6 +93,8 @@ class SimulationCounters:
     call_errors: int = 0  # calls answered with a CALLERROR or not at all
     # The same, per "Action: CALLERROR code" or "Action: exception" (a timeout, a closing).
     call_error_kinds: dict[str, int] = field(default_factory=dict, repr=False)
+    # Errors and drops per "error: kind" / "drop: kind" (an HTTP status, an exception).
+    failure_kinds: dict[str, int] = field(default_factory=dict, repr=False)
     reconnects: int = 0
     messages: int = 0
     last_error: str | None = field(default=None, repr=False)
@@ -106,8 +108,28 @@ class SimulationCounters:
 
     def call_error(self, action: str, kind: str) -> None:
         self.call_errors += 1
-        key = f"{action}: {kind}"
-        self.call_error_kinds[key] = self.call_error_kinds.get(key, 0) + 1
+        _count(self.call_error_kinds, f"{action}: {kind}")
+
+    def failure(self, booted: bool, error: BaseException) -> None:
+        """A connection lost after boot (a drop), or one that failed to open or boot."""
+        if booted:
+            self.drops += 1
+        else:
+            self.errors += 1
+        _count(self.failure_kinds, f"{'drop' if booted else 'error'}: {failure_kind(error)}")
+
+
+def failure_kind(error: BaseException) -> str:
+    """What made a connection fail, in a word: an HTTP status, else the exception's name."""
+    while isinstance(error, BaseExceptionGroup):  # from the charger's task group
+        error = error.exceptions[0]
+    if isinstance(error, websockets.InvalidStatus):
+        return f"HTTP {error.response.status_code}"
+    return type(error).__name__
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
 
 
 class SimulatedCharger:
@@ -216,6 +238,10 @@ class SimulatedCharger:
         except OCPPError as e:
             self.counters.call_error(action, f"{e.code}: {e.description}"[:120])
             return None
+        except websockets.ConnectionClosed as e:
+            if e.sent is None or e.rcvd_then_sent:  # not a closing this charger began
+                self.counters.call_error(action, type(e).__name__)
+            raise
         except Exception as e:
             self.counters.call_error(action, type(e).__name__)
             raise

@@ -113,10 +113,7 @@ async def run_charge_point(
             if storm is not None and not stormed and time.monotonic() >= storm.at:
                 stormed = True  # our own drop: reconnect at once
                 continue
-            if booted:
-                counters.drops += 1
-            else:
-                counters.errors += 1
+            counters.failure(booted, e)
             counters.last_error = f"{charge_point_id}: {type(e).__name__}: {e}"
             log.info("simulated %s dropped: %s", charge_point_id, counters.last_error)
         counters.reconnects += 1
@@ -175,6 +172,7 @@ def fleet_report(
         "reconnects": counters.reconnects,
         "messages_per_s": round(counters.messages / max(duration_s, 1e-9), 1),
         "last_error": counters.last_error,
+        "failure_kinds": dict(sorted(counters.failure_kinds.items())),
         "call_error_kinds": dict(sorted(counters.call_error_kinds.items())),
         "connect": counters.connect_s.summary_ms(),
         "round_trip": {a: h.summary_ms() for a, h in sorted(counters.round_trips.items())},
