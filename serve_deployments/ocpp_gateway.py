@@ -210,14 +210,17 @@ def build_gateway_app(settings: Settings) -> FastAPI:
             connections.pop(connection_id, None)
             await websocket.close(code=1008, reason=result.reason)
             return
-        # Which replica holds the connection: for operators' diagnostics and the tests.
-        await websocket.accept(
-            subprotocol=protocol, headers=[(b"x-sigecve-gateway", gateway_id.encode())]
-        )
         link.members.add(connection_id)
-        writer = asyncio.create_task(_write_frames(websocket, outbox))
+        writer: asyncio.Task | None = None
         max_bytes = settings.max_frame_bytes
         try:
+            # Inside the try: for a charger gone while it was being admitted this fails, and
+            # its host must still end the session begun for it. The header names the replica
+            # holding the connection, for operators' diagnostics and the tests.
+            await websocket.accept(
+                subprotocol=protocol, headers=[(b"x-sigecve-gateway", gateway_id.encode())]
+            )
+            writer = asyncio.create_task(_write_frames(websocket, outbox))
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
@@ -245,7 +248,8 @@ def build_gateway_app(settings: Settings) -> FastAPI:
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
-            writer.cancel()
+            if writer is not None:
+                writer.cancel()
             connections.pop(connection_id, None)
             pacing.forget(connection_id)
             link.closed(connection_id, charge_point_id)

@@ -163,6 +163,49 @@ async def test_raw_frames_keep_their_order_per_charge_point(system):
     assert [r[1] for r in replies] == [f"hb-{i}" for i in range(20)]
 
 
+async def test_a_charger_gone_while_being_admitted_is_not_left_connected(system, database_url):
+    """A charger that drops its opening handshake while its host admits it (here its row is
+    held, so marking it connected waits): once admitted, the session begun for it is ended and
+    it is not shown connected."""
+    cp_id = unique_id("GONE")
+    await register(system, cp_id)
+    async with (
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db,
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watch,
+    ):
+
+        async def events() -> list[str]:
+            cur = await watch.execute(
+                "SELECT event FROM connectivity_events WHERE charge_point_id = %s ORDER BY id",
+                (cp_id,),
+            )
+            return [row[0] for row in await cur.fetchall()]
+
+        async with db.transaction():
+            await db.execute("SELECT 1 FROM charge_points WHERE id = %s FOR UPDATE", (cp_id,))
+            attempt = asyncio.create_task(connect(system.ocpp_url, cp_id, PASSWORD))
+
+            async def admission_waiting() -> bool:
+                cur = await watch.execute(
+                    """SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                         AND query LIKE '%SET connected = true%'"""
+                )
+                return (await cur.fetchone())[0] == 1
+
+            await eventually(admission_waiting, within=30, message="not being admitted")
+            attempt.cancel()  # the charger gives up: its TCP connection closes mid-handshake
+            with pytest.raises(asyncio.CancelledError):
+                await attempt
+
+        async def connected_then_disconnected() -> bool:
+            return await events() == ["connect", "disconnect"]
+
+        # Released: it is marked connected, then the gateway finds it gone.
+        await eventually(connected_then_disconnected, message="left connected")
+    async with system.api() as api:
+        assert (await api.get(f"/charge-points/{cp_id}")).json()["connected"] is False
+
+
 async def test_chargers_past_the_gateways_pending_connects_are_told_to_come_back(tmp_path):
     """A fleet reconnecting at once: past `SIGECVE_MAX_PENDING_CONNECTS` chargers being
     admitted, a gateway replica refuses the next at once with 503 and Retry-After (the charger

@@ -84,6 +84,8 @@ async def admit_charge_points(
 ) -> list[AdmissionDecision]:
     """Decide, for each (charge point id, password presented) connecting, whether it may; one
     query for all of them (a reconnection storm brings them by the hundred)."""
+    if not candidates:
+        return []
     rows = await repos.charge_points.get_rows({cp_id for cp_id, _ in candidates})
     return list(
         await asyncio.gather(
