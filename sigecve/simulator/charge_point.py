@@ -7,6 +7,7 @@ import base64
 import logging
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from math import inf
 
@@ -92,9 +93,9 @@ class SimulationCounters:
     drops: int = 0  # connections lost after boot, not closed by the simulator
     call_errors: int = 0  # calls answered with a CALLERROR or not at all
     # The same, per "Action: CALLERROR code" or "Action: exception" (a timeout, a closing).
-    call_error_kinds: dict[str, int] = field(default_factory=dict, repr=False)
+    call_error_kinds: Counter[str] = field(default_factory=Counter, repr=False)
     # Errors and drops per "error: kind" / "drop: kind" (an HTTP status, an exception).
-    failure_kinds: dict[str, int] = field(default_factory=dict, repr=False)
+    failure_kinds: Counter[str] = field(default_factory=Counter, repr=False)
     reconnects: int = 0
     messages: int = 0
     last_error: str | None = field(default=None, repr=False)
@@ -108,7 +109,7 @@ class SimulationCounters:
 
     def call_error(self, action: str, kind: str) -> None:
         self.call_errors += 1
-        _count(self.call_error_kinds, f"{action}: {kind}")
+        self.call_error_kinds[f"{action}: {kind}"] += 1
 
     def failure(self, booted: bool, error: BaseException) -> None:
         """A connection lost after boot (a drop), or one that failed to open or boot."""
@@ -116,7 +117,7 @@ class SimulationCounters:
             self.drops += 1
         else:
             self.errors += 1
-        _count(self.failure_kinds, f"{'drop' if booted else 'error'}: {failure_kind(error)}")
+        self.failure_kinds[f"{'drop' if booted else 'error'}: {failure_kind(error)}"] += 1
 
 
 def failure_kind(error: BaseException) -> str:
@@ -126,10 +127,6 @@ def failure_kind(error: BaseException) -> str:
     if isinstance(error, websockets.InvalidStatus):
         return f"HTTP {error.response.status_code}"
     return type(error).__name__
-
-
-def _count(counts: dict[str, int], key: str) -> None:
-    counts[key] = counts.get(key, 0) + 1
 
 
 class SimulatedCharger:
