@@ -63,10 +63,14 @@ async def sessions(repos: Repositories):
 
 
 async def connect_one(
-    sessions: ChargePointSessions, cp_id: str, password: str | None, connection_id: str
+    sessions: ChargePointSessions,
+    cp_id: str,
+    password: str | None,
+    connection_id: str,
+    protocol: str = "ocpp1.6",
 ) -> ConnectResult:
     [result] = await sessions.connect(
-        GATEWAY, [ConnectRequest(cp_id, password, "ocpp1.6", connection_id)]
+        GATEWAY, [ConnectRequest(cp_id, password, protocol, connection_id)]
     )
     return result
 
@@ -74,9 +78,7 @@ async def connect_one(
 async def connect(sessions, repos, cp_id=None, password="a-good-password", protocol="ocpp1.6"):
     cp_id = cp_id or unique_id("CP")
     await repos.charge_points.insert(cp_id, hash_password(password), "site-1")
-    [result] = await sessions.connect(
-        GATEWAY, [ConnectRequest(cp_id, password, protocol, f"conn-{cp_id}")]
-    )
+    result = await connect_one(sessions, cp_id, password, f"conn-{cp_id}", protocol)
     assert result.accepted, result
     return Charger(sessions, cp_id, f"conn-{cp_id}")
 
