@@ -275,14 +275,13 @@ async def test_marking_chargers_connected_gets_through_a_deadlock(repos, databas
     """A batch of connects is marked in one statement; when a transaction holding one of its
     rows waits for another of them, PostgreSQL fails one side, and the batch is marked one
     charge point at a time instead of failing its connects."""
-    # `taken` first in the batch, in the table and by id, so whatever the plan it is locked
-    # first.
+    # The batch locks its rows in id order: `taken` first, then it waits for `held`.
     taken, held = unique_id("DEADLOCK-1"), unique_id("DEADLOCK-2")
-    for cp_id in (taken, held):
+    for cp_id in (held, taken):
         await repos.charge_points.insert(cp_id, None, None)
     arrivals = [
-        ChargePointArrival(taken, "ocpp1.6", "t1"),
         ChargePointArrival(held, "ocpp1.6", "h1"),
+        ChargePointArrival(taken, "ocpp1.6", "t1"),
     ]
     async with (
         await psycopg.AsyncConnection.connect(database_url, autocommit=True) as other,

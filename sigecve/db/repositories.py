@@ -143,13 +143,13 @@ class ChargePointRepository:
 
     async def mark_connected(self, arrivals: Sequence[ChargePointArrival]) -> None:
         """Charge points connected (one per id: the caller keeps the latest connection), in
-        one statement, its own transaction. It waits for the rows it updates; a group commit
-        holding one of them for the old session of a charger that has just reconnected can
-        make that a deadlock, which PostgreSQL breaks by failing one side: then each charge
-        point is marked in a statement of its own (one row locked, no deadlock possible)."""
+        one statement, its own transaction. It locks their rows in id order, so two such
+        batches cannot deadlock each other; a group commit holding one of them for the old
+        session of a charger that has just reconnected still can, and PostgreSQL breaks that
+        by failing one side: then each charge point is marked in a statement of its own (one
+        row locked, no deadlock possible)."""
         if not arrivals:
             return
-        arrivals = sorted(arrivals)  # by id: batches sharing rows tend to lock them in order
         try:
             await self._mark_connected(arrivals)
         except psycopg.errors.DeadlockDetected:
@@ -158,13 +158,19 @@ class ChargePointRepository:
 
     async def _mark_connected(self, arrivals: Sequence[ChargePointArrival]) -> None:
         async with connection(self.pool) as conn:
+            # `locked` takes the row locks in id order, whatever plan the UPDATE gets.
             await conn.execute(
-                """WITH connected AS (
+                """WITH arriving AS (
+                       SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+                                     AS a(id, protocol, connection_id)),
+                   locked AS MATERIALIZED (
+                       SELECT id FROM charge_points WHERE id IN (SELECT id FROM arriving)
+                       ORDER BY id FOR NO KEY UPDATE),
+                   connected AS (
                        UPDATE charge_points AS cp SET connected = true,
                               ocpp_protocol = a.protocol, connection_id = a.connection_id,
                               last_connected_at = now(), last_seen_at = now()
-                       FROM unnest(%s::text[], %s::text[], %s::text[])
-                            AS a(id, protocol, connection_id)
+                       FROM arriving AS a JOIN locked USING (id)
                        WHERE cp.id = a.id RETURNING cp.id)
                    INSERT INTO connectivity_events (charge_point_id, event)
                    SELECT id, 'connect' FROM connected""",
