@@ -291,20 +291,41 @@ def plot(steady_runs: list[dict]) -> None:
     PLOT.write_text(svg)
 
 
+# Settings of `sigecve up` that change what is measured, read from the environment the run
+# passes on: a run under any of them is recorded apart from the default's, its command
+# prefixed with them.
+VARIANT_SETTINGS = ("RAY_SERVE_ENABLE_HA_PROXY", "SIGECVE_GATEWAY_REPLICAS")
+
+
+def variant(environ: dict[str, str]) -> tuple[str, str]:
+    """The name a run's results are kept under beside the default's ("" for the default),
+    and the environment to put before its command (pure)."""
+    names = []
+    if environ.get("RAY_SERVE_ENABLE_HA_PROXY") == "0":
+        names.append("python_proxy")
+    if environ.get("SIGECVE_GATEWAY_REPLICAS", "1") != "1":
+        names.append(f"{environ['SIGECVE_GATEWAY_REPLICAS']}_gateway_replicas")
+    prefix = " ".join(f"{n}={environ[n]}" for n in VARIANT_SETTINGS if n in environ)
+    return "_".join(names), prefix
+
+
 def save(kind: str, result: dict, command: list[str]) -> None:
     data = json.loads(OUT.read_text()) if OUT.exists() else {}
+    name, prefix = variant(dict(os.environ))
+    key = f"{kind}_{name}" if name else kind
     entry = {
-        "command": " ".join(["python", "benchmarks/scale.py", *command]),
+        "command": " ".join(filter(None, [prefix, "python", "benchmarks/scale.py", *command])),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **result,
     }
     if kind == "steady":
-        runs = [r for r in data.get("steady", []) if r["charge_points"] != result["charge_points"]]
-        data["steady"] = sorted([*runs, entry], key=lambda r: r["charge_points"])
-        plot(data["steady"])
+        runs = [r for r in data.get(key, []) if r["charge_points"] != result["charge_points"]]
+        data[key] = sorted([*runs, entry], key=lambda r: r["charge_points"])
+        if key == "steady":
+            plot(data["steady"])
     else:
-        data[kind] = entry
+        data[key] = entry
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(data, indent=2) + "\n")
 
