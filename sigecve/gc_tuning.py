@@ -6,10 +6,6 @@ about half of a gateway replica's and a host actor's time while a fleet of 7,500
 reconnected at once (py-spy: the samples landed on whatever was allocating). Objects that
 exist once a process is set up are frozen out of the walks, and young collections run less
 often; reference counting still frees everything that is not in a cycle at once.
-
-`sigecve up` makes this every Ray worker's setup hook, so it reaches the processes of Serve's
-own that hold connections too (its Python proxy); the gateway and the host actors call it
-again once they are set up, to freeze what they built.
 """
 
 from __future__ import annotations
@@ -25,7 +21,3 @@ def tune_for_many_connections() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
-
-
-# Ray's `worker_process_setup_hook` for the function above, by import path.
-WORKER_SETUP_HOOK = f"{__name__}.{tune_for_many_connections.__name__}"

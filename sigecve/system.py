@@ -25,7 +25,6 @@ import psycopg
 from sigecve.db.embedded import EmbeddedPostgres
 from sigecve.db.migrate import apply_migrations
 from sigecve.domain import IdTagStatus
-from sigecve.gc_tuning import WORKER_SETUP_HOOK
 from sigecve.ports import free_listening_port
 from sigecve.security import hash_api_token, hash_password, new_api_token
 from sigecve.settings import Settings
@@ -242,9 +241,6 @@ class System:
             include_dashboard=False,
             logging_level=logging.WARNING,
             log_to_driver=False,
-            # Every worker of ours, Serve's proxy among them: it holds every charger's
-            # connection when it is the ingress (with TLS, or HAProxy turned off).
-            runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK},
         )
         self._ray_started = True
         if self._after_ray_init is not None:
