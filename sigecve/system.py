@@ -105,6 +105,22 @@ def ingress_environment(environ: Mapping[str, str], block_from: int = 20_000) ->
     return env
 
 
+def serve_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Serve's settings for its replicas and proxies the environment lacks. By default Serve
+    runs a replica's own code on an event loop in a thread of its own, and a proxy's router
+    on another, so every WebSocket message crosses threads: a charger's frames in the gateway
+    replica, all of them in the Python proxy. Our replicas never block their loop (psycopg's
+    async pool, scrypt in a thread), so they share Serve's (docs/scale.md)."""
+    return {
+        name: value
+        for name, value in (
+            ("RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD", "0"),
+            ("RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP", "0"),
+        )
+        if name not in environ
+    }
+
+
 def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> int:
     """Up to `wanted` open files for this process and everything it starts (each charger is
     a socket in HAProxy twice and in a gateway replica once); the limit now in force."""
@@ -231,6 +247,7 @@ class System:
             os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "0"
         os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
         raise_open_file_limit()
+        os.environ.update(serve_environment(os.environ))
         if os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "1":
             os.environ.update(ingress_environment(os.environ))
         ray.init(

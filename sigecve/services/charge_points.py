@@ -125,7 +125,7 @@ async def _admit(
 
 
 async def register_charge_point(repos: Repositories, reg: ChargePointRegistration) -> ChargePoint:
-    password_hash = hash_password(reg.password) if reg.password else None
+    password_hash = await asyncio.to_thread(hash_password, reg.password) if reg.password else None
     if not await repos.charge_points.insert(reg.id, password_hash, reg.site_id):
         raise Conflict(f"charge point {reg.id!r} is already registered")
     return await get_charge_point(repos, reg.id)
