@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 
 from sigecve.ports import free_listening_port
-from sigecve.system import ingress_environment
+from sigecve.system import ingress_environment, serve_environment
 from tests.conftest import follow_output
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -91,6 +91,8 @@ class LocalCluster:
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN": secrets.token_hex(16),
             "RAY_SERVE_ENABLE_HA_PROXY": "1",
+            # What the launcher configs set on every node, as `sigecve up` does alone.
+            **serve_environment({}),
             **(node_env or {}),
         }
         # The dashboard serves Ray's REST API (`serve deploy`, jobs).
