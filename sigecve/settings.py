@@ -93,7 +93,7 @@ class Settings(BaseSettings):
         description="messages a charger may send at once before its rate applies",
     )
     max_pending_connects: int = Field(
-        default=100,
+        default=400,
         ge=1,
         validation_alias="SIGECVE_MAX_PENDING_CONNECTS",
         description="chargers one gateway replica admits at once; past it a connection is "
