@@ -9,6 +9,7 @@ import pytest
 from ocpp.v16 import call
 
 from sigecve.ocpp.timestamps import now_timestamp
+from sigecve.system import serve_environment
 from tests.conftest import eventually, free_port, start_system, unique_id
 from tests.test_system import charger
 
@@ -68,6 +69,12 @@ async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
         ours = psutil.Process(system.process.pid).children(recursive=True)
         ours.append(_postmaster(var_dir))
         assert any("haproxy" in p.name() for p in ours), "the HAProxy ingress is not running"
+        # Serve's replicas run our code on Serve's own event loop: the settings reach them.
+        gateways = [p for p in ours if "OcppGateway" in " ".join(p.cmdline())]
+        assert gateways, "no gateway replica among the system's processes"
+        for gateway in gateways:
+            env = gateway.environ()
+            assert {n: env.get(n) for n in serve_environment({})} == serve_environment({})
     finally:
         exit_code = system.stop()
     assert exit_code == 0, "".join(system.output[-40:])
