@@ -294,7 +294,13 @@ def plot(steady_runs: list[dict]) -> None:
 # Settings of `sigecve up` that change what is measured, read from the environment the run
 # passes on: a run under any of them is recorded apart from the default's, its command
 # prefixed with them.
-VARIANT_SETTINGS = ("RAY_SERVE_ENABLE_HA_PROXY", "SIGECVE_GATEWAY_REPLICAS")
+VARIANT_SETTINGS = (
+    "RAY_SERVE_ENABLE_HA_PROXY",
+    "SIGECVE_GATEWAY_REPLICAS",
+    # benchmarks/gc_log.py: Ray's hook, where the logs go, and the path its workers import from
+    "RAY_RUNTIME_ENV_HOOK",
+    "GC_LOG_DIR",
+)
 
 
 def variant(environ: dict[str, str]) -> tuple[str, str]:
@@ -305,7 +311,10 @@ def variant(environ: dict[str, str]) -> tuple[str, str]:
         names.append("python_proxy")
     if environ.get("SIGECVE_GATEWAY_REPLICAS", "1") != "1":
         names.append(f"{environ['SIGECVE_GATEWAY_REPLICAS']}_gateway_replicas")
-    prefix = " ".join(f"{n}={environ[n]}" for n in VARIANT_SETTINGS if n in environ)
+    if "RAY_RUNTIME_ENV_HOOK" in environ:
+        names.append("runtime_env_hook")
+    shown = [*VARIANT_SETTINGS, *(["PYTHONPATH"] if "RAY_RUNTIME_ENV_HOOK" in environ else [])]
+    prefix = " ".join(f"{n}={environ[n]}" for n in shown if n in environ)
     return "_".join(names), prefix
 
 
