@@ -58,6 +58,11 @@ def _free_port_block(first: int = 20_000, last: int = 32_000, size: int = 600) -
     raise RuntimeError(f"no free block of {size} ports between {first} and {last}")
 
 
+def _lacking(environ: Mapping[str, str], defaults: Mapping[str, str]) -> dict[str, str]:
+    """The defaults whose names the environment does not set (an operator's own value wins)."""
+    return {name: value for name, value in defaults.items() if name not in environ}
+
+
 def ingress_environment(environ: Mapping[str, str], block_from: int = 20_000) -> dict[str, str]:
     """The HAProxy ingress's settings a Ray node's environment lacks: its own side ports and
     replica port block, so that two systems (or two nodes) can run on one machine. Serve's
@@ -92,16 +97,18 @@ def ingress_environment(environ: Mapping[str, str], block_from: int = 20_000) ->
     # timed out in the fallback; a storm of 7,500 never recovered. So HAProxy does not mark
     # replicas down: Serve's controller health-checks them and replaces a dead one, and a
     # charger whose replica died reconnects.
-    for name, value in (
-        ("RAY_SERVE_HAPROXY_OBSERVE_MARK_DOWN_ENABLED", "0"),
-        ("RAY_SERVE_HAPROXY_HEALTH_CHECK_FALL", "1000000"),
-    ):
-        if name not in environ:
-            env[name] = value
     # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
-    # HAProxy is ours and stops with them.
-    if "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S" not in environ:
-        env["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"] = "2"
+    # HAProxy is ours and stops with them (the draining period).
+    env.update(
+        _lacking(
+            environ,
+            {
+                "RAY_SERVE_HAPROXY_OBSERVE_MARK_DOWN_ENABLED": "0",
+                "RAY_SERVE_HAPROXY_HEALTH_CHECK_FALL": "1000000",
+                "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+            },
+        )
+    )
     return env
 
 
@@ -111,14 +118,13 @@ def serve_environment(environ: Mapping[str, str]) -> dict[str, str]:
     on another, so every WebSocket message crosses threads: a charger's frames in the gateway
     replica, all of them in the Python proxy. Our replicas never block their loop (psycopg's
     async pool, scrypt in a thread), so they share Serve's (docs/scale.md)."""
-    return {
-        name: value
-        for name, value in (
-            ("RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD", "0"),
-            ("RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP", "0"),
-        )
-        if name not in environ
-    }
+    return _lacking(
+        environ,
+        {
+            "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+            "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+        },
+    )
 
 
 def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> int:
