@@ -9,9 +9,11 @@ Each run starts its own `sigecve up` (embedded PostgreSQL, charge points admitte
 connection) and `sigecve simulate` with a day's behaviour (`--realistic`: heartbeats every
 300 s, meter values every minute while charging, sessions arriving and leaving, a quarter
 of the fleet on OCPP 2.0.1), samples the CPU and memory of every process of the system (Ray,
-Serve, HAProxy, PostgreSQL: all descendants of `sigecve up`) and of the simulator, and
-writes the figures to docs/benchmarks/scale.json (merged with earlier runs) and a plot to
-docs/benchmarks/scale.svg. Loopback only; every process it starts is stopped by its PID.
+Serve, HAProxy: all descendants of `sigecve up`; and the embedded PostgreSQL's processes,
+which pg_ctl leaves to init) and of the simulator, with each component's CPU seconds (over
+the run, and in a storm's first minute), and writes the figures to
+docs/benchmarks/scale.json (merged with earlier runs) and a plot to docs/benchmarks/scale.svg.
+Loopback only; every process it starts is stopped by its PID.
 """
 
 from __future__ import annotations
@@ -43,15 +45,41 @@ from tests.conftest import RunningSystem, free_port, start_system  # noqa: E402
 OUT = ROOT / "docs" / "benchmarks" / "scale.json"
 PLOT = ROOT / "docs" / "benchmarks" / "scale.svg"
 SAMPLE_EVERY_S = 5.0
+STORM_WINDOW_S = 60.0  # the storm target's minute
 ID_TAG = "SCALE-TAG"
 
 
-class ResourceSampler:
-    """CPU (cores busy) and memory (PSS, so shared pages count once) of process trees."""
+def component(p: psutil.Process) -> str:
+    """What a process of the system is, by the name it runs under: a Ray worker's title
+    (`ray::ChargePointHost`, `ray::ServeReplica:ocpp:OcppGateway`), a Python program's script
+    or module, else its executable (`raylet`, `haproxy`, `postgres`)."""
+    with contextlib.suppress(psutil.Error):
+        args = p.cmdline()
+        if args and args[0].startswith("ray::"):
+            return args[0].split()[0].split(".")[0]
+        if p.name().startswith("python"):
+            rest = iter(args[1:])
+            for arg in rest:
+                if arg in ("-m", "-c"):
+                    return f"python {arg} {next(rest, '')}" if arg == "-m" else "python -c"
+                if not arg.startswith("-"):
+                    return f"python {Path(arg).name}"
+        return p.name()
+    return "?"
 
-    def __init__(self, roots: dict[str, int]) -> None:
+
+class ResourceSampler:
+    """CPU (cores busy) and memory (PSS, so shared pages count once) of process trees, and
+    the CPU time of each tree's components (`component`), over the run and over a window."""
+
+    def __init__(
+        self, roots: dict[str, list[int]], window: tuple[float, float] | None = None
+    ) -> None:
         self.roots = roots
+        self.window = window  # (start, end) in seconds from the sampler's start
         self.samples: dict[str, list[tuple[float, float]]] = {name: [] for name in roots}
+        self.cpu_s: dict[str, dict[str, float]] = {name: {} for name in roots}
+        self.window_cpu_s: dict[str, dict[str, float]] = {name: {} for name in roots}
         self._cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -64,31 +92,42 @@ class ResourceSampler:
         self._stop.set()
         self._thread.join(30)
 
-    def _tree(self, pid: int) -> list[psutil.Process]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            root = psutil.Process(pid)
-            return [root, *root.children(recursive=True)]
-        return []
+    def _trees(self, pids: list[int]) -> list[psutil.Process]:
+        processes = []
+        for pid in pids:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                root = psutil.Process(pid)
+                processes += [root, *root.children(recursive=True)]
+        return processes
 
     def _run(self) -> None:
-        last = time.monotonic()
+        start = last = time.monotonic()
         while not self._stop.wait(SAMPLE_EVERY_S):
             now = time.monotonic()
-            for name, pid in self.roots.items():
+            in_window = self.window is not None and (
+                self.window[0] <= now - start and last - start <= self.window[1]
+            )
+            for name, pids in self.roots.items():
                 cpu_s, pss = 0.0, 0
-                for p in self._tree(pid):
+                for p in self._trees(pids):
                     with contextlib.suppress(psutil.Error):
                         # Own time only: a child's time is counted in the child (and its
                         # `children_*` jump when an exited child is reaped).
                         t = p.cpu_times()
                         total = t.user + t.system
-                        cpu_s += total - self._cpu.get(p.pid, total)
+                        used = total - self._cpu.get(p.pid, total)
                         self._cpu[p.pid] = total
+                        cpu_s += used
                         pss += p.memory_full_info().pss
+                        kind = component(p)
+                        self.cpu_s[name][kind] = self.cpu_s[name].get(kind, 0.0) + used
+                        if in_window:
+                            got = self.window_cpu_s[name].get(kind, 0.0)
+                            self.window_cpu_s[name][kind] = got + used
                 self.samples[name].append((cpu_s / (now - last), pss / 2**30))
             last = now
 
-    def summary(self) -> dict[str, dict[str, float]]:
+    def summary(self) -> dict[str, dict]:
         out = {}
         for name, samples in self.samples.items():
             steady = samples[1:] or samples  # the first interval has no CPU baseline
@@ -96,8 +135,24 @@ class ResourceSampler:
                 "cpu_cores_mean": round(sum(c for c, _ in steady) / max(1, len(steady)), 2),
                 "cpu_cores_max": round(max((c for c, _ in steady), default=0), 2),
                 "memory_gib_max": round(max((m for _, m in samples), default=0), 2),
+                "cpu_s_by_component": by_size(self.cpu_s[name]),
             }
+            if self.window is not None:
+                out[name]["window_s"] = list(self.window)
+                out[name]["window_cpu_s_by_component"] = by_size(self.window_cpu_s[name])
         return out
+
+
+def by_size(cpu_s: dict[str, float]) -> dict[str, float]:
+    """CPU seconds per component, the largest first, those under 0.1 s left out (pure)."""
+    ranked = sorted(cpu_s.items(), key=lambda kv: -kv[1])
+    return {kind: round(s, 1) for kind, s in ranked if s >= 0.1}
+
+
+def postmaster_pid(var_dir: Path) -> int:
+    """The embedded PostgreSQL's postmaster, from the pid file in its data directory."""
+    pid_file = next((var_dir / "pg").rglob("postmaster.pid"))
+    return int(pid_file.read_text().split()[0])
 
 
 def system_under_test(var_dir: Path, **env: str) -> RunningSystem:
@@ -151,15 +206,24 @@ def simulate(system: RunningSystem, count: int, seconds: float, report: Path, *e
     )
 
 
-def simulated_run(count: int, seconds: float, *extra: str) -> dict:
+def simulated_run(
+    count: int, seconds: float, *extra: str, window: tuple[float, float] | None = None
+) -> dict:
     """A fresh system driven by `count` simulated charge points for `seconds`; the
-    simulator's report and the resources both used."""
+    simulator's report and the resources both used (also within `window`, seconds from the
+    simulator's start)."""
     with tempfile.TemporaryDirectory() as tmp:
         system = system_under_test(Path(tmp) / "var")
         try:
             report = Path(tmp) / "report.json"
             sim = simulate(system, count, seconds, report, *extra)
-            with ResourceSampler({"system": system.process.pid, "simulator": sim.pid}) as s:
+            # The embedded PostgreSQL is started by pg_ctl, which leaves it to init: not a
+            # descendant of `sigecve up`, so its own tree is counted beside it.
+            roots = {
+                "system": [system.process.pid, postmaster_pid(system.var_dir)],
+                "simulator": [sim.pid],
+            }
+            with ResourceSampler(roots, window) as s:
                 sim.wait()
             result = json.loads(report.read_text())
             return {"charge_points": count, "simulated": result, "resources": s.summary()}
@@ -172,9 +236,16 @@ def steady(count: int, seconds: float, ramp_s: float) -> dict:
 
 
 def storm(count: int, ramp_s: float, settle_s: float, after_s: float) -> dict:
+    """The drop and the `STORM_WINDOW_S` after it is the window whose CPU is broken down."""
     storm_at = ramp_s + settle_s
     return simulated_run(
-        count, storm_at + after_s, "--ramp", str(ramp_s), "--storm-after", str(storm_at)
+        count,
+        storm_at + after_s,
+        "--ramp",
+        str(ramp_s),
+        "--storm-after",
+        str(storm_at),
+        window=(storm_at, storm_at + STORM_WINDOW_S),
     )
 
 
