@@ -80,6 +80,8 @@ class ResourceSampler:
         self.samples: dict[str, list[tuple[float, float]]] = {name: [] for name in roots}
         self.cpu_s: dict[str, dict[str, float]] = {name: {} for name in roots}
         self.window_cpu_s: dict[str, dict[str, float]] = {name: {} for name in roots}
+        # Cores busy per component in each sample of the window.
+        self.window_samples: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
         self._cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -109,6 +111,7 @@ class ResourceSampler:
             )
             for name, pids in self.roots.items():
                 cpu_s, pss = 0.0, 0
+                cores: dict[str, float] = {}
                 for p in self._trees(pids):
                     with contextlib.suppress(psutil.Error):
                         # Own time only: a child's time is counted in the child (and its
@@ -124,7 +127,10 @@ class ResourceSampler:
                         if in_window:
                             got = self.window_cpu_s[name].get(kind, 0.0)
                             self.window_cpu_s[name][kind] = got + used
+                            cores[kind] = cores.get(kind, 0.0) + used / (now - last)
                 self.samples[name].append((cpu_s / (now - last), pss / 2**30))
+                if in_window:
+                    self.window_samples[name].append(cores)
             last = now
 
     def summary(self) -> dict[str, dict]:
@@ -140,6 +146,11 @@ class ResourceSampler:
             if self.window is not None:
                 out[name]["window_s"] = list(self.window)
                 out[name]["window_cpu_s_by_component"] = by_size(self.window_cpu_s[name])
+                out[name][f"window_cores_every_{SAMPLE_EVERY_S:g}_s"] = {
+                    kind: [round(sample.get(kind, 0.0), 2) for sample in self.window_samples[name]]
+                    for kind, s in by_size(self.window_cpu_s[name]).items()
+                    if s >= 1.0
+                }
         return out
 
 

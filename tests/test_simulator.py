@@ -10,7 +10,7 @@ import sys
 from rich.console import Console
 
 from sigecve.simulator.charge_point import SimulationProfile
-from sigecve.simulator.fleet import charge_point_ids, protocols_for, run_fleet
+from sigecve.simulator.fleet import Storm, charge_point_ids, protocols_for, run_fleet
 from tests.conftest import eventually, unique_id
 
 FAST = SimulationProfile(
@@ -27,6 +27,12 @@ def test_the_201_share_is_spread_evenly():
     assert protocols_for(20, 0.25).count("ocpp2.0.1") == 5
     assert protocols_for(3, 0.0) == ["ocpp1.6"] * 3
     assert protocols_for(3, 1.0) == ["ocpp2.0.1"] * 3
+
+
+def test_a_storms_curve_counts_the_boots_again_within_each_step():
+    storm = Storm(at=0.0, booted_after_s=[1.0, 4.0, 5.0, 6.0, 12.5])
+    assert storm.booted_within(5.0) == {"5": 3, "10": 4, "15": 5}
+    assert Storm(at=0.0).booted_within() == {}
 
 
 async def test_a_mixed_fleet_charges_through_the_system(system):
@@ -121,6 +127,9 @@ async def test_simulate_reports_round_trips_and_a_reconnection_storm(system, tmp
     assert report["call_error_kinds"] == report["failure_kinds"] == {}
     assert report["storm"]["recovered"] == count and report["storm"]["not_recovered"] == 0
     assert report["storm"]["time_to_boot"]["max_ms"] < 10_000
+    assert report["storm"]["time_to_reconnect"]["count"] == count
+    curve = list(report["storm"]["booted_within_s"].values())
+    assert curve == sorted(curve) and curve[-1] == count
     assert report["round_trip"]["BootNotification"]["count"] == 2 * count
     # each connector at every boot (1.6 also connector 0)
     assert report["round_trip"]["StatusNotification"]["count"] >= 2 * count * 2

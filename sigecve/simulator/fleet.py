@@ -26,6 +26,7 @@ from sigecve.simulator.charge_point_201 import SimulatedChargePoint201
 from sigecve.simulator.failure_modes import FAILURE_MODES
 from sigecve.simulator.metrics import LatencyHistogram
 
+STORM_STEP_S = 5.0  # the storm report's boots-again curve, one point per step
 SIMULATED_CLASSES = {"ocpp1.6": SimulatedChargePoint16, "ocpp2.0.1": SimulatedChargePoint201}
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,24 @@ class Storm:
 
     at: float
     recovered: LatencyHistogram = field(default_factory=LatencyHistogram)
+    # From the drop to each charger's first new attempt (its own closing handshake first).
+    reconnecting: LatencyHistogram = field(default_factory=LatencyHistogram)
+    booted_after_s: list[float] = field(default_factory=list)
+
+    def booted(self) -> None:
+        after = time.monotonic() - self.at
+        self.recovered.record(after)
+        self.booted_after_s.append(after)
+
+    def booted_within(self, step_s: float = STORM_STEP_S) -> dict[str, int]:
+        """How many had booted again within each `step_s` after the drop, to the last (pure)."""
+        if not self.booted_after_s:
+            return {}
+        steps = math.ceil(max(self.booted_after_s) / step_s)
+        return {
+            f"{(i + 1) * step_s:g}": sum(1 for t in self.booted_after_s if t <= (i + 1) * step_s)
+            for i in range(steps)
+        }
 
 
 async def run_charge_point(
@@ -89,7 +108,7 @@ async def run_charge_point(
                         counters.connect_s.record(time.perf_counter() - opening)
                         if storm is not None and stormed and not recovered:
                             recovered = True  # once: a later drop is not the storm's
-                            storm.recovered.record(time.monotonic() - storm.at)
+                            storm.booted()
                         elif storm is not None and not stormed:
                             group.create_task(_drop_at(ws, storm.at))
                         group.create_task(cp.heartbeat_loop(profile.heartbeat_s or interval))
@@ -112,6 +131,7 @@ async def run_charge_point(
                 current.uncancel()
             if storm is not None and not stormed and time.monotonic() >= storm.at:
                 stormed = True  # our own drop: reconnect at once
+                storm.reconnecting.record(time.monotonic() - storm.at)
                 continue
             counters.failure(booted, e)
             counters.last_error = f"{charge_point_id}: {type(e).__name__}: {e}"
@@ -186,6 +206,8 @@ def fleet_report(
             "recovered": storm.recovered.total,
             "not_recovered": count - storm.recovered.total,
             "time_to_boot": storm.recovered.summary_ms(),
+            "time_to_reconnect": storm.reconnecting.summary_ms(),
+            "booted_within_s": storm.booted_within(),
         }
     return report
 
