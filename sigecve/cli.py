@@ -341,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--storm-after",
         type=float,
-        help="after S seconds all drop and reconnect at once (a reconnection storm)",
+        help="after S seconds all lose their connections (no closing handshake) and reconnect "
+        "at once: a reconnection storm",
     )
     sim.add_argument("--report", help="also write the JSON report to this file")
     sim.add_argument("--seed", type=int, help="random seed for a repeatable run")

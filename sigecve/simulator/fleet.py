@@ -142,8 +142,10 @@ async def run_charge_point(
 
 
 async def _drop_at(ws, at: float) -> None:
+    """The connection is lost at `at`, as in a CSMS restart or a network outage: no closing
+    handshake to wait for (the charger's tasks end with the connection)."""
     await asyncio.sleep(max(0.0, at - time.monotonic()))
-    await ws.close()  # the charger's tasks end with the connection
+    ws.transport.abort()
 
 
 PROGRESS_COUNTERS = (
