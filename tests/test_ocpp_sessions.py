@@ -234,6 +234,30 @@ async def test_a_new_connection_replaces_the_old_one(sessions, repos):
     assert (await repos.charge_points.get(cp.cp_id)).connected
 
 
+async def test_closings_that_come_together_are_marked_and_a_replaced_ones_is_not(sessions, repos):
+    """Closings arriving at once are marked offline together (`CoalescedWrites`); one from
+    a connection already replaced leaves the charger connected."""
+    a, b, c = [await connect(sessions, repos) for _ in range(3)]
+    assert (await connect_one(sessions, c.cp_id, "a-good-password", "conn-c-new")).accepted
+    await asyncio.gather(
+        *(sessions.disconnect(cp.cp_id, cp.connection_id) for cp in (a, b, c)),
+    )
+    for cp, connected in ((a, False), (b, False), (c, True)):
+        row = await repos.charge_points.get_row(cp.cp_id)
+        assert row["connected"] is connected and sessions.is_connected(cp.cp_id) is connected
+    async with repos.pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT charge_point_id, count(*) AS n FROM connectivity_events
+               WHERE event = 'disconnect' AND charge_point_id = ANY(%s)
+               GROUP BY charge_point_id""",
+            ([a.cp_id, b.cp_id, c.cp_id],),
+        )
+        assert {r["charge_point_id"]: r["n"] for r in await cur.fetchall()} == {
+            a.cp_id: 1,
+            b.cp_id: 1,
+        }
+
+
 async def test_connects_come_in_batches_answered_in_order(sessions, repos):
     """A gateway sends the connects that arrived together in one call; each gets its own
     answer, and the same charger twice in a batch keeps the later connection."""

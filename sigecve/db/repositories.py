@@ -177,18 +177,39 @@ class ChargePointRepository:
                 [list(column) for column in zip(*arrivals, strict=True)],
             )
 
-    async def mark_disconnected(self, charge_point_id: str, connection_id: str) -> bool:
-        """Mark the charge point offline unless a newer connection has replaced this one."""
+    async def mark_disconnected(self, departures: Sequence[tuple[str, str]]) -> None:
+        """(charge point id, connection id) pairs: each charge point marked offline unless a
+        newer connection has replaced that one, in one statement, its own transaction. Rows
+        are locked in id order, as in `mark_connected`, and a deadlock with a group commit is
+        met the same way: each departure in a statement of its own."""
+        if not departures:
+            return
+        try:
+            await self._mark_disconnected(departures)
+        except psycopg.errors.DeadlockDetected:
+            for departure in departures:
+                await self._mark_disconnected([departure])
+
+    async def _mark_disconnected(self, departures: Sequence[tuple[str, str]]) -> None:
         async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                """WITH disconnected AS (
-                       UPDATE charge_points SET connected = false, last_disconnected_at = now()
-                       WHERE id = %s AND connection_id = %s RETURNING id)
+            await conn.execute(
+                """WITH departing AS (
+                       SELECT DISTINCT * FROM unnest(%s::text[], %s::text[])
+                                     AS d(id, connection_id)),
+                   locked AS MATERIALIZED (
+                       SELECT cp.id FROM charge_points AS cp JOIN departing AS d
+                              ON cp.id = d.id AND cp.connection_id = d.connection_id
+                       ORDER BY cp.id FOR NO KEY UPDATE OF cp),
+                   disconnected AS (
+                       UPDATE charge_points AS cp SET connected = false,
+                              last_disconnected_at = now()
+                       FROM departing AS d JOIN locked USING (id)
+                       WHERE cp.id = d.id AND cp.connection_id = d.connection_id
+                       RETURNING cp.id)
                    INSERT INTO connectivity_events (charge_point_id, event)
                    SELECT id, 'disconnect' FROM disconnected""",
-                (charge_point_id, connection_id),
+                [list(column) for column in zip(*departures, strict=True)],
             )
-            return cur.rowcount == 1
 
     async def mark_all_disconnected(self) -> None:
         """On start: nobody is connected to a system that was not running."""
