@@ -280,6 +280,10 @@ async def test_charge_points_register_update_rotate_password_and_decommission(sy
         assert_error(r, 409, "conflict", cp_id)
         r = await op.post("/charge-points", json={"id": unique_id("CP"), "password": "short"})
         assert_error(r, 422, "invalid_input", "password")
+        unplaced = unique_id("CP")
+        r = await op.post("/charge-points", json={"id": unplaced, "site_id": "NO-SUCH-SITE"})
+        assert_error(r, 404, "not_found", "NO-SUCH-SITE")
+        assert_error(await op.get(f"/charge-points/{unplaced}"), 404, "not_found")
 
         r = await op.patch(f"/charge-points/{cp_id}", json={"site_id": site_b, "phases": 1})
         assert r.status_code == 200, r.text

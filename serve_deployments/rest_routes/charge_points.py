@@ -93,7 +93,8 @@ def router(ctx: ApiContext) -> APIRouter:
         dependencies=[operator],
     )
     async def register_charge_point(body: ChargePointRegistration) -> ChargePoint:
-        """Register a charge point (or one decommissioned before); 409 if it is in service."""
+        """Register a charge point (or one decommissioned before); 409 if it is in service,
+        404 if its site does not exist."""
         return await charge_points.register_charge_point(ctx.repos, body)
 
     @api.get("/charge-points", response_model=ChargePointPage, dependencies=[viewer])

@@ -125,6 +125,8 @@ async def _admit(
 
 
 async def register_charge_point(repos: Repositories, reg: ChargePointRegistration) -> ChargePoint:
+    if reg.site_id is not None and await repos.sites.get(reg.site_id) is None:
+        raise NotFound(f"no site {reg.site_id!r}")
     password_hash = await asyncio.to_thread(hash_password, reg.password) if reg.password else None
     if not await repos.charge_points.insert(reg.id, password_hash, reg.site_id):
         raise Conflict(f"charge point {reg.id!r} is already registered")
