@@ -52,7 +52,7 @@ class Storm:
 
     at: float
     recovered: LatencyHistogram = field(default_factory=LatencyHistogram)
-    # From the drop to each charger's first new attempt (its own closing handshake first).
+    # From the drop to each charger's first new attempt (once its tasks have unwound).
     reconnecting: LatencyHistogram = field(default_factory=LatencyHistogram)
     booted_after_s: list[float] = field(default_factory=list)
 
