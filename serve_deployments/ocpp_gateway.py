@@ -208,7 +208,7 @@ def build_gateway_app(settings: Settings) -> FastAPI:
             pending_connects -= 1
         if not result.accepted:
             connections.pop(connection_id, None)
-            await websocket.close(code=1008, reason=result.reason)
+            await refuse_credentials(websocket, result.reason)
             return
         link.members.add(connection_id)
         writer: asyncio.Task | None = None
@@ -258,18 +258,40 @@ def build_gateway_app(settings: Settings) -> FastAPI:
 
 
 async def refuse_for_now(websocket: WebSocket) -> None:
-    """Refuse the opening handshake with 503 and Retry-After (a charger backs off and comes
-    again) where the server can answer a handshake with a response; else close it (403)."""
+    """Refuse the opening handshake with 503 and Retry-After: a charger backs off and comes
+    again."""
+    await refuse_handshake(
+        websocket,
+        503,
+        "too many chargers connecting at once; try again shortly",
+        {"Retry-After": str(RETRY_AFTER_S)},
+        fallback=(1013, "try again later"),
+    )
+
+
+async def refuse_credentials(websocket: WebSocket, reason: str) -> None:
+    """Refuse a charger not admitted with 401, as OCPP's security profiles 1 and 2 ask of a
+    CSMS that does not accept the Basic auth credentials."""
+    await refuse_handshake(
+        websocket,
+        401,
+        "not admitted",
+        {"WWW-Authenticate": 'Basic realm="OCPP", charset="UTF-8"'},
+        fallback=(1008, reason),
+    )
+
+
+async def refuse_handshake(
+    websocket: WebSocket, status: int, text: str, headers: dict[str, str], fallback: Close
+) -> None:
+    """Answer the opening handshake with an HTTP response where the server can (uvicorn
+    behind HAProxy); else close it with `fallback` (the client sees 403)."""
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(
-            PlainTextResponse(
-                "too many chargers connecting at once; try again shortly",
-                status_code=503,
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
+            PlainTextResponse(text, status_code=status, headers=headers)
         )
     else:
-        await websocket.close(code=1013, reason="try again later")
+        await websocket.close(code=fallback[0], reason=fallback[1])
 
 
 async def _write_frames(websocket: WebSocket, outbox: asyncio.Queue[str | Close]) -> None:

@@ -141,15 +141,19 @@ async def test_unknown_and_blocked_id_tags_are_refused(system):
 
 
 async def test_unregistered_charge_points_and_wrong_passwords_are_refused(system):
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        await connect(system.ocpp_url, unique_id("STRANGER"), "some-password")
-    assert refused.value.response.status_code == 403
+    """401 with a Basic challenge, as OCPP's security profiles ask of a CSMS refusing the
+    credentials a charger presents."""
     cp_id = unique_id("CP")
     await register(system, cp_id)
-    with pytest.raises(websockets.InvalidStatus):
-        await connect(system.ocpp_url, cp_id, "not-the-password")
-    with pytest.raises(websockets.InvalidStatus):
-        await connect(system.ocpp_url, cp_id, None)
+    for refused_id, password in (
+        (unique_id("STRANGER"), "some-password"),
+        (cp_id, "not-the-password"),
+        (cp_id, None),
+    ):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await connect(system.ocpp_url, refused_id, password)
+        assert refused.value.response.status_code == 401
+        assert refused.value.response.headers["WWW-Authenticate"].startswith("Basic ")
 
 
 async def test_only_ocpp_subprotocols_we_speak_are_accepted(system):
