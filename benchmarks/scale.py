@@ -11,7 +11,7 @@ connection) and `sigecve simulate` with a day's behaviour (`--realistic`: heartb
 of the fleet on OCPP 2.0.1), samples the CPU and memory of every process of the system (Ray,
 Serve, HAProxy: all descendants of `sigecve up`; and the embedded PostgreSQL's processes,
 which pg_ctl leaves to init) and of the simulator, with each component's CPU seconds (over
-the run, and in a storm's first minute), and writes the figures to
+the run, and in a storm's first minute) and memory, and writes the figures to
 docs/benchmarks/scale.json (merged with earlier runs) and a plot to docs/benchmarks/scale.svg.
 Loopback only; every process it starts is stopped by its PID.
 """
@@ -80,6 +80,7 @@ class ResourceSampler:
         self.samples: dict[str, list[tuple[float, float]]] = {name: [] for name in roots}
         self.cpu_s: dict[str, dict[str, float]] = {name: {} for name in roots}
         self.window_cpu_s: dict[str, dict[str, float]] = {name: {} for name in roots}
+        self.memory_gib: dict[str, dict[str, float]] = {name: {} for name in roots}  # max each
         # Cores busy per component in each sample of the window.
         self.window_samples: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
         self._cpu: dict[int, float] = {}
@@ -112,6 +113,7 @@ class ResourceSampler:
             for name, pids in self.roots.items():
                 cpu_s, pss = 0.0, 0
                 cores: dict[str, float] = {}
+                memory: dict[str, int] = {}
                 for p in self._trees(pids):
                     with contextlib.suppress(psutil.Error):
                         # Own time only: a child's time is counted in the child (and its
@@ -121,14 +123,19 @@ class ResourceSampler:
                         used = total - self._cpu.get(p.pid, total)
                         self._cpu[p.pid] = total
                         cpu_s += used
-                        pss += p.memory_full_info().pss
+                        own = p.memory_full_info().pss
+                        pss += own
                         kind = component(p)
+                        memory[kind] = memory.get(kind, 0) + own
                         self.cpu_s[name][kind] = self.cpu_s[name].get(kind, 0.0) + used
                         if in_window:
                             got = self.window_cpu_s[name].get(kind, 0.0)
                             self.window_cpu_s[name][kind] = got + used
                             cores[kind] = cores.get(kind, 0.0) + used / (now - last)
                 self.samples[name].append((cpu_s / (now - last), pss / 2**30))
+                for kind, size in memory.items():
+                    most = self.memory_gib[name].get(kind, 0.0)
+                    self.memory_gib[name][kind] = max(most, size / 2**30)
                 if in_window:
                     self.window_samples[name].append(cores)
             last = now
@@ -142,6 +149,11 @@ class ResourceSampler:
                 "cpu_cores_max": round(max((c for c, _ in steady), default=0), 2),
                 "memory_gib_max": round(max((m for _, m in samples), default=0), 2),
                 "cpu_s_by_component": by_size(self.cpu_s[name]),
+                "memory_gib_max_by_component": {
+                    kind: round(gib, 2)
+                    for kind, gib in sorted(self.memory_gib[name].items(), key=lambda kv: -kv[1])
+                    if gib >= 0.01
+                },
             }
             if self.window is not None:
                 out[name]["window_s"] = list(self.window)
