@@ -284,8 +284,9 @@ async def refuse_credentials(websocket: WebSocket, reason: str) -> None:
 async def refuse_handshake(
     websocket: WebSocket, status: int, text: str, headers: dict[str, str], fallback: Close
 ) -> None:
-    """Answer the opening handshake with an HTTP response where the server can (uvicorn
-    behind HAProxy); else close it with `fallback` (the client sees 403)."""
+    """Answer the opening handshake with an HTTP response where the ASGI server can (uvicorn,
+    behind HAProxy or Serve's Python proxy); else close it with `fallback` (the client sees
+    403)."""
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(
             PlainTextResponse(text, status_code=status, headers=headers)

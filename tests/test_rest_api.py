@@ -341,6 +341,8 @@ async def test_charge_point_lists_filter_sort_and_page(system, tokens):
     site = unique_id("SITE")
     ids = sorted(f"{site}-CP{i}" for i in range(7))
     async with as_role(system, tokens, "operator") as op:
+        r = await op.post("/sites", json={"id": site, "max_power_kw": 50, "smart_charging": False})
+        assert r.status_code == 201, r.text
         for cp_id in ids:
             await register(op, cp_id, site)
         async with charger(system, ids[3]):

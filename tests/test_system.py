@@ -24,7 +24,7 @@ PASSWORD = "charger-password-1"
 
 
 async def register(system: RunningSystem, cp_id: str, password: str | None = PASSWORD) -> None:
-    body = {"id": cp_id, "site_id": "site-test"}
+    body = {"id": cp_id}
     if password:
         body["password"] = password
     async with system.api() as api:

@@ -88,8 +88,9 @@ async def test_wss_with_basic_auth_and_https_api(tmp_path):
         finally:
             router.cancel()
             await ws.close()
-        with pytest.raises(websockets.InvalidStatus):  # profile 2 still checks the password
+        with pytest.raises(websockets.InvalidStatus) as refused:  # profile 2 checks it too
             await connect(wss, cp_id, "wrong-password", ssl=trust)
+        assert refused.value.response.status_code == 401
         with pytest.raises(ssl.SSLCertVerificationError):  # a charger that does not trust us
             await connect(wss, cp_id, "tls-password", ssl=ssl.create_default_context())
     finally:
