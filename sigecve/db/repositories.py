@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg.errors
 from psycopg.types.json import Jsonb
@@ -34,6 +34,8 @@ from sigecve.domain import (
     Transaction,
     WorkOrder,
 )
+
+T = TypeVar("T")
 
 Row = dict[str, Any]
 
@@ -95,6 +97,18 @@ async def _ids_starting_with(
         return [r["id"] for r in await cur.fetchall()]
 
 
+async def _in_one_statement_else_each(
+    write: Callable[[Sequence[T]], Awaitable[None]], items: Sequence[T]
+) -> None:
+    """`write` all the items in one statement; if PostgreSQL breaks a deadlock by failing it,
+    each item in a statement of its own (one row locked: no deadlock possible)."""
+    try:
+        await write(items)
+    except psycopg.errors.DeadlockDetected:
+        for item in items:
+            await write([item])
+
+
 class ChargePointRepository:
     SORTS = {
         "id": ("cp.id", str),
@@ -148,13 +162,8 @@ class ChargePointRepository:
         session of a charger that has just reconnected still can, and PostgreSQL breaks that
         by failing one side: then each charge point is marked in a statement of its own (one
         row locked, no deadlock possible)."""
-        if not arrivals:
-            return
-        try:
-            await self._mark_connected(arrivals)
-        except psycopg.errors.DeadlockDetected:
-            for arrival in arrivals:
-                await self._mark_connected([arrival])
+        if arrivals:
+            await _in_one_statement_else_each(self._mark_connected, arrivals)
 
     async def _mark_connected(self, arrivals: Sequence[ChargePointArrival]) -> None:
         async with connection(self.pool) as conn:
@@ -182,13 +191,8 @@ class ChargePointRepository:
         newer connection has replaced that one, in one statement, its own transaction. Rows
         are locked in id order, as in `mark_connected`, and a deadlock with a group commit is
         met the same way: each departure in a statement of its own."""
-        if not departures:
-            return
-        try:
-            await self._mark_disconnected(departures)
-        except psycopg.errors.DeadlockDetected:
-            for departure in departures:
-                await self._mark_disconnected([departure])
+        if departures:
+            await _in_one_statement_else_each(self._mark_disconnected, departures)
 
     async def _mark_disconnected(self, departures: Sequence[tuple[str, str]]) -> None:
         async with connection(self.pool) as conn:
