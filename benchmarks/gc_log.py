@@ -52,6 +52,12 @@ def log_long_collections() -> None:
     gc.callbacks.append(callback)
 
 
+def ray_worker_name(title: str) -> str:
+    """A Ray worker's process title without the method it was running (pure):
+    "ray::ProxyActor.receive_asgi_messages" is "ray::ProxyActor"; other titles stay."""
+    return title.split()[0].split(".")[0] if title.startswith("ray::") else title
+
+
 def summarize(log_dir: Path, window_s: float) -> str:
     started = float((log_dir / "started").read_text())
     totals: dict[tuple[str, int], list[float]] = defaultdict(list)
@@ -59,9 +65,7 @@ def summarize(log_dir: Path, window_s: float) -> str:
     for path in log_dir.glob("*.log"):
         for line in path.read_text().splitlines():
             at, generation, took, title = line.split(" ", 3)
-            # "ray::ProxyActor.receive_asgi_messages": the actor, not the method it was in
-            name = title.split(".")[0] if title.startswith("ray::") else title
-            process = f"{name} ({path.stem})"
+            process = f"{ray_worker_name(title)} ({path.stem})"
             totals[(process, int(generation))].append(float(took))
             timeline[process][int((float(at) - started) // window_s)] += float(took)
     lines = ["process | generation | collections > 50 ms | paused, s | longest, s"]

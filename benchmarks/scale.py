@@ -38,6 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.gc_log import ray_worker_name  # noqa: E402
 from benchmarks.load import measure  # noqa: E402
 from sigecve.system import raise_open_file_limit  # noqa: E402
 from tests.conftest import RunningSystem, free_port, start_system  # noqa: E402
@@ -56,7 +57,7 @@ def component(p: psutil.Process) -> str:
     with contextlib.suppress(psutil.Error):
         args = p.cmdline()
         if args and args[0].startswith("ray::"):
-            return args[0].split()[0].split(".")[0]
+            return ray_worker_name(args[0])
         if p.name().startswith("python"):
             rest = iter(args[1:])
             for arg in rest:
