@@ -173,12 +173,6 @@ def by_size(cpu_s: dict[str, float]) -> dict[str, float]:
     return {kind: round(s, 1) for kind, s in ranked if s >= 0.1}
 
 
-def postmaster_pid(var_dir: Path) -> int:
-    """The embedded PostgreSQL's postmaster, from the pid file in its data directory."""
-    pid_file = next((var_dir / "pg").rglob("postmaster.pid"))
-    return int(pid_file.read_text().split()[0])
-
-
 def system_under_test(var_dir: Path, **env: str) -> RunningSystem:
     """A fresh system that admits any charge point and knows the drivers' id tag."""
     system = start_system(
@@ -241,10 +235,10 @@ def simulated_run(
         try:
             report = Path(tmp) / "report.json"
             sim = simulate(system, count, seconds, report, *extra)
-            # The embedded PostgreSQL is started by pg_ctl, which leaves it to init: not a
-            # descendant of `sigecve up`, so its own tree is counted beside it.
+            # The embedded PostgreSQL is not a descendant of `sigecve up`: its tree is counted
+            # beside it.
             roots = {
-                "system": [system.process.pid, postmaster_pid(system.var_dir)],
+                "system": [system.process.pid, system.postmaster_pid],
                 "simulator": [sim.pid],
             }
             with ResourceSampler(roots, window) as s:

@@ -51,6 +51,12 @@ class RunningSystem:
     def ocpp_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ocpp"
 
+    @property
+    def postmaster_pid(self) -> int:
+        """The embedded PostgreSQL's postmaster. pg_ctl leaves it to init, so it is not among
+        `sigecve up`'s descendants; its pid file in the data directory names it."""
+        return int((self.var_dir / "pg" / "postmaster.pid").read_text().splitlines()[0])
+
     def api(self, token: str | None = None) -> httpx.AsyncClient:
         token = self.admin_token if token is None else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -27,11 +27,6 @@ def _still_running(procs: list[psutil.Process]) -> list[str]:
     return alive
 
 
-def _postmaster(var_dir) -> psutil.Process:
-    pid = int((var_dir / "pg" / "postmaster.pid").read_text().splitlines()[0])
-    return psutil.Process(pid)
-
-
 async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
     var_dir, port = tmp_path / "var", free_port()
     system = start_system(var_dir, port, DEMO_CPS="2", SIGECVE_AUTO_REGISTER="true")
@@ -67,7 +62,7 @@ async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
         )
 
         ours = psutil.Process(system.process.pid).children(recursive=True)
-        ours.append(_postmaster(var_dir))
+        ours.append(psutil.Process(system.postmaster_pid))
         assert any("haproxy" in p.name() for p in ours), "the HAProxy ingress is not running"
         # Serve's replicas run our code on Serve's own event loop: the settings reach them.
         gateways = [p for p in ours if "OcppGateway" in " ".join(p.cmdline())]
