@@ -33,6 +33,9 @@ from sigecve.settings import Settings
 log = logging.getLogger(__name__)
 
 POLL_WAIT_S = 10.0
+# A connect waits this long for a host actor being restarted, asking again every so often.
+HOST_RESTART_WAIT_S = 20.0
+HOST_RESTART_RETRY_S = 0.2
 Close = tuple[int, str]  # close code and reason
 # An outbox item that closes the WebSocket instead of carrying a frame.
 HOST_RESTARTED = (1012, "service restart: reconnect")  # RFC 6455's "Service Restart"
@@ -115,10 +118,8 @@ class HostLink:
             if not batch:
                 continue
             try:
-                results = await self.host.connect.remote(
-                    self.gateway_id, [request for request, _ in batch]
-                )
-            except Exception as e:  # the host actor died, or the database failed it
+                results = await self._admit([request for request, _ in batch])
+            except Exception as e:  # the host actor is gone for good, or the database failed
                 for _, waiting in batch:
                     if not waiting.done():
                         waiting.set_exception(e)
@@ -128,6 +129,19 @@ class HostLink:
                     waiting.set_result(result)
                 elif result.accepted:  # its charger gave up meanwhile: end the session begun
                     self.closed(request.connection_id, request.charge_point_id)
+
+    async def _admit(self, requests: list[ConnectRequest]) -> list[ConnectResult]:
+        """The host's answers. A host actor that died fails the calls made to it until Ray has
+        restarted it; the restarted actor starts empty, so asking again is safe, for as long
+        as a charger may wait for its handshake."""
+        give_up_at = time.monotonic() + HOST_RESTART_WAIT_S
+        while True:
+            try:
+                return await self.host.connect.remote(self.gateway_id, requests)
+            except RayActorError:  # died, or being restarted (Ray restarts hosts always)
+                if time.monotonic() >= give_up_at:
+                    raise
+                await asyncio.sleep(HOST_RESTART_RETRY_S)
 
     async def _poll_loop(self) -> None:
         while True:
@@ -189,7 +203,7 @@ def build_gateway_app(settings: Settings) -> FastAPI:
             return
         password = credentials[1] if credentials else None
         if pending_connects >= settings.max_pending_connects:
-            await refuse_for_now(websocket)
+            await refuse_for_now(websocket, "too many chargers connecting at once")
             return
         connection_id = uuid.uuid4().hex
         link = link_for(charge_point_id)
@@ -201,6 +215,12 @@ def build_gateway_app(settings: Settings) -> FastAPI:
             result = await link.connect(
                 ConnectRequest(charge_point_id, password, protocol, connection_id)
             )
+        except Exception:
+            # Not the charger's fault: it is told to come back, not given a 500.
+            log.exception("could not admit %s", charge_point_id)
+            connections.pop(connection_id, None)
+            await refuse_for_now(websocket, "cannot admit chargers just now")
+            return
         except BaseException:
             connections.pop(connection_id, None)
             raise
@@ -257,13 +277,13 @@ def build_gateway_app(settings: Settings) -> FastAPI:
     return app
 
 
-async def refuse_for_now(websocket: WebSocket) -> None:
+async def refuse_for_now(websocket: WebSocket, why: str) -> None:
     """Refuse the opening handshake with 503 and Retry-After: a charger backs off and comes
     again."""
     await refuse_handshake(
         websocket,
         503,
-        "too many chargers connecting at once; try again shortly",
+        f"{why}; try again shortly",
         {"Retry-After": str(RETRY_AFTER_S)},
         fallback=(1013, "try again later"),
     )

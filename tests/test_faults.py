@@ -166,6 +166,20 @@ async def test_a_killed_host_actor_process_restarts_and_the_transaction_goes_on(
     print(f"\nfault: host actor killed; served again after {recovery_s:.1f} s")
 
 
+async def test_a_charger_connecting_while_its_host_restarts_is_admitted(system):
+    """Ray refuses calls to a host actor it is restarting; the gateway asks the restarted one
+    instead of failing the charger's handshake (it was an HTTP 500)."""
+    cp_id = unique_id("RESTARTING")
+    await register(system, cp_id)
+    for process in ray_processes(system, "ray::ChargePointHost"):
+        process.kill()
+    client = await open_client(system, cp_id)
+    try:
+        assert await client.cp.boot() == 300
+    finally:
+        await client.close()
+
+
 async def test_a_killed_gateway_replica_loses_nothing_and_the_charger_moves_on(
     system, database_url
 ):
