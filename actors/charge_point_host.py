@@ -108,6 +108,9 @@ class ChargePointHost:
     async def poll(self, gateway_id: str, max_wait_s: float) -> list[OutboundItem]:
         return await (await self._ready()).poll(gateway_id, max_wait_s)
 
+    async def hosting(self, connections: list[tuple[str, str]]) -> list[str]:
+        return (await self._ready()).hosting(connections)
+
     async def call(
         self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None
     ) -> CommandResult:

@@ -15,7 +15,8 @@ import logging
 import os
 import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import PlainTextResponse
@@ -41,6 +42,7 @@ Close = tuple[int, str]  # close code and reason
 HOST_RESTARTED = (1012, "service restart: reconnect")  # RFC 6455's "Service Restart"
 REPLACED = (1000, "replaced by a new connection")
 RETRY_AFTER_S = 5
+T = TypeVar("T")
 
 
 def choose_protocol(offered: list[str]) -> str | None:
@@ -55,24 +57,28 @@ class HostLink:
         self.host = host
         self.gateway_id = gateway_id
         self.connections = connections
-        self.members: set[str] = set()  # connection ids whose charge points this host holds
+        # Connection id -> charge point id, for the connections whose sessions this host holds.
+        self.members: dict[str, str] = {}
         self._pending: list[tuple[str, str, str | None]] = []
         self._wakeup = asyncio.Event()
         self._connecting: list[tuple[ConnectRequest, asyncio.Future[ConnectResult]]] = []
         self._connect_wakeup = asyncio.Event()
+        self._host_failed = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self._send_loop()),
             asyncio.create_task(self._poll_loop()),
             asyncio.create_task(self._connect_loop()),
+            asyncio.create_task(self._lost_connections_loop()),
         ]
 
     async def connect(self, request: ConnectRequest) -> ConnectResult:
-        """The host's admission of a connecting charger (its session started if admitted)."""
+        """The host's admission of a connecting charger (its session started and the
+        connection a member if admitted)."""
         result: asyncio.Future[ConnectResult] = asyncio.get_running_loop().create_future()
         self._connecting.append((request, result))
         self._connect_wakeup.set()
         try:
-            return await result
+            admission = await result
         except asyncio.CancelledError:
             # The charger gave up after the host admitted it: end the session begun for it
             # (if it gave up before, `_connect_loop` does, when the answer comes).
@@ -84,6 +90,9 @@ class HostLink:
             ):
                 self.closed(request.connection_id, request.charge_point_id)
             raise
+        if admission.accepted:
+            self.members[request.connection_id] = request.charge_point_id
+        return admission
 
     def send(self, connection_id: str, charge_point_id: str, frame: str) -> None:
         self._pending.append((connection_id, charge_point_id, frame))
@@ -92,7 +101,7 @@ class HostLink:
     def closed(self, connection_id: str, charge_point_id: str) -> None:
         """The connection is gone: the host ends its session, told after the connection's last
         frames (any it has not handled by then got no reply, so the charger sends them again)."""
-        self.members.discard(connection_id)
+        self.members.pop(connection_id, None)
         self._pending.append((connection_id, charge_point_id, None))
         self._wakeup.set()
 
@@ -104,7 +113,7 @@ class HostLink:
             try:
                 await self.host.deliver.remote(batch)
             except RayActorError:
-                self._host_restarted()
+                self._host_failed.set()
             except Exception:
                 log.exception("could not deliver %d frames to a host actor", len(batch))
 
@@ -131,13 +140,18 @@ class HostLink:
                     self.closed(request.connection_id, request.charge_point_id)
 
     async def _admit(self, requests: list[ConnectRequest]) -> list[ConnectResult]:
-        """The host's answers. A host actor that died fails the calls made to it until Ray has
-        restarted it; the restarted actor starts empty, so asking again is safe, for as long
-        as a charger may wait for its handshake."""
+        return await self._through_restart(
+            lambda: self.host.connect.remote(self.gateway_id, requests)
+        )
+
+    async def _through_restart(self, ask: Callable[[], Awaitable[T]]) -> T:
+        """The host's answer to `ask`. A host actor that died fails the calls made to it until
+        Ray has restarted it; the restarted actor starts empty, so asking it again is safe, for
+        as long as a charger may wait for its handshake."""
         give_up_at = time.monotonic() + HOST_RESTART_WAIT_S
         while True:
             try:
-                return await self.host.connect.remote(self.gateway_id, requests)
+                return await ask()
             except RayActorError:  # died, or being restarted (Ray restarts hosts always)
                 if time.monotonic() >= give_up_at:
                     raise
@@ -148,8 +162,8 @@ class HostLink:
             try:
                 items = await self.host.poll.remote(self.gateway_id, POLL_WAIT_S)
             except RayActorError:
-                self._host_restarted()
-                await asyncio.sleep(0.2)
+                self._host_failed.set()
+                await asyncio.sleep(HOST_RESTART_RETRY_S)
                 continue
             except Exception:
                 log.exception("polling a host actor failed; retrying")
@@ -160,17 +174,36 @@ class HostLink:
                 if outbox is not None:
                     outbox.put_nowait(REPLACED if frame is None else frame)
 
-    def _host_restarted(self) -> None:
-        """The host actor died (Ray restarts it empty): its sessions, and any frames on their
-        way to it, are gone. Close their connections so the chargers reconnect and resend
-        what was not acknowledged."""
-        if self.members:
-            log.warning("host actor lost: closing %d connections", len(self.members))
-        for connection_id in list(self.members):
+    async def _lost_connections_loop(self) -> None:
+        while True:
+            await self._host_failed.wait()
+            self._host_failed.clear()
+            await self._close_lost_connections()
+
+    async def _close_lost_connections(self) -> None:
+        """A call to the host failed: it died, and Ray restarts it empty. The sessions it
+        held are gone, and any frames on their way to it: close those connections so the
+        chargers reconnect and send again what was not acknowledged. Which ones is the
+        restarted host's to say: a call can fail late, after it has admitted a charger, and
+        that connection must stay."""
+        members = dict(self.members)
+        if not members:
+            return
+        try:
+            hosted = set(
+                await self._through_restart(lambda: self.host.hosting.remote(list(members.items())))
+            )
+        except Exception:
+            log.exception("could not ask a restarted host actor for its sessions")
+            hosted = set()
+        lost = [c for c in members if c not in hosted and c in self.members]
+        if lost:
+            log.warning("host actor lost: closing %d connections", len(lost))
+        for connection_id in lost:
+            del self.members[connection_id]
             outbox = self.connections.get(connection_id)
             if outbox is not None:
                 outbox.put_nowait(HOST_RESTARTED)
-        self.members.clear()
 
 
 def build_gateway_app(settings: Settings) -> FastAPI:
@@ -230,7 +263,6 @@ def build_gateway_app(settings: Settings) -> FastAPI:
             connections.pop(connection_id, None)
             await refuse_credentials(websocket, result.reason)
             return
-        link.members.add(connection_id)
         writer: asyncio.Task | None = None
         max_bytes = settings.max_frame_bytes
         try:

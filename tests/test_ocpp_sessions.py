@@ -234,6 +234,25 @@ async def test_a_new_connection_replaces_the_old_one(sessions, repos):
     assert (await repos.charge_points.get(cp.cp_id)).connected
 
 
+async def test_a_connect_asked_again_keeps_its_session(sessions, repos):
+    """A gateway asks again when a host's answer was lost (Ray failed the call though it ran):
+    the same connection is admitted again, its session goes on, and nothing is closed."""
+    cp = await connect(sessions, repos)
+    again = await connect_one(sessions, cp.cp_id, "a-good-password", cp.connection_id)
+    assert again.accepted
+    assert sessions.hosting([(cp.connection_id, cp.cp_id), ("gone", cp.cp_id)]) == [
+        cp.connection_id
+    ]
+    # The next frame for the gateway is the heartbeat's reply, not a close of the connection.
+    assert "currentTime" in await cp.call("Heartbeat", {})
+    async with repos.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) AS n FROM connectivity_events WHERE charge_point_id = %s",
+            (cp.cp_id,),
+        )
+        assert (await cur.fetchone())["n"] == 1
+
+
 async def test_closings_that_come_together_are_marked_and_a_replaced_ones_is_not(sessions, repos):
     """Closings arriving at once are marked offline together (`CoalescedWrites`); one from
     a connection already replaced leaves the charger connected."""

@@ -143,6 +143,15 @@ class ChargePointSessions:
     def is_connected(self, charge_point_id: str) -> bool:
         return charge_point_id in self._hosted
 
+    def hosting(self, connections: Sequence[tuple[str, str]]) -> list[str]:
+        """Of these (connection id, charge point id) pairs, the connections whose sessions are
+        here (a gateway asks after a call to this host failed)."""
+        return [c for c, cp_id in connections if self._is_hosting(cp_id, c)]
+
+    def _is_hosting(self, charge_point_id: str, connection_id: str) -> bool:
+        hosted = self._hosted.get(charge_point_id)
+        return hosted is not None and hosted.mailbox.connection_id == connection_id
+
     async def connect(
         self, gateway_id: str, requests: Sequence[ConnectRequest]
     ) -> list[ConnectResult]:
@@ -169,6 +178,10 @@ class ChargePointSessions:
             if not decision.accepted:
                 log.info("refused %s: %s", request.charge_point_id, decision.reason)
                 results.append(ConnectResult(False, decision.reason))
+                continue
+            if self._is_hosting(request.charge_point_id, request.connection_id):
+                # Asked again (the gateway lost the answer): its session goes on as it is.
+                results.append(ConnectResult(True, decision.reason))
                 continue
             await self._host(gateway_id, request)
             arrivals[request.charge_point_id] = ChargePointArrival(
@@ -246,8 +259,7 @@ class ChargePointSessions:
 
     async def _drop_connection(self, charge_point_id: str, connection_id: str) -> None:
         """End the charger's session if it is still that connection's (not a newer one's)."""
-        hosted = self._hosted.get(charge_point_id)
-        if hosted is not None and hosted.mailbox.connection_id == connection_id:
+        if self._is_hosting(charge_point_id, connection_id):
             await self._drop(charge_point_id)
 
     async def call(
