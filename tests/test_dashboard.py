@@ -1,11 +1,14 @@
 """The operator dashboard in a real browser: Debian's Chromium driven by Playwright against the
 session's `sigecve up`, with simulated chargers on real connections. The tests take the
-screenshots in docs/dashboard/."""
+screenshots of docs/dashboard/ when SIGECVE_SCREENSHOTS_DIR names that folder; otherwise they
+go to a temporary folder, so a test run leaves the checkout as it was."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,7 +35,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "dashboard"
+SCREENSHOTS = Path(
+    os.environ.get("SIGECVE_SCREENSHOTS_DIR")
+    or Path(tempfile.gettempdir()) / "sigecve-dashboard-screenshots"
+)
 TIMEOUT_MS = 20_000
 
 
@@ -69,7 +75,6 @@ async def logged_in(system: RunningSystem, token: str) -> AsyncIterator[Page]:
 
 
 async def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
