@@ -224,6 +224,18 @@ def simulate(system: RunningSystem, count: int, seconds: float, report: Path, *e
     )
 
 
+def listen_queue_counters() -> dict[str, int]:
+    """The kernel's counts, machine-wide, of connections refused because a listening socket's
+    accept queue was full (a server too slow to accept; the client retries its SYN)."""
+    names, values = (
+        line.split()[1:]
+        for line in Path("/proc/net/netstat").read_text().splitlines()
+        if line.startswith("TcpExt:")
+    )
+    counters = dict(zip(names, map(int, values), strict=True))
+    return {"overflows": counters["ListenOverflows"], "drops": counters["ListenDrops"]}
+
+
 def simulated_run(
     count: int, seconds: float, *extra: str, window: tuple[float, float] | None = None
 ) -> dict:
@@ -241,10 +253,17 @@ def simulated_run(
                 "system": [system.process.pid, system.postmaster_pid],
                 "simulator": [sim.pid],
             }
+            queue_full_before = listen_queue_counters()
             with ResourceSampler(roots, window) as s:
                 sim.wait()
+            queue_full = {k: v - queue_full_before[k] for k, v in listen_queue_counters().items()}
             result = json.loads(report.read_text())
-            return {"charge_points": count, "simulated": result, "resources": s.summary()}
+            return {
+                "charge_points": count,
+                "simulated": result,
+                "resources": s.summary(),
+                "listen_queue_full": queue_full,
+            }
         finally:
             system.stop()
 
