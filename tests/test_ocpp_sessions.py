@@ -119,6 +119,17 @@ async def test_an_older_status_does_not_overwrite_a_newer_one(sessions, repos):
         )
     stored = await repos.charge_points.get(cp.cp_id)
     assert stored.connectors[0].status == "Charging"
+    # Every status is kept as an event, the older one too, in the order they came.
+    async with repos.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT status, timestamp FROM status_events WHERE charge_point_id = %s ORDER BY id",
+            (cp.cp_id,),
+        )
+        events = [(r["status"], r["timestamp"].isoformat()) for r in await cur.fetchall()]
+    assert events == [
+        ("Charging", "2026-11-25T10:05:00+00:00"),
+        ("Available", "2026-11-25T10:00:00+00:00"),
+    ]
 
 
 async def test_authorize_answers_accepted_invalid_and_blocked(sessions, repos):

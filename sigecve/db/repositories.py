@@ -366,12 +366,22 @@ class ConnectorRepository:
                    WHERE connectors.status_at <= EXCLUDED.status_at""",
                 values,
             )
-            await conn.execute(
-                """INSERT INTO status_events (charge_point_id, connector_id, status, error_code,
-                                              info, vendor_error_code, timestamp)
-                   VALUES (%(cp)s, %(connector_id)s, %(status)s, %(error_code)s, %(info)s,
-                           %(vendor_error_code)s, %(status_at)s)""",
-                values,
+            # In a group commit, one COPY for the whole batch's events.
+            await copy_rows(
+                conn,
+                """COPY status_events (charge_point_id, connector_id, status, error_code, info,
+                                       vendor_error_code, timestamp) FROM STDIN""",
+                [
+                    (
+                        charge_point_id,
+                        status.connector_id,
+                        status.status,
+                        status.error_code,
+                        status.info,
+                        status.vendor_error_code,
+                        status.status_at,
+                    )
+                ],
             )
 
     async def available(self, *, site_id: str | None, limit: int) -> list[Row]:
