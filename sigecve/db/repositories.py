@@ -242,9 +242,10 @@ class ChargePointRepository:
                    WHERE id = %s""",
                 (vendor, model, serial_number, firmware_version, Jsonb(boot_info), charge_point_id),
             )
-            await conn.execute(
-                "INSERT INTO connectivity_events (charge_point_id, event) VALUES (%s, 'boot')",
-                (charge_point_id,),
+            await copy_rows(
+                conn,
+                "COPY connectivity_events (charge_point_id, event) FROM STDIN",
+                [(charge_point_id, "boot")],
             )
 
     async def record_heartbeats(self, rows: Sequence[tuple[str, datetime]]) -> None:
