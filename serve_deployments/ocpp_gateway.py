@@ -25,6 +25,7 @@ from ray.exceptions import RayActorError
 
 from actors.directory import HostDirectory
 from sigecve.gc_tuning import tune_for_many_connections
+from sigecve.listen_backlog import widen_listen_backlog
 from sigecve.ocpp.framing import UNKNOWN_MESSAGE_ID, call_error_frame, oversize_frame_error
 from sigecve.ocpp.sessions import SUPPORTED_PROTOCOLS, ConnectRequest, ConnectResult
 from sigecve.rate_limit import TokenBuckets
@@ -215,6 +216,7 @@ def build_gateway_app(settings: Settings) -> FastAPI:
     pacing = TokenBuckets(settings.ocpp_rate_per_s, settings.ocpp_burst)
     links: dict[int, HostLink] = {}
     pending_connects = 0
+    backlog_widened = False
 
     def link_for(charge_point_id: str) -> HostLink:
         host = directory.host_for(charge_point_id)
@@ -225,7 +227,14 @@ def build_gateway_app(settings: Settings) -> FastAPI:
 
     @app.websocket("/{charge_point_id}")
     async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
-        nonlocal pending_connects
+        nonlocal pending_connects, backlog_widened
+        if not backlog_widened:
+            # Serve starts the replica's server after building the app, on a port it picks:
+            # the first charger shows which (none is ours behind Serve's Python proxy).
+            backlog_widened = True
+            server = websocket.scope.get("server")
+            if server:
+                widen_listen_backlog(server[1])
         protocol = choose_protocol(websocket.scope.get("subprotocols") or [])
         if protocol is None:
             await websocket.close(code=1002, reason="no supported OCPP subprotocol offered")
