@@ -6,7 +6,8 @@ In a reconnection storm of 7,500 chargers the gateway replica's queue sat full f
 seconds (`ss -ltn`): the kernel dropped every further connection attempt, HAProxy gave up on
 them after its connect timeout and answered HTTP 500, and the chargers backed off and came
 again. Calling listen() again on a listening socket changes its backlog (Linux caps it at
-net.core.somaxconn, 4,096 on Debian 12); the waiting connections then wait in the queue.
+net.core.somaxconn, 4,096 by default since Linux 5.4); the connections then wait in the
+queue instead.
 """
 
 from __future__ import annotations
