@@ -146,11 +146,14 @@ class ChargePointSessions:
     def hosting(self, connections: Sequence[tuple[str, str]]) -> list[str]:
         """Of these (connection id, charge point id) pairs, the connections whose sessions are
         here (a gateway asks after a call to this host failed)."""
-        return [c for c, cp_id in connections if self._is_hosting(cp_id, c)]
+        return [c for c, cp_id in connections if self._session_of(cp_id, c) is not None]
 
-    def _is_hosting(self, charge_point_id: str, connection_id: str) -> bool:
+    def _session_of(self, charge_point_id: str, connection_id: str) -> HostedChargePoint | None:
+        """The charger's session here if it is that connection's (not an older or newer one's)."""
         hosted = self._hosted.get(charge_point_id)
-        return hosted is not None and hosted.mailbox.connection_id == connection_id
+        return (
+            hosted if hosted is not None and hosted.mailbox.connection_id == connection_id else None
+        )
 
     async def connect(
         self, gateway_id: str, requests: Sequence[ConnectRequest]
@@ -179,7 +182,7 @@ class ChargePointSessions:
                 log.info("refused %s: %s", request.charge_point_id, decision.reason)
                 results.append(ConnectResult(False, decision.reason))
                 continue
-            if self._is_hosting(request.charge_point_id, request.connection_id):
+            if self._session_of(request.charge_point_id, request.connection_id) is not None:
                 # Asked again (the gateway lost the answer): its session goes on as it is.
                 results.append(ConnectResult(True, decision.reason))
                 continue
@@ -231,8 +234,8 @@ class ChargePointSessions:
             if frame is None:
                 self._in_background(self.disconnect(charge_point_id, connection_id))
                 continue
-            hosted = self._hosted.get(charge_point_id)
-            if hosted is None or hosted.mailbox.connection_id != connection_id:
+            hosted = self._session_of(charge_point_id, connection_id)
+            if hosted is None:
                 continue  # from a connection that has been closed or replaced
             self.message_log.record(charge_point_id, "in", frame)
             hosted.mailbox.inbox.put_nowait(frame)
@@ -259,7 +262,7 @@ class ChargePointSessions:
 
     async def _drop_connection(self, charge_point_id: str, connection_id: str) -> None:
         """End the charger's session if it is still that connection's (not a newer one's)."""
-        if self._is_hosting(charge_point_id, connection_id):
+        if self._session_of(charge_point_id, connection_id) is not None:
             await self._drop(charge_point_id)
 
     async def call(
