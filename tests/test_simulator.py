@@ -135,4 +135,8 @@ async def test_simulate_reports_round_trips_and_a_reconnection_storm(system, tmp
     assert report["round_trip"]["StatusNotification"]["count"] >= 2 * count * 2
     assert report["connect"]["count"] == 2 * count
     assert 0 < report["round_trip_all"]["p50_ms"] <= report["round_trip_all"]["p99_ms"]
+    # After the 1 s ramp: the storm's boots, not the first charger's first one.
+    after_ramp = report["round_trip_after_ramp"]
+    assert count <= after_ramp["BootNotification"]["count"] < 2 * count
+    assert 0 < after_ramp["all"]["count"] < report["round_trip_all"]["count"]
     assert report["messages_per_s"] > 0

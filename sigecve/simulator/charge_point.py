@@ -101,11 +101,16 @@ class SimulationCounters:
     last_error: str | None = field(default=None, repr=False)
     # Per action: from sending a call to its reply.
     round_trips: dict[str, LatencyHistogram] = field(default_factory=dict, repr=False)
+    # The same, for replies after the ramp (the fleet connected: the steady state's).
+    ramp_ends_at: float | None = field(default=None, repr=False)  # time.monotonic()
+    round_trips_after_ramp: dict[str, LatencyHistogram] = field(default_factory=dict, repr=False)
     # From opening the WebSocket to the BootNotification answered.
     connect_s: LatencyHistogram = field(default_factory=LatencyHistogram, repr=False)
 
     def round_trip(self, action: str, seconds: float) -> None:
         self.round_trips.setdefault(action, LatencyHistogram()).record(seconds)
+        if self.ramp_ends_at is not None and time.monotonic() >= self.ramp_ends_at:
+            self.round_trips_after_ramp.setdefault(action, LatencyHistogram()).record(seconds)
 
     def call_error(self, action: str, kind: str) -> None:
         self.call_errors += 1

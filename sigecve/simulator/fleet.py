@@ -24,7 +24,7 @@ from sigecve.simulator.charge_point import (
 )
 from sigecve.simulator.charge_point_201 import SimulatedChargePoint201
 from sigecve.simulator.failure_modes import FAILURE_MODES
-from sigecve.simulator.metrics import LatencyHistogram
+from sigecve.simulator.metrics import LatencyHistogram, merged
 
 STORM_STEP_S = 5.0  # the storm report's boots-again curve, one point per step
 SIMULATED_CLASSES = {"ocpp1.6": SimulatedChargePoint16, "ocpp2.0.1": SimulatedChargePoint201}
@@ -170,10 +170,7 @@ def _progress(
     table.add_column("p99 ms")
     if storm is not None:
         table.add_column("back after storm")
-    overall = LatencyHistogram()
-    for histogram in counters.round_trips.values():
-        overall.merge(histogram)
-    p99 = overall.percentile(99)
+    p99 = merged(counters.round_trips.values()).percentile(99)
     row = [str(getattr(counters, n)) for n in PROGRESS_COUNTERS]
     row += [f"{rate:.0f}", "-" if p99 is None else f"{p99 * 1000:.0f}"]
     if storm is not None:
@@ -199,10 +196,13 @@ def fleet_report(
         "connect": counters.connect_s.summary_ms(),
         "round_trip": {a: h.summary_ms() for a, h in sorted(counters.round_trips.items())},
     }
-    overall = LatencyHistogram()
-    for histogram in counters.round_trips.values():
-        overall.merge(histogram)
-    report["round_trip_all"] = overall.summary_ms()
+    report["round_trip_all"] = merged(counters.round_trips.values()).summary_ms()
+    if counters.ramp_ends_at is not None:
+        after = counters.round_trips_after_ramp
+        report["round_trip_after_ramp"] = {
+            **{a: h.summary_ms() for a, h in sorted(after.items())},
+            "all": merged(after.values()).summary_ms(),
+        }
     if storm is not None:
         report["storm"] = {
             "recovered": storm.recovered.total,
@@ -252,6 +252,8 @@ async def run_fleet(
     rng = random.Random(seed)
     ids = charge_point_ids(id_prefix, count)
     started = time.monotonic()
+    if ramp_s > 0:
+        counters.ramp_ends_at = started + ramp_s
     storm = Storm(started + storm_after_s) if storm_after_s is not None else None
     stopping = asyncio.Event()
     tasks = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 SMALLEST_S = 1e-5  # 10 µs
@@ -52,3 +53,11 @@ class LatencyHistogram:
             "p99_ms": ms(self.percentile(99)),
             "max_ms": ms(self.largest_s if self.total else None),
         }
+
+
+def merged(histograms: Iterable[LatencyHistogram]) -> LatencyHistogram:
+    """One histogram of everything the given ones recorded."""
+    overall = LatencyHistogram()
+    for histogram in histograms:
+        overall.merge(histogram)
+    return overall
