@@ -35,7 +35,8 @@ from sigecve.settings import Settings
 log = logging.getLogger(__name__)
 
 POLL_WAIT_S = 10.0
-# A connect waits this long for a host actor being restarted, asking again every so often.
+# A call that may wait for a host actor being restarted (a connect, the question of which
+# connections it holds) waits this long, asking again every so often.
 HOST_RESTART_WAIT_S = 20.0
 HOST_RESTART_RETRY_S = 0.2
 Close = tuple[int, str]  # close code and reason
