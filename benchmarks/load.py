@@ -1,5 +1,6 @@
 """A lean OCPP-J load generator: N WebSocket clients sending one action back to back:
-Heartbeat (answered from memory) or MeterValues (stored before it is answered).
+Heartbeat (answered from memory), MeterValues or StatusNotification (stored before they are
+answered; a reconnecting fleet's commonest message).
 
 Raw frames instead of the `ocpp` client so that the generator, which shares the machine with
 the system under test, spends as little CPU as possible per call.
@@ -31,6 +32,9 @@ PAYLOADS = {
                 }
             ],
         }
+    ),
+    "StatusNotification": json.dumps(
+        {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
     ),
 }
 

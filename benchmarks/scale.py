@@ -302,6 +302,10 @@ class Plain(ChargePoint):
     async def on_meter_values(self, **_):
         return call_result.MeterValues()
 
+    @on("StatusNotification")
+    async def on_status_notification(self, **_):
+        return call_result.StatusNotification()
+
 async def serve(ws):
     await Plain(ws.request.path.rsplit("/", 1)[-1], ws).start()
 
@@ -317,9 +321,9 @@ asyncio.run(main())
 def saturation(clients: int, seconds: float) -> dict:
     """Each action back to back from `clients` chargers: through the whole stack (back-pressure
     lifted: it is what is measured), and against the plain server, in the same run. Heartbeats
-    are answered from memory by both; meter values are committed to PostgreSQL by SIGEC-VE
-    before their reply, and only parsed by the plain server."""
-    actions = ("Heartbeat", "MeterValues")
+    are answered from memory by both; meter values and statuses are committed to PostgreSQL
+    by SIGEC-VE before their reply, and only parsed by the plain server."""
+    actions = ("Heartbeat", "MeterValues", "StatusNotification")
     results: dict = {action: {} for action in actions}
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
