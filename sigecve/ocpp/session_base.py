@@ -77,23 +77,14 @@ class CentralSystemSession:
         self.heartbeat_interval_s = heartbeat_interval_s
         self._on_charging_change = on_charging_change
         self._on_power = on_power
-        # The `ocpp` router answers a failing handler with a CALLERROR and swallows the
-        # exception; the group commit must see it to roll back that message's writes alone.
         self._handler_error: Exception | None = None
-        for handlers in self.route_map.values():
-            handlers["_on_action"] = self._reporting_failures(handlers["_on_action"])
 
-    def _reporting_failures(self, handler: Callable) -> Callable:
-        @functools.wraps(handler)
-        async def wrapped(*args: Any, **kwargs: Any) -> Any:
-            try:
-                result = handler(*args, **kwargs)
-                return await result if inspect.isawaitable(result) else result
-            except Exception as e:
-                self._handler_error = e
-                raise
-
-        return wrapped
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Once per class, not per session: a fleet reconnecting starts thousands of sessions.
+        for name, attribute in list(vars(cls).items()):
+            if hasattr(attribute, "_on_action") and not hasattr(attribute, "_reports_failures"):
+                setattr(cls, name, _reporting_failures(attribute))
 
     async def _handle_call_as_unit(self, msg: Call) -> None:
         """A unit of work for the group commit: fails (and rolls back) when its handler did."""
@@ -212,6 +203,26 @@ class CentralSystemSession:
         """The payload of the CALL being handled, exactly as the charger sent it."""
         assert self._current_call is not None
         return self._current_call.payload
+
+
+def _reporting_failures(handler: Callable) -> Callable:
+    """`handler`, noting its exception on the session. The `ocpp` router answers a failing
+    handler with a CALLERROR and swallows the exception; the group commit must see it to roll
+    back that message's writes alone."""
+
+    @functools.wraps(handler)
+    async def wrapped(self: CentralSystemSession, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = handler(self, *args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+        except Exception as e:
+            self._handler_error = e
+            raise
+
+    # The router asks for the handler's signature on every call; this answers at once.
+    wrapped.__signature__ = inspect.signature(handler)  # type: ignore[attr-defined]
+    wrapped._reports_failures = True  # type: ignore[attr-defined]
+    return wrapped
 
 
 def stored_notification(action: StrEnum, reply: Callable[[], Any]) -> Callable:
