@@ -8,7 +8,7 @@ import asyncio
 import psycopg
 import pytest
 
-from sigecve.db.group_commit import GroupCommitter, after_commit, connection, copy_rows
+from sigecve.db.group_commit import GroupCommitter, after_commit, connection, write_rows
 from tests.conftest import unique_id
 
 
@@ -66,7 +66,16 @@ async def test_outside_a_unit_actions_run_at_once():
     assert ran == [1]
 
 
-COPY_ROWS = "COPY group_commit_rows (tag, n) FROM STDIN"
+# `write_rows` takes both: rows by COPY, or a statement run once per row.
+ROW_STATEMENTS = [
+    "COPY group_commit_rows (tag, n) FROM STDIN",
+    "INSERT INTO group_commit_rows (tag, n) VALUES (%s, %s)",
+]
+
+
+@pytest.fixture(params=ROW_STATEMENTS, ids=["copy", "insert"])
+def row_statement(request) -> str:
+    return request.param
 
 
 @pytest.fixture
@@ -90,10 +99,10 @@ async def copied_rows(repos):
     return count
 
 
-def copying_unit(repos, tag: str, n: int, replies: list[str], fail: bool = False):
+def copying_unit(repos, statement: str, tag: str, n: int, replies: list[str], fail: bool = False):
     async def unit() -> str:
         async with connection(repos.pool) as conn:
-            await copy_rows(conn, COPY_ROWS, [(tag, n), (tag, n + 1)])
+            await write_rows(conn, statement, [(tag, n), (tag, n + 1)])
         after_commit(lambda: replies.append(tag))
         if fail:
             raise ValueError(f"{tag} refused")
@@ -102,13 +111,13 @@ def copying_unit(repos, tag: str, n: int, replies: list[str], fail: bool = False
     return unit
 
 
-async def test_units_rows_are_copied_once_per_batch_and_a_clean_batch_runs_once(
-    committer, repos, copied_rows
+async def test_units_rows_are_written_once_per_batch_and_a_clean_batch_runs_once(
+    committer, repos, copied_rows, row_statement
 ):
     tags = [unique_id("CP") for _ in range(30)]
     replies: list[str] = []
     results = await asyncio.gather(
-        *(committer.run(copying_unit(repos, t, 1, replies)) for t in tags)
+        *(committer.run(copying_unit(repos, row_statement, t, 1, replies)) for t in tags)
     )
     assert results == tags
     assert committer.reruns == 0 and committer.batches < 30
@@ -117,13 +126,16 @@ async def test_units_rows_are_copied_once_per_batch_and_a_clean_batch_runs_once(
 
 
 async def test_a_failing_unit_makes_its_batch_run_again_and_only_its_work_is_lost(
-    committer, repos, copied_rows
+    committer, repos, copied_rows, row_statement
 ):
     tags = [unique_id("CP") for _ in range(30)]
     failing = tags[7]
     replies: list[str] = []
     results = await asyncio.gather(
-        *(committer.run(copying_unit(repos, t, 1, replies, fail=t == failing)) for t in tags),
+        *(
+            committer.run(copying_unit(repos, row_statement, t, 1, replies, fail=t == failing))
+            for t in tags
+        ),
         return_exceptions=True,
     )
     assert isinstance(results[7], ValueError)
@@ -135,18 +147,18 @@ async def test_a_failing_unit_makes_its_batch_run_again_and_only_its_work_is_los
 
 
 async def test_rows_the_table_refuses_fail_only_the_unit_that_gave_them(
-    committer, repos, copied_rows
+    committer, repos, copied_rows, row_statement
 ):
     tags = [unique_id("CP") for _ in range(10)]
     replies: list[str] = []
     results = await asyncio.gather(
         *(
-            committer.run(copying_unit(repos, t, -1 if i == 3 else 1, replies))
+            committer.run(copying_unit(repos, row_statement, t, -1 if i == 3 else 1, replies))
             for i, t in enumerate(tags)
         ),
         return_exceptions=True,
     )
-    # Together, the refusal comes with the batch's one COPY; apart, with the unit's own.
+    # Together, the refusal comes with the batch's rows; apart, with the unit's own.
     assert isinstance(results[3], psycopg.errors.CheckViolation)
     assert results[:3] + results[4:] == tags[:3] + tags[4:]
     assert sorted(replies) == sorted(tags[:3] + tags[4:])

@@ -5,11 +5,12 @@ do once its data is durable (sending the CALLRESULT) is held until the batch com
 reply still never goes out before its data is committed, but under load a hundred messages
 cost one commit instead of a hundred.
 
-A batch is first run together: no savepoint per unit, and the rows units COPY (meter values)
-written in one COPY per table at the end. If a unit fails, or that COPY does, the batch is
+A batch is first run together: no savepoint per unit, and the rows units write through
+`write_rows` (meter values, status events, connector statuses) written once per statement at
+the end. If a unit fails, or that COPY does, the batch is
 rolled back and run again with a savepoint per unit and each unit's rows written at once, so
 a failure stays with its unit. Hence two rules for a unit: it may run twice, so anything it
-does besides database writes goes through `after_commit`; and rows it gives `copy_rows` may
+does besides database writes goes through `after_commit`; and rows it gives `write_rows` may
 not be visible to its own later statements.
 """
 
@@ -32,8 +33,8 @@ T = TypeVar("T")
 # The batch connection while a unit of work runs, and what the unit does after the commit.
 _current_connection: ContextVar[AsyncConnection | None] = ContextVar("connection", default=None)
 _after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar("after", default=None)
-# While a batch runs together: the rows its units COPY, per COPY statement.
-_batch_copies: ContextVar[dict[str, list[tuple]] | None] = ContextVar("copies", default=None)
+# While a batch runs together: the rows its units write, per statement.
+_batch_rows: ContextVar[dict[str, list[tuple]] | None] = ContextVar("rows", default=None)
 
 
 @contextlib.asynccontextmanager
@@ -60,16 +61,22 @@ async def transaction(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnectio
             yield conn
 
 
-async def copy_rows(conn: AsyncConnection, statement: str, rows: Sequence[tuple]) -> None:
-    """`COPY ... FROM STDIN` of `rows` on `conn`; in a batch run together, with every other
-    unit's rows for the same statement, once, before the batch commits."""
-    pending = _batch_copies.get()
+async def write_rows(conn: AsyncConnection, statement: str, rows: Sequence[tuple]) -> None:
+    """`rows` written by `statement` on `conn`: by COPY for a `COPY ... FROM STDIN`, else the
+    statement run once per row, all sent at once (psycopg's pipeline). In a batch run
+    together, with every other unit's rows for the same statement, once, before the batch
+    commits."""
+    pending = _batch_rows.get()
     if pending is not None:
         pending.setdefault(statement, []).extend(rows)
         return
-    async with conn.cursor() as cur, cur.copy(statement) as copy:
-        for row in rows:
-            await copy.write_row(row)
+    async with conn.cursor() as cur:
+        if statement.lstrip().upper().startswith("COPY"):
+            async with cur.copy(statement) as copy:
+                for row in rows:
+                    await copy.write_row(row)
+        else:
+            await cur.executemany(statement, rows)
 
 
 def after_commit(action: Callable[[], None]) -> None:
@@ -141,11 +148,11 @@ class GroupCommitter:
                 future.set_exception(value)
 
     async def _run_together(self, batch: list[_Queued]):
-        """The batch in one transaction, no savepoints, one COPY per table; `_UnitFailed`
-        (with everything rolled back) if any part of it failed."""
+        """The batch in one transaction, no savepoints, rows written once per statement;
+        `_UnitFailed` (with everything rolled back) if any part of it failed."""
         outcomes: list[_Outcome] = []
-        copies: dict[str, list[tuple]] = {}
-        copies_token = _batch_copies.set(copies)
+        rows_by_statement: dict[str, list[tuple]] = {}
+        rows_token = _batch_rows.set(rows_by_statement)
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 try:
@@ -153,13 +160,13 @@ class GroupCommitter:
                         held: list[Callable[[], None]] = []
                         result = await _run_unit(unit, conn, held)
                         outcomes.append((future, True, result, held))
-                    _batch_copies.set(None)
-                    for statement, rows in copies.items():
-                        await copy_rows(conn, statement, rows)
+                    _batch_rows.set(None)
+                    for statement, rows in rows_by_statement.items():
+                        await write_rows(conn, statement, rows)
                 except Exception as e:
                     raise _UnitFailed from e
         finally:
-            _batch_copies.reset(copies_token)
+            _batch_rows.reset(rows_token)
         return outcomes
 
     async def _run_apart(self, batch: list[_Queued]):

@@ -11,7 +11,7 @@ import psycopg.errors
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from sigecve.db.group_commit import connection, copy_rows, transaction
+from sigecve.db.group_commit import connection, transaction, write_rows
 from sigecve.db.keyset import KeysetOrder
 from sigecve.domain import (
     Alert,
@@ -234,15 +234,26 @@ class ChargePointRepository:
         firmware_version: str | None,
         boot_info: dict,
     ) -> None:
+        # In a group commit, each written once for the whole batch.
         async with transaction(self.pool) as conn:
-            await conn.execute(
+            await write_rows(
+                conn,
                 """UPDATE charge_points SET vendor = %s, model = %s, serial_number = %s,
                           firmware_version = %s, boot_info = %s, booted_at = now(),
                           last_seen_at = now()
                    WHERE id = %s""",
-                (vendor, model, serial_number, firmware_version, Jsonb(boot_info), charge_point_id),
+                [
+                    (
+                        vendor,
+                        model,
+                        serial_number,
+                        firmware_version,
+                        Jsonb(boot_info),
+                        charge_point_id,
+                    )
+                ],
             )
-            await copy_rows(
+            await write_rows(
                 conn,
                 "COPY connectivity_events (charge_point_id, event) FROM STDIN",
                 [(charge_point_id, "boot")],
@@ -267,7 +278,7 @@ class ChargePointRepository:
                      AND (cp.last_seen_at IS NULL OR cp.last_seen_at < seen.at)""",
                 (list(latest), list(latest.values()), list(latest)),
             )
-            await copy_rows(
+            await write_rows(
                 conn,
                 "COPY connectivity_events (charge_point_id, at, event) FROM STDIN",
                 [(charge_point_id, at, "heartbeat") for charge_point_id, at in rows],
@@ -347,42 +358,42 @@ class ChargePointRepository:
         )
 
 
+# An older status (a charger sending what it had queued while offline) does not replace a
+# newer one.
+_UPSERT_CONNECTOR_STATUS = """
+    INSERT INTO connectors (charge_point_id, connector_id, status, error_code, info,
+                            vendor_error_code, status_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (charge_point_id, connector_id) DO UPDATE SET
+        status = EXCLUDED.status, error_code = EXCLUDED.error_code, info = EXCLUDED.info,
+        vendor_error_code = EXCLUDED.vendor_error_code, status_at = EXCLUDED.status_at,
+        updated_at = now()
+    WHERE connectors.status_at <= EXCLUDED.status_at"""
+
+
 class ConnectorRepository:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
     async def record_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
         """Keep the newest status per connector, and every status as an event."""
-        values = {"cp": charge_point_id, **status.model_dump()}
+        row = (
+            charge_point_id,
+            status.connector_id,
+            status.status,
+            status.error_code,
+            status.info,
+            status.vendor_error_code,
+            status.status_at,
+        )
+        # In a group commit, each written once for the whole batch.
         async with transaction(self.pool) as conn:
-            await conn.execute(
-                """INSERT INTO connectors (charge_point_id, connector_id, status, error_code, info,
-                                           vendor_error_code, status_at)
-                   VALUES (%(cp)s, %(connector_id)s, %(status)s, %(error_code)s, %(info)s,
-                           %(vendor_error_code)s, %(status_at)s)
-                   ON CONFLICT (charge_point_id, connector_id) DO UPDATE SET
-                       status = EXCLUDED.status, error_code = EXCLUDED.error_code,
-                       info = EXCLUDED.info, vendor_error_code = EXCLUDED.vendor_error_code,
-                       status_at = EXCLUDED.status_at, updated_at = now()
-                   WHERE connectors.status_at <= EXCLUDED.status_at""",
-                values,
-            )
-            # In a group commit, one COPY for the whole batch's events.
-            await copy_rows(
+            await write_rows(conn, _UPSERT_CONNECTOR_STATUS, [row])
+            await write_rows(
                 conn,
                 """COPY status_events (charge_point_id, connector_id, status, error_code, info,
                                        vendor_error_code, timestamp) FROM STDIN""",
-                [
-                    (
-                        charge_point_id,
-                        status.connector_id,
-                        status.status,
-                        status.error_code,
-                        status.info,
-                        status.vendor_error_code,
-                        status.status_at,
-                    )
-                ],
+                [row],
             )
 
     async def available(self, *, site_id: str | None, limit: int) -> list[Row]:
@@ -742,7 +753,7 @@ class MeterValueRepository:
 
 
 async def _copy_meter_samples(conn: Any, charge_point_id: str, samples: Sequence[MeterSample]):
-    await copy_rows(
+    await write_rows(
         conn,
         """COPY meter_values (charge_point_id, connector_id, transaction_id, timestamp,
                           measurand, value, unit, phase, context, location) FROM STDIN""",
@@ -775,7 +786,7 @@ class MessageLogRepository:
         if not rows:
             return
         async with connection(self.pool) as conn:
-            await copy_rows(
+            await write_rows(
                 conn,
                 """COPY ocpp_messages (charge_point_id, direction, message_type, unique_id, action,
                                    frame, at) FROM STDIN""",
