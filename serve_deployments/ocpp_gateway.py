@@ -18,10 +18,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from fastapi.responses import PlainTextResponse
 from ray import serve
 from ray.exceptions import RayActorError
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from actors.directory import HostDirectory
 from sigecve.gc_tuning import tune_for_many_connections
@@ -208,8 +210,9 @@ class HostLink:
                 outbox.put_nowait(HOST_RESTARTED)
 
 
-def build_gateway_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="SIGEC-VE OCPP gateway", docs_url=None, redoc_url=None, openapi_url=None)
+def build_gateway_app(settings: Settings) -> Starlette:
+    # Starlette, not FastAPI: one WebSocket route needs no dependency resolution or
+    # telemetry, which FastAPI would run for every connecting charger.
     # The process id in it lets operators (and the fault tests) find the replica.
     gateway_id = f"gateway-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     directory = HostDirectory(settings.charge_point_hosts)
@@ -226,9 +229,9 @@ def build_gateway_app(settings: Settings) -> FastAPI:
             links[key] = HostLink(host, gateway_id, connections)
         return links[key]
 
-    @app.websocket("/{charge_point_id}")
-    async def ocpp_endpoint(websocket: WebSocket, charge_point_id: str) -> None:
+    async def ocpp_endpoint(websocket: WebSocket) -> None:
         nonlocal pending_connects, backlog_widened
+        charge_point_id: str = websocket.path_params["charge_point_id"]
         if not backlog_widened:
             # Serve starts the replica's server after building the app, on a port it picks:
             # the first charger shows which (none is ours behind Serve's Python proxy).
@@ -316,7 +319,7 @@ def build_gateway_app(settings: Settings) -> FastAPI:
             pacing.forget(connection_id)
             link.closed(connection_id, charge_point_id)
 
-    return app
+    return Starlette(routes=[WebSocketRoute("/{charge_point_id}", ocpp_endpoint)])
 
 
 async def refuse_for_now(websocket: WebSocket, why: str) -> None:
@@ -385,5 +388,5 @@ class OcppGateway:
         self.settings = settings
         tune_for_many_connections()
 
-    def __serve_build_asgi_app__(self) -> FastAPI:
+    def __serve_build_asgi_app__(self) -> Starlette:
         return build_gateway_app(self.settings)
