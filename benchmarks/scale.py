@@ -4,6 +4,7 @@ stack compares with a plain single-process server (docs/scale.md).
     python benchmarks/scale.py steady --sizes 1000 5000 10000 --seconds 600
     python benchmarks/scale.py storm --count 10000
     python benchmarks/scale.py saturation --clients 100 --seconds 30
+    python benchmarks/scale.py sessions --count 2000
 
 Each run starts its own `sigecve up` (embedded PostgreSQL, charge points admitted on first
 connection) and `sigecve simulate` with a day's behaviour (`--realistic`: heartbeats every
@@ -13,6 +14,8 @@ Serve, HAProxy: all descendants of `sigecve up`; and the embedded PostgreSQL's p
 which pg_ctl leaves to init) and of the simulator, with each component's CPU seconds (over
 the run, and in a storm's first minute) and memory, and writes the figures to
 docs/benchmarks/scale.json (merged with earlier runs) and a plot to docs/benchmarks/scale.svg.
+`sessions` needs no system: what starting one charger's OCPP session costs a host actor
+(time and memory, per protocol version), the part of a connect that grows with the fleet.
 Loopback only; every process it starts is stopped by its PID.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -30,6 +34,9 @@ import sys
 import tempfile
 import threading
 import time
+import timeit
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -40,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.gc_log import ray_worker_name  # noqa: E402
 from benchmarks.load import measure  # noqa: E402
+from sigecve.ocpp.sessions import SESSION_CLASSES  # noqa: E402
 from sigecve.system import raise_open_file_limit  # noqa: E402
 from tests.conftest import RunningSystem, free_port, start_system  # noqa: E402
 
@@ -359,6 +367,39 @@ def saturation(clients: int, seconds: float) -> dict:
     return results
 
 
+def session_cost(count: int) -> dict:
+    """Per OCPP version: microseconds to start a session, and the memory `count` sessions
+    hold (tracemalloc), per session."""
+    results = {}
+    for protocol, session_class in SESSION_CLASSES.items():
+        start = functools.partial(
+            session_class,
+            "CP",
+            None,
+            None,
+            commits=None,
+            heartbeats=None,
+            heartbeat_interval_s=300,
+            response_timeout_s=30,
+        )
+        results[protocol] = {
+            "start_us": round(timeit.timeit(start, number=count) / count * 1e6, 1),
+            "memory_kib": round(asyncio.run(_memory_held(start, count)) / count / 1024, 2),
+        }
+    return {"sessions": count, "per_session": results}
+
+
+async def _memory_held(start: Callable[[], object], count: int) -> int:
+    """Bytes `count` objects from `start()` hold (in a running loop: a session's queue and
+    lock want one)."""
+    tracemalloc.start()
+    held = [start() for _ in range(count)]
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del held
+    return size
+
+
 def plot(steady_runs: list[dict]) -> None:
     """Memory and p99 round trip against charge points, as an SVG of our own."""
     runs = sorted(steady_runs, key=lambda r: r["charge_points"])
@@ -468,7 +509,14 @@ def main() -> None:
     sa = sub.add_parser("saturation")
     sa.add_argument("--clients", type=int, default=100)
     sa.add_argument("--seconds", type=float, default=30)
+    se = sub.add_parser("sessions")
+    se.add_argument("--count", type=int, default=2000)
     args = parser.parse_args()
+    if args.kind == "sessions":
+        result = session_cost(args.count)
+        save("sessions", result, sys.argv[1:])
+        print(json.dumps(result))
+        return
     files = raise_open_file_limit()
     print(f"open files allowed: {files}", file=sys.stderr)
     if args.kind == "steady":
