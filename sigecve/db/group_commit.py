@@ -5,13 +5,13 @@ do once its data is durable (sending the CALLRESULT) is held until the batch com
 reply still never goes out before its data is committed, but under load a hundred messages
 cost one commit instead of a hundred.
 
-A batch is first run together: no savepoint per unit, and the rows units write through
-`write_rows` (meter values, status events, connector statuses) written once per statement at
-the end. If a unit fails, or that COPY does, the batch is
-rolled back and run again with a savepoint per unit and each unit's rows written at once, so
-a failure stays with its unit. Hence two rules for a unit: it may run twice, so anything it
-does besides database writes goes through `after_commit`; and rows it gives `write_rows` may
-not be visible to its own later statements.
+A batch is first run together: no savepoint per unit, and the rows units give `write_rows`
+(meter values, events, connector statuses, boots) written once per statement at the end. If
+a unit fails, or writing those rows does, the batch is rolled back and run again with a
+savepoint per unit and each unit's rows written at once, so a failure stays with its unit.
+Hence two rules for a unit: it may run twice, so anything it does besides database writes
+goes through `after_commit`; and rows it gives `write_rows` may not be visible to its own
+later statements.
 """
 
 from __future__ import annotations
