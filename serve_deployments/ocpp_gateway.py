@@ -211,8 +211,6 @@ class HostLink:
 
 
 def build_gateway_app(settings: Settings) -> Starlette:
-    # Starlette, not FastAPI: one WebSocket route needs no dependency resolution or
-    # telemetry, which FastAPI would run for every connecting charger.
     # The process id in it lets operators (and the fault tests) find the replica.
     gateway_id = f"gateway-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     directory = HostDirectory(settings.charge_point_hosts)
@@ -319,6 +317,8 @@ def build_gateway_app(settings: Settings) -> Starlette:
             pacing.forget(connection_id)
             link.closed(connection_id, charge_point_id)
 
+    # Starlette, not FastAPI: one WebSocket route needs no dependency resolution or
+    # telemetry, which FastAPI would run for every connecting charger.
     return Starlette(routes=[WebSocketRoute("/{charge_point_id}", ocpp_endpoint)])
 
 
