@@ -79,8 +79,8 @@ def row_statement(request) -> str:
 
 
 @pytest.fixture
-async def copied_rows(repos):
-    """A table units COPY into (n may not be negative); returns a counter of rows by tag."""
+async def written_rows(repos):
+    """A table units write into (n may not be negative); returns a counter of rows by tag."""
     async with connection(repos.pool) as conn:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS group_commit_rows (
@@ -99,7 +99,7 @@ async def copied_rows(repos):
     return count
 
 
-def copying_unit(repos, statement: str, tag: str, n: int, replies: list[str], fail: bool = False):
+def writing_unit(repos, statement: str, tag: str, n: int, replies: list[str], fail: bool = False):
     async def unit() -> str:
         async with connection(repos.pool) as conn:
             await write_rows(conn, statement, [(tag, n), (tag, n + 1)])
@@ -112,28 +112,28 @@ def copying_unit(repos, statement: str, tag: str, n: int, replies: list[str], fa
 
 
 async def test_units_rows_are_written_once_per_batch_and_a_clean_batch_runs_once(
-    committer, repos, copied_rows, row_statement
+    committer, repos, written_rows, row_statement
 ):
     tags = [unique_id("CP") for _ in range(30)]
     replies: list[str] = []
     results = await asyncio.gather(
-        *(committer.run(copying_unit(repos, row_statement, t, 1, replies)) for t in tags)
+        *(committer.run(writing_unit(repos, row_statement, t, 1, replies)) for t in tags)
     )
     assert results == tags
     assert committer.reruns == 0 and committer.batches < 30
     assert sorted(replies) == sorted(tags)
-    assert [await copied_rows(t) for t in tags] == [2] * 30
+    assert [await written_rows(t) for t in tags] == [2] * 30
 
 
 async def test_a_failing_unit_makes_its_batch_run_again_and_only_its_work_is_lost(
-    committer, repos, copied_rows, row_statement
+    committer, repos, written_rows, row_statement
 ):
     tags = [unique_id("CP") for _ in range(30)]
     failing = tags[7]
     replies: list[str] = []
     results = await asyncio.gather(
         *(
-            committer.run(copying_unit(repos, row_statement, t, 1, replies, fail=t == failing))
+            committer.run(writing_unit(repos, row_statement, t, 1, replies, fail=t == failing))
             for t in tags
         ),
         return_exceptions=True,
@@ -143,17 +143,17 @@ async def test_a_failing_unit_makes_its_batch_run_again_and_only_its_work_is_los
     assert committer.reruns >= 1
     # Run twice, yet each reply went out once and each row was written once.
     assert sorted(replies) == sorted(tags[:7] + tags[8:])
-    assert [await copied_rows(t) for t in tags] == [2] * 7 + [0] + [2] * 22
+    assert [await written_rows(t) for t in tags] == [2] * 7 + [0] + [2] * 22
 
 
 async def test_rows_the_table_refuses_fail_only_the_unit_that_gave_them(
-    committer, repos, copied_rows, row_statement
+    committer, repos, written_rows, row_statement
 ):
     tags = [unique_id("CP") for _ in range(10)]
     replies: list[str] = []
     results = await asyncio.gather(
         *(
-            committer.run(copying_unit(repos, row_statement, t, -1 if i == 3 else 1, replies))
+            committer.run(writing_unit(repos, row_statement, t, -1 if i == 3 else 1, replies))
             for i, t in enumerate(tags)
         ),
         return_exceptions=True,
@@ -162,4 +162,4 @@ async def test_rows_the_table_refuses_fail_only_the_unit_that_gave_them(
     assert isinstance(results[3], psycopg.errors.CheckViolation)
     assert results[:3] + results[4:] == tags[:3] + tags[4:]
     assert sorted(replies) == sorted(tags[:3] + tags[4:])
-    assert [await copied_rows(t) for t in tags] == [2] * 3 + [0] + [2] * 6
+    assert [await written_rows(t) for t in tags] == [2] * 3 + [0] + [2] * 6
