@@ -93,3 +93,60 @@ async def test_a_heartbeat_batch_does_not_wait_for_a_charger_row_held_elsewhere(
             ([held, free],),
         )
         assert sorted(r["charge_point_id"] for r in await cur.fetchall()) == sorted([held, free])
+
+
+async def test_a_connector_status_is_announced_when_first_seen_and_when_it_changes(
+    repos, database_url
+):
+    """A repeated status (a reconnecting charger says again what it said before) is stored as
+    an event but not announced on the live stream."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from sigecve.domain import ConnectorStatus
+    from sigecve.services.live_events import CHANNEL
+    from tests.conftest import unique_id
+
+    cp_id = unique_id("ANNOUNCE")
+    await repos.charge_points.insert(cp_id, None, None)
+    start = datetime.now(UTC)
+    sent = [
+        ("Available", "NoError"),
+        ("Available", "NoError"),
+        ("Charging", "NoError"),
+        ("Charging", "NoError"),
+        ("Faulted", "GroundFailure"),
+        ("Faulted", "OverVoltage"),
+    ]
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listener:
+        await listener.execute(f"LISTEN {CHANNEL}")
+        for i, (status, error_code) in enumerate(sent):
+            await repos.connectors.record_status(
+                cp_id,
+                ConnectorStatus(
+                    connector_id=1,
+                    status=status,
+                    error_code=error_code,
+                    status_at=start + timedelta(seconds=i),
+                ),
+            )
+        # Every notification of the statuses above is queued by now; this one marks the end.
+        await listener.execute("SELECT pg_notify(%s, %s)", (CHANNEL, '{"type": "end"}'))
+        announced = []
+        async for notify in listener.notifies():
+            event = json.loads(notify.payload)
+            if event["type"] == "end":
+                break
+            if event.get("charge_point_id") == cp_id and event["type"] == "connector_status":
+                announced.append((event["status"], event["error_code"]))
+    assert announced == [
+        ("Available", "NoError"),
+        ("Charging", "NoError"),
+        ("Faulted", "GroundFailure"),
+        ("Faulted", "OverVoltage"),
+    ]
+    async with repos.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) AS n FROM status_events WHERE charge_point_id = %s", (cp_id,)
+        )
+        assert (await cur.fetchone())["n"] == len(sent)
