@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, MessageType, validate_payload
+from ocpp.messages import Call, MessageType
 from ocpp.routing import on
 
 from sigecve.db.group_commit import GroupCommitter, after_commit
@@ -28,6 +28,7 @@ from sigecve.db.repositories import Repositories
 from sigecve.db.write_behind import WriteBehind
 from sigecve.ocpp.framing import call_error_frame, error_for_exception, read_frame
 from sigecve.ocpp.meter_values import last_active_power_kw
+from sigecve.ocpp.schemas import validate_payload
 from sigecve.ocpp.timestamps import format_timestamp, utc_now
 from sigecve.services.errors import CommandTimeout, InvalidInput
 
