@@ -66,10 +66,10 @@ async def test_outside_a_unit_actions_run_at_once():
     assert ran == [1]
 
 
-# `write_rows` takes both: rows by COPY, or a statement run once per row.
+# `write_rows` takes both: rows by COPY, or a statement given each column as an array.
 ROW_STATEMENTS = [
     "COPY group_commit_rows (tag, n) FROM STDIN",
-    "INSERT INTO group_commit_rows (tag, n) VALUES (%s, %s)",
+    "INSERT INTO group_commit_rows (tag, n) SELECT * FROM unnest(%s::text[], %s::integer[])",
 ]
 
 
@@ -163,3 +163,32 @@ async def test_rows_the_table_refuses_fail_only_the_unit_that_gave_them(
     assert results[:3] + results[4:] == tags[:3] + tags[4:]
     assert sorted(replies) == sorted(tags[:3] + tags[4:])
     assert [await written_rows(t) for t in tags] == [2] * 3 + [0] + [2] * 6
+
+
+async def test_two_statuses_of_one_connector_in_one_batch_keep_the_newer(committer, repos):
+    """One statement upserts a batch's statuses, and PostgreSQL refuses one that updates a row
+    twice: the batch is run again unit by unit, and every status is still stored."""
+    from datetime import UTC, datetime, timedelta
+
+    from sigecve.domain import ConnectorStatus
+
+    cp_id = unique_id("TWICE")
+    await repos.charge_points.insert(cp_id, None, None)
+    now = datetime.now(UTC)
+    statuses = [
+        ConnectorStatus(connector_id=1, status="Charging", status_at=now + timedelta(seconds=1)),
+        ConnectorStatus(connector_id=1, status="Preparing", status_at=now),
+    ]
+    await asyncio.gather(
+        *(committer.run(lambda s=s: repos.connectors.record_status(cp_id, s)) for s in statuses)
+    )
+    assert committer.batches == 1 and committer.reruns == 1
+    async with connection(repos.pool) as conn:
+        cur = await conn.execute(
+            "SELECT status FROM connectors WHERE charge_point_id = %s", (cp_id,)
+        )
+        assert [r["status"] for r in await cur.fetchall()] == ["Charging"]
+        cur = await conn.execute(
+            "SELECT count(*) FROM status_events WHERE charge_point_id = %s", (cp_id,)
+        )
+        assert (await cur.fetchone())["count"] == 2

@@ -62,10 +62,12 @@ async def transaction(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnectio
 
 
 async def write_rows(conn: AsyncConnection, statement: str, rows: Sequence[tuple]) -> None:
-    """`rows` written by `statement` on `conn`: by COPY for a `COPY ... FROM STDIN`, else the
-    statement run once per row, all sent at once (psycopg's pipeline). In a batch run
-    together, with every other unit's rows for the same statement, once, before the batch
-    commits."""
+    """`rows` written by `statement` on `conn`: by COPY for a `COPY ... FROM STDIN`, else by
+    running the statement once with each column's values as one array (it reads them with
+    `unnest(%s::text[], ...)`). In a batch run together, with every other unit's rows for the
+    same statement, once, before the batch commits."""
+    if not rows:
+        return
     pending = _batch_rows.get()
     if pending is not None:
         pending.setdefault(statement, []).extend(rows)
@@ -76,7 +78,9 @@ async def write_rows(conn: AsyncConnection, statement: str, rows: Sequence[tuple
                 for row in rows:
                     await copy.write_row(row)
         else:
-            await cur.executemany(statement, rows)
+            # One statement however many rows: PostgreSQL plans it once, and psycopg sends
+            # one message instead of one per row.
+            await cur.execute(statement, [list(column) for column in zip(*rows, strict=True)])
 
 
 def after_commit(action: Callable[[], None]) -> None:

@@ -238,10 +238,15 @@ class ChargePointRepository:
         async with transaction(self.pool) as conn:
             await write_rows(
                 conn,
-                """UPDATE charge_points SET vendor = %s, model = %s, serial_number = %s,
-                          firmware_version = %s, boot_info = %s, booted_at = now(),
-                          last_seen_at = now()
-                   WHERE id = %s""",
+                """UPDATE charge_points AS cp
+                   SET vendor = boot.vendor, model = boot.model,
+                       serial_number = boot.serial_number,
+                       firmware_version = boot.firmware_version, boot_info = boot.info,
+                       booted_at = now(), last_seen_at = now()
+                   FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[],
+                               %s::text[])
+                        AS boot(vendor, model, serial_number, firmware_version, info, id)
+                   WHERE cp.id = boot.id""",
                 [
                     (
                         vendor,
@@ -363,7 +368,8 @@ class ChargePointRepository:
 _UPSERT_CONNECTOR_STATUS = """
     INSERT INTO connectors (charge_point_id, connector_id, status, error_code, info,
                             vendor_error_code, status_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s)
+    SELECT * FROM unnest(%s::text[], %s::integer[], %s::text[], %s::text[], %s::text[],
+                         %s::text[], %s::timestamptz[])
     ON CONFLICT (charge_point_id, connector_id) DO UPDATE SET
         status = EXCLUDED.status, error_code = EXCLUDED.error_code, info = EXCLUDED.info,
         vendor_error_code = EXCLUDED.vendor_error_code, status_at = EXCLUDED.status_at,
