@@ -57,7 +57,11 @@ class ChargePointHost:
         return self._sessions.connected_count
 
     async def _open(self) -> None:
-        pool = await open_pool(self._database_url, max_size=self._settings.db_pool_max)
+        pool = await open_pool(
+            self._database_url,
+            max_size=self._settings.db_pool_max,
+            timeout_s=self._settings.db_timeout_s,
+        )
         self._sessions = ChargePointSessions(
             Repositories(pool),
             auto_register=self._settings.auto_register,

@@ -50,7 +50,9 @@ class GridSchedulerHost:
     async def _site(self, site_id: str) -> _Site:
         async with self._opening:
             if self._repos is None:
-                pool = await open_pool(self._database_url, max_size=4)
+                pool = await open_pool(
+                    self._database_url, max_size=4, timeout_s=self._settings.db_timeout_s
+                )
                 self._repos = Repositories(pool)
                 self._directory = HostDirectory(self._settings.charge_point_hosts)
             if site_id not in self._sites:

@@ -36,7 +36,9 @@ async def open_api_context(settings: Settings, database_url: str) -> ApiContext:
     from actors.directory import HostDirectory
     from actors.grid_scheduler import SchedulerDirectory
 
-    pool = await open_pool(database_url, max_size=settings.db_pool_max)
+    pool = await open_pool(
+        database_url, max_size=settings.db_pool_max, timeout_s=settings.db_timeout_s
+    )
     return ApiContext(
         Repositories(pool),
         HostDirectory(settings.charge_point_hosts),

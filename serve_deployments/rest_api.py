@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -42,6 +44,20 @@ MAX_AUDITED_BODY = 64 * 1024
 class HealthReport(BaseModel):
     status: str
     components: dict[str, str]
+
+
+HEALTH_PROBE_TIMEOUT_S = 0.8  # the whole report within a second: a load balancer's probe
+
+
+async def _probed(probe: Callable[[], Awaitable[None]]) -> str:
+    """ "ok", or what is wrong, within HEALTH_PROBE_TIMEOUT_S."""
+    try:
+        await asyncio.wait_for(probe(), HEALTH_PROBE_TIMEOUT_S)
+        return "ok"
+    except TimeoutError:
+        return f"down: no answer within {HEALTH_PROBE_TIMEOUT_S} s"
+    except Exception as e:
+        return f"down: {type(e).__name__}: {e}"[:400]
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
@@ -126,6 +142,7 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
             401: {"model": ErrorResponse, "description": "missing or unknown token"},
             403: {"model": ErrorResponse, "description": "the token's role is not enough"},
             422: {"model": ErrorResponse, "description": "invalid input"},
+            503: {"model": ErrorResponse, "description": "the database is unavailable just now"},
         },
     )
     app.add_middleware(AuditMiddleware, repos=ctx.repos)
@@ -158,6 +175,18 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
         reason = exc.diag.message_primary or str(exc).splitlines()[0]
         return _error(422, "invalid_input", f"a value cannot be stored: {reason}")
 
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_away(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        # No connection within SIGECVE_DB_TIMEOUT_S, or it broke: the database is away (a
+        # restart, a failover). Said at once, so clients retry instead of hanging.
+        log.warning("database unavailable: %s", exc)
+        return _error(
+            503,
+            "unavailable",
+            "the database is unavailable just now; retry shortly",
+            {"Retry-After": "5"},
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:
@@ -178,13 +207,11 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
     @app.get("/health", response_model=HealthReport, tags=["system"])
     async def health() -> JSONResponse:
         """No auth. 200 when the database, Ray and every deployment answer, else 503."""
-        components: dict[str, str] = {}
-        for name, probe in ctx.health_probes.items():
-            try:
-                await probe()
-                components[name] = "ok"
-            except Exception as e:
-                components[name] = f"down: {type(e).__name__}: {e}"[:300]
+        names = list(ctx.health_probes)
+        outcomes = await asyncio.gather(
+            *(_probed(ctx.health_probes[name]) for name in names), return_exceptions=True
+        )
+        components = dict(zip(names, outcomes, strict=True))
         healthy = all(v == "ok" for v in components.values())
         return JSONResponse(
             {"status": "ok" if healthy else "degraded", "components": components},
@@ -222,17 +249,28 @@ class RestApi:
         }
 
     async def _probe_database(self) -> None:
-        async with self.ctx.repos.pool.connection() as conn:
-            await conn.execute("SELECT 1")
+        try:
+            async with self.ctx.repos.pool.connection(timeout=0.4) as conn:
+                await conn.execute("SELECT 1")
+        except Exception as e:
+            # The embedded server's supervisor says whether it is being started again.
+            from actors.database_supervisor import database_supervisor
+
+            supervisor = await asyncio.to_thread(database_supervisor)
+            if supervisor is None:
+                raise
+            state = await asyncio.wait_for(supervisor.describe.remote(), 0.3)
+            raise RuntimeError(f"{type(e).__name__}: {e}; {state}") from e
 
     async def _probe_ray(self) -> None:
         import ray
 
-        if not any(node["Alive"] for node in ray.nodes()):
+        # Ray's and Serve's calls block: in a thread, so the probe's time limit holds.
+        if not any(node["Alive"] for node in await asyncio.to_thread(ray.nodes)):
             raise RuntimeError("no live Ray node")
 
     async def _probe_deployments(self) -> None:
-        status = serve.status()
+        status = await asyncio.to_thread(serve.status)
         bad = [
             f"{app_name}/{name}: {dep.status}"
             for app_name, app_status in status.applications.items()
@@ -243,8 +281,7 @@ class RestApi:
             raise RuntimeError(", ".join(bad))
 
     async def _probe_charge_point_hosts(self) -> None:
-        for host in self.ctx.directory.hosts:
-            await host.stats.remote()
+        await asyncio.gather(*(host.stats.remote() for host in self.ctx.directory.hosts))
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return build_rest_app(self.ctx)

@@ -107,6 +107,21 @@ class Settings(BaseSettings):
         description="OCPP frames older than this are deleted from the message log",
     )
     db_pool_max: int = Field(default=4, ge=1, validation_alias="SIGECVE_DB_POOL_MAX")
+    db_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        validation_alias="SIGECVE_DB_TIMEOUT_S",
+        description="how long a message or request waits for a database connection before "
+        "it is refused (an OCPP CALLERROR, HTTP 503): while the database is away, chargers "
+        "are answered well within their call timeout and resend",
+    )
+    db_listen_address: str | None = Field(
+        default=None,
+        validation_alias="SIGECVE_DB_LISTEN_ADDRESS",
+        description="the embedded PostgreSQL also listens on TCP at this address (port "
+        "5432), with a generated password, so that the other nodes of a Ray cluster reach it",
+    )
 
     failure_scorers: int = Field(
         default=1,
