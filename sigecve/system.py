@@ -84,6 +84,14 @@ def ingress_environment(environ: Mapping[str, str], block_from: int = 20_000) ->
         env["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(base + 299)
         env["RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT"] = str(base + 300)
         env["RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT"] = str(base + 599)
+    env.update(ingress_behaviour({**environ, **env}))
+    return env
+
+
+def ingress_behaviour(environ: Mapping[str, str]) -> dict[str, str]:
+    """How the HAProxy ingress should treat a fleet of chargers, where the environment does
+    not say: on every Ray node, alone on its machine or not."""
+    env: dict[str, str] = {}
     # Serve's HAProxy takes 4,096 connections by default; each charger holds one. HAProxy
     # wants 2.5 descriptors per connection (charger side, replica side, a quarter for pipes)
     # and refuses to start past the open-file limit.
@@ -210,6 +218,7 @@ class System:
         self.hosts: list = []
         self.scorers: list = []
         self.simulator: subprocess.Popen | None = None
+        self.supervisor = None  # the embedded database's (actors.database_supervisor)
         self._ray_started = False
 
     def start(self) -> None:
@@ -218,7 +227,7 @@ class System:
         if s.database_url:
             self.database_url = s.database_url
         else:
-            self.embedded = EmbeddedPostgres(s.var_dir / "pg")
+            self.embedded = EmbeddedPostgres(s.var_dir / "pg", s.db_listen_address)
             self.database_url = self.embedded.start()
             # Where `sigecve ml export|deploy` find the embedded database (owner-only).
             url_file = s.var_dir / "database_url"
@@ -230,6 +239,7 @@ class System:
         demo_template = register_demo_fleet(s, self.database_url) if s.demo_cps else None
 
         self._start_ray()
+        self._supervise_database()
         self._start_hosts()
         self._start_grid_schedulers()
         self._start_failure_scorers()
@@ -268,6 +278,13 @@ class System:
         self._ray_started = True
         if self._after_ray_init is not None:
             self._after_ray_init()
+
+    def _supervise_database(self) -> None:
+        if self.embedded is None:
+            return  # an external database is its operator's to keep running
+        from actors.database_supervisor import start_database_supervisor
+
+        self.supervisor = start_database_supervisor(self.embedded)
 
     def _start_hosts(self) -> None:
         from actors.charge_point_host import start_charge_point_hosts
@@ -398,6 +415,11 @@ class System:
             import ray
             from ray import serve
 
+            if self.supervisor is not None:  # first: the database's stop is not a crash
+                with contextlib.suppress(Exception):
+                    ray.get(self.supervisor.stop.remote(), timeout=10)
+                    ray.kill(self.supervisor)
+                self.supervisor = None
             with contextlib.suppress(Exception):
                 serve.shutdown()
             from actors.grid_scheduler import stop_all as stop_grid_schedulers
