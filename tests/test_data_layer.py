@@ -150,3 +150,38 @@ async def test_a_connector_status_is_announced_when_first_seen_and_when_it_chang
             "SELECT count(*) AS n FROM status_events WHERE charge_point_id = %s", (cp_id,)
         )
         assert (await cur.fetchone())["n"] == len(sent)
+
+
+async def test_a_meter_value_sent_again_is_stored_once(repos):
+    """A charger whose MeterValues answer was lost sends it again: one row per reading."""
+    from datetime import UTC, datetime
+
+    from sigecve.domain import MeterSample
+    from tests.conftest import unique_id
+
+    cp_id = unique_id("MV")
+    await repos.charge_points.insert(cp_id, None, None)
+    at = datetime.now(UTC).replace(microsecond=0)
+    reading = [
+        MeterSample(connector_id=1, timestamp=at, value=1000, unit="Wh"),
+        MeterSample(connector_id=1, timestamp=at, measurand="Power.Active.Import", value=7400),
+        MeterSample(connector_id=1, timestamp=at, value=230, measurand="Voltage", phase="L1"),
+        MeterSample(connector_id=1, timestamp=at, value=231, measurand="Voltage", phase="L2"),
+    ]
+    await repos.meter_values.add(cp_id, reading)
+    await repos.meter_values.add(cp_id, reading)  # the resend
+    await repos.meter_values.add(cp_id, [reading[0].model_copy(update={"connector_id": 2})])
+    async with repos.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT connector_id, measurand, phase FROM meter_values WHERE charge_point_id = %s"
+            " ORDER BY 1, 2, 3",
+            (cp_id,),
+        )
+        rows = [tuple(r.values()) for r in await cur.fetchall()]
+    assert rows == [
+        (1, "Energy.Active.Import.Register", None),
+        (1, "Power.Active.Import", None),
+        (1, "Voltage", "L1"),
+        (1, "Voltage", "L2"),
+        (2, "Energy.Active.Import.Register", None),
+    ]

@@ -759,10 +759,16 @@ class MeterValueRepository:
 
 
 async def _copy_meter_samples(conn: Any, charge_point_id: str, samples: Sequence[MeterSample]):
+    """Store samples once: a reading sent again (its answer lost) is skipped, not doubled
+    (the `meter_values_once` index). One statement for all rows, like COPY."""
     await write_rows(
         conn,
-        """COPY meter_values (charge_point_id, connector_id, transaction_id, timestamp,
-                          measurand, value, unit, phase, context, location) FROM STDIN""",
+        """INSERT INTO meter_values (charge_point_id, connector_id, transaction_id, timestamp,
+                                     measurand, value, unit, phase, context, location)
+           SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::timestamptz[],
+                                %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[],
+                                %s::text[])
+           ON CONFLICT DO NOTHING""",
         [
             (
                 charge_point_id,

@@ -18,7 +18,7 @@ _HANDLING = {
     "StatusNotification": "connector status (newest wins) and `status_events`",
     "StartTransaction": "`transactions` row, idempotent on retry; tag status",
     "StopTransaction": "closes the transaction with its transactionData, idempotent",
-    "MeterValues": "`meter_values` (COPY), units normalised to Wh/W",
+    "MeterValues": "`meter_values`, a resent reading stored once, units in Wh/W",
     "TransactionEvent": "Started/Updated/Ended into one `transactions` row, `meter_values`; "
     "seqNo makes retries no-ops; a lost Started still makes the session",
     "DataTransfer": "stored in `charge_point_events`; replies UnknownVendorId",
