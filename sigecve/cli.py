@@ -73,6 +73,37 @@ def _simulate(args: argparse.Namespace) -> int:
         else {}
     )
 
+    urls = [u.strip() for given in args.url for u in given.split(",") if u.strip()]
+    if not urls:
+        print("sigecve simulate: --url is empty", file=sys.stderr)
+        return 2
+    part = _part(args.part)
+    if part is None:
+        print("sigecve simulate: --part must be I/N with 0 <= I < N", file=sys.stderr)
+        return 2
+    if args.processes < 1:
+        print("sigecve simulate: --processes must be at least 1", file=sys.stderr)
+        return 2
+    if args.processes > 1:
+        from rich.console import Console
+
+        from sigecve.simulator.processes import run_in_processes
+
+        child_argv = _without_options(args.simulate_argv, {"--processes", "--report"})
+        try:
+            full = run_in_processes(child_argv, args.processes, args.count, Console(stderr=True))
+        except RuntimeError as e:
+            print(f"sigecve simulate: {e}", file=sys.stderr)
+            return 1
+        return _simulation_done(full, args.report)
+
+    progress = None
+    if args.progress_file:
+        from sigecve.simulator.processes import counters_raw, write_atomically
+
+        def progress(counters, storm) -> None:
+            write_atomically(Path(args.progress_file), counters_raw(counters, storm))
+
     async def simulate() -> dict:
         # Ctrl-C or SIGTERM end the run early, with its report.
         stop = asyncio.Event()
@@ -80,7 +111,7 @@ def _simulate(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         return await run_fleet(
-            args.url,
+            urls,
             args.count,
             password_template=args.password_template,
             id_prefix=args.id_prefix,
@@ -93,13 +124,49 @@ def _simulate(args: argparse.Namespace) -> int:
             ramp_s=args.ramp,
             storm_after_s=args.storm_after,
             stop=stop,
+            part=part,
+            ledger=bool(args.report),
+            progress=progress,
         )
 
-    report = json.dumps(asyncio.run(simulate()), indent=2)
-    if args.report:
-        Path(args.report).write_text(report + "\n")
-    print(report)
+    # A process of several leaves the verdict to its parent, which sees them all.
+    return _simulation_done(asyncio.run(simulate()), args.report, judge=part[1] == 1)
+
+
+def _simulation_done(report: dict, report_path: str | None, *, judge: bool = True) -> int:
+    """The report written (in full, ledgers included) and printed (without the ledgers);
+    non-zero if no charger ever booted: a wrong URL or a CSMS that is down."""
+    if report_path:
+        Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
+    summary = {k: v for k, v in report.items() if k not in ("chargers", "raw")}
+    print(json.dumps(summary, indent=2))
+    if judge and report["charge_points"] and not report["boots"]:
+        print(f"sigecve simulate: no charge point booted ({report['last_error']})", file=sys.stderr)
+        return 1
     return 0
+
+
+def _part(text: str) -> tuple[int, int] | None:
+    """`I/N`: this process runs every N-th charger from the I-th."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        return None
+    return (i, n) if 0 <= i < n else None
+
+
+def _without_options(argv: list[str], names: set[str]) -> list[str]:
+    """`argv` without the named options and their values (`--x v` or `--x=v`)."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in names:
+            skip = True
+        elif arg.split("=", 1)[0] not in names:
+            kept.append(arg)
+    return kept
 
 
 def _schedule(args: argparse.Namespace) -> int:
@@ -407,7 +474,21 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_up)
 
     sim = sub.add_parser("simulate", help="a fleet of simulated charge points")
-    sim.add_argument("--url", required=True, help="OCPP endpoint, e.g. ws://127.0.0.1:8000/ocpp")
+    sim.add_argument(
+        "--url",
+        required=True,
+        action="append",
+        help="OCPP endpoint, e.g. ws://127.0.0.1:8000/ocpp; repeated or a comma list, the "
+        "chargers spread over them and reconnect to the next one after a loss",
+    )
+    sim.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="run the fleet as this many processes (each has its own open-file limit)",
+    )
+    sim.add_argument("--part", default="0/1", help=argparse.SUPPRESS)
+    sim.add_argument("--progress-file", help=argparse.SUPPRESS)
     sim.add_argument("--count", type=int, default=1, help="number of charge points")
     sim.add_argument("--ocpp", default="1.6", choices=["1.6", "2.0.1"], help="protocol of all")
     sim.add_argument(
@@ -438,7 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="after S seconds all lose their connections (no closing handshake) and reconnect "
         "at once: a reconnection storm",
     )
-    sim.add_argument("--report", help="also write the JSON report to this file")
+    sim.add_argument(
+        "--report",
+        help="also write the JSON report to this file, with each charger's ledger (what the "
+        "CSMS acknowledged to it, for `sigecve lab check`)",
+    )
     sim.add_argument("--seed", type=int, help="random seed for a repeatable run")
     sim.add_argument(
         "--failure",
@@ -528,7 +613,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    # A simulation run as several processes starts its children with its own arguments.
+    if args.func is _simulate:
+        args.simulate_argv = argv[argv.index("simulate") + 1 :]
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -121,7 +121,11 @@ async def test_simulate_reports_round_trips_and_a_reconnection_storm(system, tmp
     out, _ = await asyncio.wait_for(simulate.communicate(), 90)
     assert simulate.returncode == 0
     report = json.loads(out)
-    assert report == json.loads(report_file.read_text())
+    full = json.loads(report_file.read_text())
+    assert report == {k: v for k, v in full.items() if k != "chargers"}
+    assert sorted(full["chargers"]) == charge_point_ids(prefix, count)
+    assert all(c["booted"] for c in full["chargers"].values())
+    assert report["booted_at_end"] == count
     assert report["charge_points"] == count and report["boots"] == 2 * count
     assert report["errors"] == report["drops"] == report["call_errors"] == 0
     assert report["call_error_kinds"] == report["failure_kinds"] == {}
@@ -140,3 +144,70 @@ async def test_simulate_reports_round_trips_and_a_reconnection_storm(system, tmp
     assert count <= after_ramp["BootNotification"]["count"] < 2 * count
     assert 0 < after_ramp["all"]["count"] < report["round_trip_all"]["count"]
     assert report["messages_per_s"] > 0
+
+
+async def test_a_fleet_in_processes_spreads_over_urls_and_moves_past_a_dead_one(system, tmp_path):
+    """Two processes, two URLs of which one refuses connections: the chargers given the dead
+    one first move on to the next and every charger boots; the merged report counts all,
+    with every charger's ledger of what was acknowledged."""
+    prefix, count = unique_id("PROC") + "-", 6
+    async with system.api() as api:
+        for cp_id in charge_point_ids(prefix, count):
+            r = await api.post("/charge-points", json={"id": cp_id, "password": f"pw-{cp_id}"})
+            assert r.status_code == 201
+    dead = "ws://127.0.0.1:9/ocpp"  # discard port: nothing listens
+    report_file = tmp_path / "report.json"
+    simulate = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sigecve.cli",
+        "simulate",
+        "--url",
+        f"{dead},{system.ocpp_url}",
+        "--count",
+        str(count),
+        "--id-prefix",
+        prefix,
+        "--password-template",
+        "pw-{id}",
+        "--processes",
+        "2",
+        "--meter-interval",
+        "1",
+        "--duration",
+        "12",
+        "--report",
+        str(report_file),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(simulate.communicate(), 120)
+    assert simulate.returncode == 0
+    report = json.loads(out)
+    full = json.loads(report_file.read_text())
+    assert report["processes"] == 2 and report["charge_points"] == count
+    assert sorted(full["chargers"]) == charge_point_ids(prefix, count)
+    assert report["booted_at_end"] == count and report["boots"] == count
+    # Half of them tried the dead URL first: one failed attempt each, then booted.
+    assert report["errors"] == count // 2 and report["drops"] == 0
+    assert report["round_trip"]["BootNotification"]["count"] == count
+
+
+async def test_a_missing_csms_makes_the_simulator_fail(tmp_path):
+    """No charger could boot: a wrong URL or a CSMS down is an error, not an empty report."""
+    simulate = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sigecve.cli",
+        "simulate",
+        "--url",
+        "ws://127.0.0.1:9/ocpp",
+        "--duration",
+        "2",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(simulate.communicate(), 60)
+    assert simulate.returncode == 1
+    assert json.loads(out)["boots"] == 0
+    assert b"no charge point booted" in err

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from math import inf
+from typing import Any
 
 import websockets
 from ocpp.charge_point import snake_to_camel_case
@@ -134,6 +135,60 @@ def failure_kind(error: BaseException) -> str:
     return type(error).__name__
 
 
+@dataclass
+class Ledger:
+    """What the CSMS acknowledged to one charger; the lab's checker finds each stored once."""
+
+    started: dict[int, int] = field(default_factory=dict)  # transaction id -> connector
+    stopped: set[int] = field(default_factory=set)
+    meter_values: Counter[int] = field(default_factory=Counter)  # per transaction id
+
+    def as_json(self) -> dict:
+        return {
+            "started": {str(t): c for t, c in sorted(self.started.items())},
+            "stopped": sorted(self.stopped),
+            "meter_values": {str(t): n for t, n in sorted(self.meter_values.items())},
+        }
+
+
+@dataclass
+class OngoingSession:
+    """A charging session on one connector, kept across connections: a charger that
+    reconnects goes on with the transaction it had, it does not start another."""
+
+    id_tag: str
+    wanted_w: float
+    remaining_s: float
+    meter_works: bool
+    transaction_id: int | None = None  # None until the CSMS answers its start
+    accepted: bool | None = None  # the id tag, as the start's answer said
+    counted: bool = False  # in counters.sessions_started
+
+
+@dataclass
+class ChargerMemory:
+    """What a charger keeps across its connections, as a real one keeps it in flash."""
+
+    energy_wh: dict[int, float]
+    sessions: dict[int, OngoingSession] = field(default_factory=dict)
+    # Transaction messages sent but not answered, with their connector, oldest first: sent
+    # again, in order, before anything else after the next boot (OCPP 1.6 4.10/4.7).
+    unacknowledged: list[tuple[int, Any]] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
+    booted: bool = False  # connected and booted right now
+
+    @classmethod
+    def new(cls, rng: random.Random, connectors: int) -> ChargerMemory:
+        return cls({c: rng.randint(0, 5_000_000) for c in range(1, connectors + 1)})
+
+    def report(self) -> dict:
+        return {
+            "booted": self.booted,
+            "unacknowledged": len(self.unacknowledged),
+            **self.ledger.as_json(),
+        }
+
+
 class SimulatedCharger:
     """What simulated chargers of every version share: behaviour, counters, energy registers.
 
@@ -148,15 +203,15 @@ class SimulatedCharger:
         profile: SimulationProfile,
         counters: SimulationCounters,
         rng: random.Random,
+        memory: ChargerMemory | None = None,
     ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=60)
         self.profile = profile
         self.counters = counters
         self.rng = rng
+        self.memory = memory or ChargerMemory.new(rng, profile.connectors)
         # Per connector (1.6) or EVSE (2.0.1); fractional so slow charging still adds up.
-        self.energy_wh: dict[int, float] = {
-            c: rng.randint(0, 5_000_000) for c in range(1, profile.connectors + 1)
-        }
+        self.energy_wh: dict[int, float] = self.memory.energy_wh
         # Charging profile limits in W per connector (0: the whole charger), as the CSMS set.
         self.limits_w: dict[int, float] = {}
         # The charger's own thermal behaviour (failure_modes.Degradation.temperature_c).
@@ -211,19 +266,26 @@ class SimulatedCharger:
         limit = self.drawn_w(connector, inf) if connector else self.limits_w.get(0, inf)
         return None if limit == inf else limit
 
-    async def charging(self, connector: int):
-        """Charge for one session's length; yields the power drawn at every meter interval,
-        with the energy register already advanced."""
+    def new_session(self, id_tag: str) -> OngoingSession:
         p = self.profile
-        wanted_w = self.rng.uniform(*p.power_kw) * 1000
-        remaining = self.rng.uniform(*p.session_s)
-        meter_works = self.rng.random() >= self.degradation().zero_energy_probability()
-        while remaining > 0:
-            step = min(p.meter_interval_s, remaining)
+        return OngoingSession(
+            id_tag=id_tag,
+            wanted_w=self.rng.uniform(*p.power_kw) * 1000,
+            remaining_s=self.rng.uniform(*p.session_s),
+            meter_works=self.rng.random() >= self.degradation().zero_energy_probability(),
+        )
+
+    async def charging(self, connector: int, session: OngoingSession | None = None):
+        """Charge for the rest of the session; yields the power drawn at every meter
+        interval, with the energy register already advanced."""
+        p = self.profile
+        session = session or self.new_session("")
+        while session.remaining_s > 0:
+            step = min(p.meter_interval_s, session.remaining_s)
             await asyncio.sleep(step)
-            remaining -= step
-            drawn_w = self.degradation().drawn_w(self.drawn_w(connector, wanted_w))
-            if meter_works:
+            session.remaining_s -= step
+            drawn_w = self.degradation().drawn_w(self.drawn_w(connector, session.wanted_w))
+            if session.meter_works:
                 self.energy_wh[connector] += drawn_w * step / 3600
             yield drawn_w
 
@@ -250,6 +312,36 @@ class SimulatedCharger:
         self.counters.round_trip(action, time.perf_counter() - started)
         return reply
 
+    async def transaction_message(self, connector: int, payload):
+        """Sent until the CSMS answers: kept in memory meanwhile, and sent again after a
+        reconnection if the connection is lost first. The reply, once acknowledged."""
+        entry = (connector, payload)
+        self.memory.unacknowledged.append(entry)
+        reply = await self._until_answered(payload)
+        self.memory.unacknowledged.remove(entry)
+        self.acknowledged(connector, payload, reply)
+        return reply
+
+    async def send_unacknowledged(self) -> None:
+        """After a boot: the transaction messages the last connection left unanswered."""
+        while self.memory.unacknowledged:
+            connector, payload = self.memory.unacknowledged[0]
+            reply = await self._until_answered(payload)
+            self.memory.unacknowledged.pop(0)
+            self.acknowledged(connector, payload, reply)
+
+    async def _until_answered(self, payload):
+        # A CALLERROR means it was not stored (the database away): again, with backoff, as
+        # OCPP's TransactionMessageAttempts/RetryInterval have a charger do.
+        delay = 1.0
+        while (reply := await self.send(payload)) is None:
+            await asyncio.sleep(delay * self.rng.uniform(0.5, 1.5))
+            delay = min(delay * 2, 30.0)
+        return reply
+
+    def acknowledged(self, connector: int, payload, reply) -> None:
+        """Book what the CSMS acknowledged (the version's own messages)."""
+
     async def heartbeat_loop(self, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
@@ -261,8 +353,10 @@ class SimulatedCharger:
             await self.send(self._call.Heartbeat())
 
     async def connector_loop(self, connector: int) -> None:
-        # The first wait is a random phase of an idle spell, so arrivals spread out.
-        await asyncio.sleep(self.rng.uniform(0, self.profile.idle_s[1]))
+        # The first wait is a random phase of an idle spell, so arrivals spread out; a
+        # session carried across a reconnection goes on at once.
+        if connector not in self.memory.sessions:
+            await asyncio.sleep(self.rng.uniform(0, self.profile.idle_s[1]))
         while True:
             if self.faulted():
                 return
@@ -321,18 +415,25 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
         await self.status(connector, ChargePointStatus.available, ChargePointErrorCode(code))
 
     async def charging_session(self, connector: int) -> None:
-        id_tag = self.rng.choice(self.profile.id_tags)
-        if self.card_misread():
-            # It starts on the tag it read (local pre-authorisation), without asking first:
-            # the CSMS answers Invalid, and records the failed start.
-            transaction_id = await self.start_session(connector, id_tag + "?", authorize=False)
-        else:
-            transaction_id = await self.start_session(connector, id_tag)
-        if transaction_id is None:
+        session = self.memory.sessions.get(connector)
+        if session is None:
+            id_tag = self.rng.choice(self.profile.id_tags)
+            if self.card_misread():
+                # It starts on the tag it read (local pre-authorisation), without asking
+                # first: the CSMS answers Invalid, and records the failed start.
+                transaction_id = await self.start_session(connector, id_tag + "?", authorize=False)
+            else:
+                transaction_id = await self.start_session(connector, id_tag)
+            session = self.memory.sessions.get(connector)
+        elif session.transaction_id is None:
+            return  # its start is not answered yet: sent again after the next boot
+        else:  # carried across a reconnection: the same transaction goes on
+            transaction_id = await self._begin(connector, session)
+        if transaction_id is None or session is None:
             return
-        async for drawn_w in self.charging(connector):
+        async for drawn_w in self.charging(connector, session):
             await self.meter_values(connector, transaction_id, drawn_w)
-        await self.stop(connector, transaction_id, "Local", id_tag)
+        await self.stop(connector, transaction_id, "Local", session.id_tag)
         self.counters.sessions_stopped += 1
 
     async def start_session(
@@ -342,29 +443,54 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
         or None if refused."""
         if authorize:
             auth = await self.send(call.Authorize(id_tag=id_tag))
-            if auth.id_tag_info["status"] != "Accepted":
+            if auth is None or auth.id_tag_info["status"] != "Accepted":
                 self.counters.refused_tags += 1
                 return None
             await self.status(connector, ChargePointStatus.preparing)
-        started = await self.send(
+        session = self.memory.sessions[connector] = self.new_session(id_tag)
+        await self.transaction_message(
+            connector,
             call.StartTransaction(
                 connector_id=connector,
                 id_tag=id_tag,
                 meter_start=round(self.energy_wh[connector]),
                 timestamp=now_timestamp(),
-            )
+            ),
         )
-        transaction_id = started.transaction_id
-        if started.id_tag_info["status"] != "Accepted":
+        return await self._begin(connector, session)
+
+    async def _begin(self, connector: int, session: OngoingSession) -> int | None:
+        """A started transaction charges, or stops at once if its tag was refused."""
+        assert session.transaction_id is not None
+        if not session.accepted:
             self.counters.refused_tags += 1
-            await self.stop(connector, transaction_id, "DeAuthorized")
+            await self.stop(connector, session.transaction_id, "DeAuthorized")
             return None
-        self.counters.sessions_started += 1
+        if not session.counted:
+            session.counted = True
+            self.counters.sessions_started += 1
         await self.status(connector, ChargePointStatus.charging)
-        return transaction_id
+        return session.transaction_id
+
+    def acknowledged(self, connector: int, payload, reply) -> None:
+        ledger = self.memory.ledger
+        if isinstance(payload, call.StartTransaction):
+            ledger.started[reply.transaction_id] = connector
+            session = self.memory.sessions.get(connector)
+            if session is not None:
+                session.transaction_id = reply.transaction_id
+                session.accepted = reply.id_tag_info["status"] == "Accepted"
+        elif isinstance(payload, call.MeterValues) and payload.transaction_id is not None:
+            ledger.meter_values[payload.transaction_id] += 1
+        elif isinstance(payload, call.StopTransaction):
+            ledger.stopped.add(payload.transaction_id)
+            session = self.memory.sessions.get(connector)
+            if session is not None and session.transaction_id == payload.transaction_id:
+                del self.memory.sessions[connector]
 
     async def meter_values(self, connector: int, transaction_id: int, power_w: float) -> None:
-        await self.send(
+        await self.transaction_message(
+            connector,
             call.MeterValues(
                 connector_id=connector,
                 transaction_id=transaction_id,
@@ -396,21 +522,22 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
                         ],
                     }
                 ],
-            )
+            ),
         )
 
     async def stop(
         self, connector: int, transaction_id: int, reason: str, id_tag: str | None = None
     ) -> None:
         await self.status(connector, ChargePointStatus.finishing)
-        await self.send(
+        await self.transaction_message(
+            connector,
             call.StopTransaction(
                 meter_stop=round(self.energy_wh[connector]),
                 timestamp=now_timestamp(),
                 transaction_id=transaction_id,
                 reason=reason,
                 id_tag=id_tag,
-            )
+            ),
         )
         await self.status(connector, ChargePointStatus.available)
 

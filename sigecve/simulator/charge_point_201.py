@@ -153,7 +153,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
             await self.misread_start(evse, {**token, "id_token": token["id_token"] + "?"})
             return
         auth = await self.send(call.Authorize(id_token=token))
-        if auth.id_token_info["status"] != "Accepted":
+        if auth is None or auth.id_token_info["status"] != "Accepted":
             self.counters.refused_tags += 1
             return
         await self.status(evse, "Occupied")

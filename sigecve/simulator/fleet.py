@@ -9,6 +9,7 @@ import math
 import random
 import ssl
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from rich.console import Console
@@ -16,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from sigecve.simulator.charge_point import (
+    ChargerMemory,
     FailurePlan,
     SimulatedChargePoint16,
     SimulationCounters,
@@ -73,7 +75,7 @@ class Storm:
 
 
 async def run_charge_point(
-    url: str,
+    urls: str | Sequence[str],
     charge_point_id: str,
     password: str | None,
     profile: SimulationProfile,
@@ -84,9 +86,16 @@ async def run_charge_point(
     start_after_s: float = 0.0,
     storm: Storm | None = None,
     stopping: asyncio.Event | None = None,
+    memory: ChargerMemory | None = None,
+    first_url: int = 0,
 ) -> None:
-    """Keep one simulated charger connected and charging; reconnect with backoff when dropped.
-    `stopping` is set before the caller cancels it for good."""
+    """Keep one simulated charger connected and charging; reconnect with backoff when dropped,
+    to the next of `urls` (DNS round robin as a charger sees it: `first_url` first).
+    `memory` is what it keeps across connections. `stopping` is set before the caller cancels
+    it for good."""
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    memory = memory or ChargerMemory.new(rng, profile.connectors)
+    attempt = first_url
     backoff = 1.0
     extra = {"ssl": ssl_context} if ssl_context is not None else {}
     stormed = recovered = False
@@ -94,9 +103,13 @@ async def run_charge_point(
     while True:
         booted = False
         opening = time.perf_counter()
+        url = urls[attempt % len(urls)]
+        attempt += 1
         try:
             async with await connect(url, charge_point_id, password, protocol, **extra) as ws:
-                cp = SIMULATED_CLASSES[protocol](charge_point_id, ws, profile, counters, rng)
+                cp = SIMULATED_CLASSES[protocol](
+                    charge_point_id, ws, profile, counters, rng, memory
+                )
                 counters.connected += 1
                 backoff = 1.0
                 try:
@@ -104,7 +117,8 @@ async def run_charge_point(
                     async with asyncio.TaskGroup() as group:
                         group.create_task(cp.start())
                         interval = await cp.boot()
-                        booted = True
+                        booted = memory.booted = True
+                        await cp.send_unacknowledged()
                         counters.connect_s.record(time.perf_counter() - opening)
                         if storm is not None and stormed and not recovered:
                             recovered = True  # once: a later drop is not the storm's
@@ -117,6 +131,7 @@ async def run_charge_point(
                         group.create_task(cp.failure_loop())
                 finally:
                     counters.connected -= 1
+                    memory.booted = False
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -180,9 +195,14 @@ def _progress(
 
 
 def fleet_report(
-    counters: SimulationCounters, count: int, duration_s: float, storm: Storm | None
+    counters: SimulationCounters,
+    count: int,
+    duration_s: float,
+    storm: Storm | None,
+    memories: dict[str, ChargerMemory] | None = None,
 ) -> dict:
-    """The JSON report: what happened, and round trips per action."""
+    """The JSON report: what happened, and round trips per action; with `memories`, per
+    charger whether it ended booted and what the CSMS acknowledged to it (the ledger)."""
     report: dict = {
         "charge_points": count,
         "duration_s": round(duration_s, 1),
@@ -211,6 +231,10 @@ def fleet_report(
             "time_to_reconnect": storm.reconnecting.summary_ms(),
             "booted_within_s": storm.booted_within(),
         }
+    if memories is not None:
+        report["booted_at_end"] = sum(m.booted for m in memories.values())
+        report["unacknowledged_at_end"] = sum(len(m.unacknowledged) for m in memories.values())
+        report["chargers"] = {cp_id: m.report() for cp_id, m in sorted(memories.items())}
     return report
 
 
@@ -226,7 +250,7 @@ def failing(
 
 
 async def run_fleet(
-    url: str,
+    urls: str | Sequence[str],
     count: int,
     *,
     password_template: str | None,
@@ -241,52 +265,76 @@ async def run_fleet(
     ramp_s: float = 0.0,
     storm_after_s: float | None = None,
     stop: asyncio.Event | None = None,
+    part: tuple[int, int] = (0, 1),
+    ledger: bool = False,
+    progress: Callable[[SimulationCounters, Storm | None], None] | None = None,
 ) -> dict:
     """Run `count` charge points until `duration_s` passes (or forever); return a JSON report.
-    `failures`: the charge points that degrade and fault, by id. `ramp_s`: connect them
-    evenly over that long. `storm_after_s`: all drop and reconnect at once then. `stop`: set,
-    it ends early."""
+    Charger i connects first to `urls[i % len(urls)]`. `failures`: the charge points that
+    degrade and fault, by id. `ramp_s`: connect them evenly over that long. `storm_after_s`:
+    all drop and reconnect at once then. `stop`: set, it ends early. `part` (i, n): run only
+    the chargers whose index is i modulo n, one process's share of a fleet run by n.
+    `ledger`: the report has each charger's. `progress`: called every second instead of the
+    live table (a process of several reports to its parent)."""
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    if not urls:
+        raise ValueError("no OCPP URL to connect to")
     profile = profile or SimulationProfile()
     failures = failures or {}
     counters = SimulationCounters()
     rng = random.Random(seed)
     ids = charge_point_ids(id_prefix, count)
+    # One random stream per charger, drawn for the whole fleet: a charger behaves the same
+    # whichever process runs it.
+    seeds = [rng.random() for _ in ids]
+    mine = [i for i in range(count) if i % part[1] == part[0]]
     started = time.monotonic()
     if ramp_s > 0:
         counters.ramp_ends_at = started + ramp_s
     storm = Storm(started + storm_after_s) if storm_after_s is not None else None
     stopping = asyncio.Event()
-    tasks = [
-        asyncio.create_task(
-            run_charge_point(
-                url,
-                cp_id,
-                password_template.format(id=cp_id) if password_template else None,
-                replace(profile, failure=failures[cp_id]) if cp_id in failures else profile,
-                counters,
-                random.Random(rng.random()),
-                protocol,
-                ssl_context,
-                start_after_s=ramp_s * i / count,
-                storm=storm,
-                stopping=stopping,
+    protocols = protocols_for(count, share_201)
+    memories: dict[str, ChargerMemory] = {}
+    tasks = []
+    for i in mine:
+        cp_id = ids[i]
+        charger_rng = random.Random(seeds[i])
+        memory = memories[cp_id] = ChargerMemory.new(charger_rng, profile.connectors)
+        tasks.append(
+            asyncio.create_task(
+                run_charge_point(
+                    urls,
+                    cp_id,
+                    password_template.format(id=cp_id) if password_template else None,
+                    replace(profile, failure=failures[cp_id]) if cp_id in failures else profile,
+                    counters,
+                    charger_rng,
+                    protocols[i],
+                    ssl_context,
+                    start_after_s=ramp_s * i / count,
+                    storm=storm,
+                    stopping=stopping,
+                    memory=memory,
+                    first_url=i,
+                )
             )
         )
-        for i, (cp_id, protocol) in enumerate(
-            zip(ids, protocols_for(count, share_201), strict=True)
-        )
-    ]
     console = console or Console(stderr=True)
     last_messages, last_at = 0, started
-    try:
-        with Live(
-            _progress(counters, count, 0, 0, storm),
+    stop = stop or asyncio.Event()
+    live = (
+        Live(
+            _progress(counters, len(mine), 0, 0, storm),
             console=console,
             refresh_per_second=1,
             transient=False,
             auto_refresh=False,
-        ) as live:
-            stop = stop or asyncio.Event()
+        )
+        if progress is None
+        else contextlib.nullcontext()
+    )
+    try:
+        with live:
             while not stop.is_set() and (
                 duration_s is None or time.monotonic() - started < duration_s
             ):
@@ -295,11 +343,27 @@ async def run_fleet(
                 now = time.monotonic()
                 rate = (counters.messages - last_messages) / (now - last_at)
                 last_messages, last_at = counters.messages, now
-                live.update(_progress(counters, count, now - started, rate, storm), refresh=True)
+                if progress is not None:
+                    progress(counters, storm)
+                else:
+                    table = _progress(counters, len(mine), now - started, rate, storm)
+                    live.update(table, refresh=True)
     finally:
+        # The ledger as it stood when the run ended, before closing connections changes it.
+        report = fleet_report(
+            counters,
+            len(mine),
+            time.monotonic() - started,
+            storm,
+            memories if ledger else None,
+        )
+        if part[1] > 1:  # for the parent to merge with the other processes' counters
+            from sigecve.simulator.processes import counters_raw
+
+            report["raw"] = counters_raw(counters, storm)
         stopping.set()
         for t in tasks:
             t.cancel()
         # Bounded: closing handshakes take at most websockets' close timeout (10 s).
         await asyncio.wait(tasks, timeout=30)
-    return fleet_report(counters, count, time.monotonic() - started, storm)
+    return report

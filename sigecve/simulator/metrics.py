@@ -42,6 +42,14 @@ class LatencyHistogram:
                 return min(SMALLEST_S * GROWTH**bucket, self.largest_s)
         return self.largest_s
 
+    def as_json(self) -> dict:
+        return {"counts": self.counts, "total": self.total, "largest_s": self.largest_s}
+
+    @classmethod
+    def from_json(cls, data: dict) -> LatencyHistogram:
+        counts = {int(b): n for b, n in data["counts"].items()}
+        return cls(counts, data["total"], data["largest_s"])
+
     def summary_ms(self) -> dict[str, float | int | None]:
         def ms(v: float | None) -> float | None:
             return None if v is None else round(v * 1000, 2)
