@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # The dashboard's browser tests drive Debian's Chromium (no browser download).
 CHROMIUM := /usr/bin/chromium
+# `sigecve lab` (and its test) cuts links with nftables rules; iptables brings the kernel
+# modules' userland Debian leaves out of a minimal image.
+NFT := /usr/sbin/nft
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test bench-ingress bench-smart-charging clean
@@ -22,7 +25,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q chromium
 
-test: $(BIN)/sigecve $(CHROMIUM)
+$(NFT):
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q nftables iptables iproute2
+
+test: $(BIN)/sigecve $(CHROMIUM) $(NFT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -123,8 +123,14 @@ class ChargePointHost:
     async def is_connected(self, charge_point_id: str) -> bool:
         return (await self._ready()).is_connected(charge_point_id)
 
-    async def stats(self) -> dict[str, int]:
-        return {"connected": (await self._ready()).connected_count}
+    async def stats(self) -> dict[str, Any]:
+        """How many chargers it hosts, on which node, and where they entered the cluster."""
+        sessions = await self._ready()
+        return {
+            "connected": sessions.connected_count,
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "entered": sessions.entered_by_ingress(),
+        }
 
     async def stop(self) -> None:
         if self._purge is not None:

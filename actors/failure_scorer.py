@@ -61,7 +61,8 @@ START_RETRY_S = 5.0
 
 # Restarted by Ray when its process dies; it starts itself (no supervisor needed) and
 # rebuilds its feature state from `telemetry_daily`.
-@ray.remote(num_cpus=0, max_concurrency=100, max_restarts=-1)
+# A token CPU share and SPREAD: over the nodes of a cluster (see ChargePointHost).
+@ray.remote(num_cpus=0.01, max_concurrency=100, max_restarts=-1)
 class FailureScorer:
     def __init__(self, settings: Settings, database_url: str, index: int) -> None:
         # Its log (Ray's worker log): models loaded, scoring runs and their failures.
@@ -274,6 +275,7 @@ def start_scorers(settings: Settings, database_url: str, *, detached: bool = Fal
             namespace=RAY_NAMESPACE,
             get_if_exists=True,
             lifetime="detached" if detached else None,
+            scheduling_strategy="SPREAD",
         ).remote(settings, database_url, i)
         for i in range(settings.failure_scorers)
     ]

@@ -35,7 +35,8 @@ class _Site:
 
 # Restarted by Ray when its process dies; a site's scheduler comes back on the site's next
 # re-plan request (an arrival, a departure, a meter value) and rebuilds from PostgreSQL.
-@ray.remote(num_cpus=0, max_concurrency=1000, max_restarts=-1)
+# A token CPU share and SPREAD: over the nodes of a cluster (see ChargePointHost).
+@ray.remote(num_cpus=0.01, max_concurrency=1000, max_restarts=-1)
 class GridSchedulerHost:
     """The schedulers of every site whose id hashes to this host."""
 
@@ -132,6 +133,7 @@ class SchedulerDirectory:
                 namespace=RAY_NAMESPACE,
                 get_if_exists=True,
                 lifetime="detached",
+                scheduling_strategy="SPREAD",
             ).remote(self.settings, self.database_url)
         return self._hosts[i]
 

@@ -15,7 +15,7 @@ from actors.charge_point_host import start_charge_point_hosts
 from actors.failure_scorer import start_scorers
 from serve_deployments.dashboard import Dashboard
 from serve_deployments.mcp_server import McpServer
-from serve_deployments.ocpp_gateway import OcppGateway
+from serve_deployments.ocpp_gateway import gateway_deployment
 from serve_deployments.rest_api import RestApi
 from sigecve.settings import Settings
 from sigecve.system import bootstrap_database
@@ -38,7 +38,7 @@ def _prepared(args: dict[str, str]) -> tuple[Settings, str]:
 def ocpp(args: dict[str, str]) -> Application:
     settings, database_url = _prepared(args)
     start_charge_point_hosts(settings, database_url, detached=True)
-    return OcppGateway.options(num_replicas=settings.gateway_replicas).bind(settings)
+    return gateway_deployment(settings).bind(settings)
 
 
 def api(args: dict[str, str]) -> Application:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sigecve.assistant import AssistantConfig
 from sigecve.db.pool import open_pool
 from sigecve.db.repositories import Repositories
+from sigecve.services.cluster import ClusterView
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.services.live_events import LiveFeed
 from sigecve.services.remote_commands import Commander
@@ -25,6 +26,7 @@ class ApiContext:
     health_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     live: LiveFeed | None = None
     assistant: AssistantConfig | None = None
+    cluster: Callable[[], Awaitable[ClusterView]] | None = None
 
     @property
     def commander(self) -> Commander:

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import ray
 from ray import serve
 from ray.exceptions import RayActorError
 from starlette.applications import Starlette
@@ -213,6 +214,8 @@ class HostLink:
 def build_gateway_app(settings: Settings) -> Starlette:
     # The process id in it lets operators (and the fault tests) find the replica.
     gateway_id = f"gateway-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    # The node chargers enter through here, for `GET /api/v1/cluster` and `sigecve lab status`.
+    ingress = ray.util.get_node_ip_address()
     directory = HostDirectory(settings.charge_point_hosts)
     connections: dict[str, asyncio.Queue[str | Close]] = {}
     pacing = TokenBuckets(settings.ocpp_rate_per_s, settings.ocpp_burst)
@@ -257,7 +260,7 @@ def build_gateway_app(settings: Settings) -> Starlette:
         pending_connects += 1
         try:
             result = await link.connect(
-                ConnectRequest(charge_point_id, password, protocol, connection_id)
+                ConnectRequest(charge_point_id, password, protocol, connection_id, ingress)
             )
         except Exception:
             # Not the charger's fault: it is told to come back, not given a 500.
@@ -390,3 +393,11 @@ class OcppGateway:
 
     def __serve_build_asgi_app__(self) -> Starlette:
         return build_gateway_app(self.settings)
+
+
+def gateway_deployment(settings: Settings):
+    """The gateway deployment with its replica counts from `settings`."""
+    return OcppGateway.options(
+        num_replicas=settings.gateway_replicas,
+        max_replicas_per_node=settings.gateway_replicas_per_node,
+    )

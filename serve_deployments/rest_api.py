@@ -21,6 +21,7 @@ from serve_deployments.rest_routes import (
     admin,
     assistant,
     charge_points,
+    cluster,
     id_tags,
     live,
     reports,
@@ -31,6 +32,7 @@ from serve_deployments.rest_routes.common import AuthError, ErrorResponse
 from sigecve.assistant import AssistantConfig
 from sigecve.db.repositories import Repositories
 from sigecve.services import audit
+from sigecve.services.cluster import ClusterView
 from sigecve.services.errors import ServiceError
 from sigecve.services.live_events import LiveFeed
 from sigecve.settings import Settings
@@ -218,7 +220,17 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
             status_code=200 if healthy else 503,
         )
 
-    for module in (charge_points, id_tags, transactions, sites, reports, admin, live, assistant):
+    for module in (
+        charge_points,
+        id_tags,
+        transactions,
+        sites,
+        reports,
+        admin,
+        live,
+        assistant,
+        cluster,
+    ):
         app.include_router(module.router(ctx))
     return app
 
@@ -241,6 +253,7 @@ class RestApi:
             model=settings.llm_model,
             verify_tls=False,  # its own endpoint, on its own (maybe self-signed) certificate
         )
+        self.ctx.cluster = self._cluster
         self.ctx.health_probes = {
             "database": self._probe_database,
             "ray": self._probe_ray,
@@ -279,6 +292,11 @@ class RestApi:
         ]
         if bad:
             raise RuntimeError(", ".join(bad))
+
+    async def _cluster(self) -> ClusterView:
+        from actors.cluster_view import gather_cluster_view
+
+        return await gather_cluster_view(self.ctx.directory.hosts)
 
     async def _probe_charge_point_hosts(self) -> None:
         await asyncio.gather(*(host.stats.remote() for host in self.ctx.directory.hosts))

@@ -396,6 +396,8 @@ def _lab(args: argparse.Namespace) -> int:
             print(json.dumps(report, indent=2) if args.json else lab_status_text(report))
         elif args.lab_command == "fault":
             print(_lab_fault(lab, args.fault))
+        elif args.lab_command == "check":
+            return lab.check(Path(args.report) if args.report else None)
         elif args.lab_command == "exec":
             argv = [a for a in args.argv if a != "--"] if args.argv[:1] == ["--"] else args.argv
             if not argv:
@@ -447,10 +449,13 @@ def lab_status_text(report: dict) -> str:
         if seen is None:
             line += f"not in the cluster ({node['processes']} processes)"
         else:
-            actors = ", ".join(f"{n} {k}" for k, n in sorted(seen["actors"].items()))
+            # Serve's replicas are "ServeReplica:app:Deployment": the deployment says it.
+            actors = ", ".join(
+                f"{n} {k.rsplit(':', 1)[-1]}" for k, n in sorted(seen["actors"].items())
+            )
             line += (
-                f"{seen['sessions']} charge point sessions, {seen['entered']} chargers entered "
-                f"here; actors: {actors}"
+                f"{seen['charge_points_hosted']} charge points hosted, "
+                f"{seen['charge_points_entered']} entered here; actors: {actors}"
             )
         lines.append(line)
     if report.get("cluster_error"):
@@ -602,6 +607,15 @@ def build_parser() -> argparse.ArgumentParser:
     lab_sub.add_parser("down", help="remove every namespace, rule and process the lab made")
     status = lab_sub.add_parser("status", help="nodes, their faults, actors and chargers")
     status.add_argument("--json", action="store_true")
+    check = lab_sub.add_parser(
+        "check",
+        help="every transaction and meter value acknowledged to a charger stored exactly once",
+    )
+    check.add_argument(
+        "--report",
+        help="a `sigecve simulate --report` file (default: end the lab's own chargers and "
+        "check theirs)",
+    )
     fault = lab_sub.add_parser("fault", help=FAULT_USAGE)
     fault.add_argument("fault", nargs="+", metavar="WORD", help=FAULT_USAGE)
     run = lab_sub.add_parser(

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         validation_alias="SIGECVE_GATEWAY_REPLICAS",
         description="OCPP gateway replicas (WebSocket terminators) behind the ingress",
     )
+    gateway_replicas_per_node: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias="SIGECVE_GATEWAY_REPLICAS_PER_NODE",
+        description="at most this many gateway replicas on one node (unset: no limit). Serve "
+        "runs a node's ingress only where a replica runs: with one replica per node and as "
+        "many replicas as nodes, a node that joins (or comes back) gets a replica and so an "
+        "ingress",
+    )
     replan_interval_s: float = Field(
         default=60.0,
         gt=0,

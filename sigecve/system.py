@@ -317,7 +317,7 @@ class System:
 
         from serve_deployments.dashboard import Dashboard
         from serve_deployments.mcp_server import McpServer
-        from serve_deployments.ocpp_gateway import OcppGateway
+        from serve_deployments.ocpp_gateway import gateway_deployment
         from serve_deployments.rest_api import RestApi
 
         http_options: dict = {"host": self.settings.host, "port": self.settings.port}
@@ -328,7 +328,7 @@ class System:
             )
         serve.start(http_options=http_options, proxy_location=self.settings.proxy_location)
         serve.run(
-            OcppGateway.options(num_replicas=self.settings.gateway_replicas).bind(self.settings),
+            gateway_deployment(self.settings).bind(self.settings),
             name="ocpp",
             route_prefix="/ocpp",
             blocking=False,

@@ -249,3 +249,37 @@ async def test_chargers_past_the_gateways_pending_connects_are_told_to_come_back
         await (await connect(system.ocpp_url, second, None)).close()
     finally:
         system.stop()
+
+
+async def test_a_half_open_connection_is_noticed_and_the_charger_marked_offline(system):
+    """A charger whose network went without a close (power cut, cable, partition): its
+    socket stays open, it answers nothing. The CSMS's WebSocket pings (every 20 s, 20 s
+    for the pong) find it out and mark it offline within 40 s, where before it stayed
+    'connected' until its TCP connection timed out, if ever."""
+    import time
+
+    cp_id = unique_id("MUTE")
+    await register(system, cp_id)
+    # No pings of its own: a charger gone sends nothing.
+    ws = await connect(system.ocpp_url, cp_id, PASSWORD, ping_interval=None)
+    client = Client(ws, cp_id)
+    await client.cp.boot()
+
+    async def connected() -> bool:
+        async with system.api() as api:
+            r = await api.get(f"/charge-points/{cp_id}")
+        return r.json()["connected"]
+
+    await eventually(connected, message="connected after boot")
+    # Gone: nothing read from the socket again (so no pong), nothing sent, nothing closed.
+    client.router.cancel()
+    ws.transport.pause_reading()
+    gone_at = time.monotonic()
+
+    async def offline() -> bool:
+        return not await connected()
+
+    await eventually(offline, within=60, interval=0.5, message="marked offline")
+    noticed_after = time.monotonic() - gone_at
+    assert 10 < noticed_after < 50, noticed_after  # at most a ping interval and its timeout
+    ws.transport.abort()

@@ -85,6 +85,7 @@ def system_environment(environ: Mapping[str, str], state: LabState, var_dir: Pat
                 {
                     "SIGECVE_CP_HOSTS": n,
                     "SIGECVE_GATEWAY_REPLICAS": n,
+                    "SIGECVE_GATEWAY_REPLICAS_PER_NODE": "1",
                     "SIGECVE_SCHEDULER_HOSTS": n,
                     "SIGECVE_ML_SCORERS": n,
                     # A lab's chargers are simulated: admitted on first connection.
@@ -151,6 +152,11 @@ class Lab:
         state.ready = True
         save(self.var_dir, state)
         return state
+
+    @property
+    def chargers_report(self) -> Path:
+        """The report of the chargers `lab up --chargers` started, once they end."""
+        return self.dir / "chargers.json"
 
     def _log(self, name: str) -> Path:
         return self.dir / f"{name}.log"
@@ -307,8 +313,8 @@ class Lab:
                     "LAB-",
                     "--id-tags",
                     LAB_ID_TAG,
-                    "--share-201",
-                    "0.25",
+                    "--report",
+                    str(self.chargers_report),
                 ),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -316,7 +322,7 @@ class Lab:
                 env=self.environ,
                 start_new_session=True,
             )
-        state.simulator_pid = process.pid
+        state.simulator_pid, state.chargers = process.pid, count
         save(self.var_dir, state)
         self.say(f"chargers: {count} simulated, spread over every node (log {log})")
 
@@ -464,6 +470,43 @@ class Lab:
             "cluster": cluster.get("body") if cluster.get("status") == 200 else None,
             "cluster_error": None if cluster.get("status") == 200 else cluster,
         }
+
+    # --- check -----------------------------------------------------------------------------
+
+    def check(self, report: Path | None = None) -> int:
+        """The checker (sigecve.lab.check) on a simulator's report: by default the lab's own
+        chargers, which it ends first (after reading which ones the CSMS has connected).
+        Its exit status: 0 clean, 1 loss or duplicate, 2 bad input."""
+        state = self._state()
+        args = []
+        if report is None:
+            if state.simulator_pid is None or not psutil.pid_exists(state.simulator_pid):
+                raise LabError(
+                    "the lab runs no chargers (`lab up --chargers N`): "
+                    "give the report of your own run (`lab check --report FILE`)"
+                )
+            report = self.chargers_report
+            args = ["--stop", str(state.simulator_pid), "--expect", str(state.chargers)]
+            self.say(f"ending the lab's {state.chargers} chargers for their report ({report})")
+        url_file = self.dir / "system" / "database_url"
+        if not url_file.exists():
+            raise LabError(f"the lab's system has not written {url_file}")
+        done = subprocess.run(
+            netns.in_namespace(
+                state.topology.chargers.namespace,
+                sys.executable,
+                "-m",
+                "sigecve.lab.check",
+                str(report.resolve()),
+                url_file.read_text().strip(),
+                *args,
+            ),
+            env=self.environ,
+        )
+        if report == self.chargers_report:
+            state.simulator_pid = None
+            save(self.var_dir, state)
+        return done.returncode
 
     def exec_argv(self, argv: list[str]) -> tuple[list[str], dict[str, str]]:
         """The command line and environment that run `argv` in the chargers' namespace, with

@@ -30,6 +30,7 @@ class LabState(BaseModel):
     ray_auth_token: str
     system_pid: int | None = None  # `sigecve up`, in the head's namespace
     simulator_pid: int | None = None  # `lab up --chargers`
+    chargers: int = 0  # how many it runs
     admin_token: str | None = None
     ready: bool = False
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +40,15 @@ SUPPORTED_PROTOCOLS = tuple(SESSION_CLASSES)
 
 # (connection id, frame); a frame of None asks the gateway to close that connection.
 OutboundItem = tuple[str, str | None]
+
+# A gateway always has a poll waiting here (each returns within its 10 s wait and the next
+# follows at once): one not heard from for this long is gone (its node died or is cut off)
+# and the sessions of its connections end, their chargers marked offline.
+GATEWAY_LEASE_S = 30.0
+WATCH_EVERY_S = 5.0
+# A charger that sent nothing for two heartbeat intervals and a minute is gone too, whatever
+# its gateway thinks (a half-open connection that WebSocket pings did not catch).
+SILENCE_GRACE_S = 60.0
 
 
 class Mailbox:
@@ -70,6 +81,8 @@ class HostedChargePoint:
     session: Any
     protocol: str
     task: asyncio.Task = field(repr=False)
+    ingress: str = ""  # the node whose gateway holds its connection
+    last_frame_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ class ConnectRequest:
     password: str | None
     protocol: str
     connection_id: str
+    ingress: str = ""  # the IP of the node whose gateway it entered through
 
 
 @dataclass(frozen=True)
@@ -121,13 +135,20 @@ class ChargePointSessions:
         self.commits: GroupCommitter | None = None
         self._hosted: dict[str, HostedChargePoint] = {}
         self._outbound: dict[str, asyncio.Queue[OutboundItem]] = {}
+        # Per gateway: when it last began or ended a poll, and how many it has waiting.
+        self._heard_from: dict[str, float] = {}
+        self._polling: Counter[str] = Counter()
+        self._watch: asyncio.Task | None = None
 
     def start(self) -> None:
         self.commits = GroupCommitter(self.repos.pool)
         self.message_log.rows.start()
         self.heartbeats.start()
+        self._watch = asyncio.create_task(self._watch_forever())
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         for cp_id in list(self._hosted):
             await self._drop(cp_id)
         if self.commits is not None:
@@ -139,6 +160,54 @@ class ChargePointSessions:
     @property
     def connected_count(self) -> int:
         return len(self._hosted)
+
+    def entered_by_ingress(self) -> dict[str, int]:
+        """The chargers hosted here, by the node they entered the cluster through."""
+        return dict(Counter(h.ingress for h in self._hosted.values()))
+
+    def gone(self, now: float) -> tuple[set[str], list[HostedChargePoint]]:
+        """The gateways whose lease ran out, and the sessions silent too long (pure)."""
+        expired = {
+            g
+            for g, at in self._heard_from.items()
+            if not self._polling[g] and now - at > GATEWAY_LEASE_S
+        }
+        silence_s = 2 * self.heartbeat_interval_s + SILENCE_GRACE_S
+        silent = [h for h in self._hosted.values() if now - h.last_frame_at > silence_s]
+        return expired, silent
+
+    async def _watch_forever(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_EVERY_S)
+            try:
+                await self._end_gone(time.monotonic())
+            except Exception:
+                log.exception("could not end the sessions of lost gateways")
+
+    async def _end_gone(self, now: float) -> None:
+        expired, silent = self.gone(now)
+        lost = [h for h in self._hosted.values() if h.mailbox.gateway_id in expired]
+        for gateway_id in expired:
+            del self._heard_from[gateway_id]
+            self._outbound.pop(gateway_id, None)
+            self._polling.pop(gateway_id, None)
+        if lost:
+            log.warning(
+                "%d gateways lost (no poll for %.0f s): ending %d sessions",
+                len(expired),
+                GATEWAY_LEASE_S,
+                len(lost),
+            )
+        for hosted in silent:
+            if hosted.mailbox.gateway_id not in expired:
+                log.warning(
+                    "%s silent too long: closing its connection", hosted.mailbox.charge_point_id
+                )
+                self._queue(hosted.mailbox.gateway_id).put_nowait(
+                    (hosted.mailbox.connection_id, None)
+                )
+        for hosted in {id(h): h for h in lost + silent}.values():
+            await self.disconnect(hosted.mailbox.charge_point_id, hosted.mailbox.connection_id)
 
     def is_connected(self, charge_point_id: str) -> bool:
         return charge_point_id in self._hosted
@@ -225,7 +294,9 @@ class ChargePointSessions:
             response_timeout_s=self.command_timeout_s,
         )
         task = asyncio.create_task(session.start(), name=f"ocpp-session-{charge_point_id}")
-        self._hosted[charge_point_id] = HostedChargePoint(mailbox, session, request.protocol, task)
+        self._hosted[charge_point_id] = HostedChargePoint(
+            mailbox, session, request.protocol, task, request.ingress
+        )
 
     def deliver(self, frames: list[tuple[str, str, str | None]]) -> None:
         """(connection id, charge point id, frame) triples, in the order they arrived; a frame
@@ -238,6 +309,7 @@ class ChargePointSessions:
             if hosted is None:
                 continue  # from a connection that has been closed or replaced
             self.message_log.record(charge_point_id, "in", frame)
+            hosted.last_frame_at = time.monotonic()
             hosted.mailbox.inbox.put_nowait(frame)
 
     def emit(self, mailbox: Mailbox, frame: str) -> None:
@@ -247,10 +319,14 @@ class ChargePointSessions:
     async def poll(self, gateway_id: str, max_wait_s: float) -> list[OutboundItem]:
         """Frames waiting for `gateway_id`: returns as soon as there is one, [] after max_wait_s."""
         queue = self._queue(gateway_id)
+        self._polling[gateway_id] += 1
         try:
             first = await asyncio.wait_for(queue.get(), max_wait_s)
         except TimeoutError:
             return []
+        finally:
+            self._polling[gateway_id] -= 1
+            self._heard_from[gateway_id] = time.monotonic()
         items = [first]
         while not queue.empty():
             items.append(queue.get_nowait())
@@ -313,6 +389,7 @@ class ChargePointSessions:
         queue = self._outbound.get(gateway_id)
         if queue is None:
             queue = self._outbound[gateway_id] = asyncio.Queue()
+            self._heard_from.setdefault(gateway_id, time.monotonic())  # its lease begins
         return queue
 
     async def _drop(self, charge_point_id: str) -> None:

@@ -142,12 +142,14 @@ class Ledger:
     started: dict[int, int] = field(default_factory=dict)  # transaction id -> connector
     stopped: set[int] = field(default_factory=set)
     meter_values: Counter[int] = field(default_factory=Counter)  # per transaction id
+    carried: set[int] = field(default_factory=set)  # ongoing when a connection was lost
 
     def as_json(self) -> dict:
         return {
             "started": {str(t): c for t, c in sorted(self.started.items())},
             "stopped": sorted(self.stopped),
             "meter_values": {str(t): n for t, n in sorted(self.meter_values.items())},
+            "carried": sorted(self.carried),
         }
 
 
@@ -176,13 +178,22 @@ class ChargerMemory:
     unacknowledged: list[tuple[int, Any]] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
     booted: bool = False  # connected and booted right now
+    # The ledger is kept for 1.6 (2.0.1 transaction events are sent once, not kept to resend).
+    protocol: str = "ocpp1.6"
 
     @classmethod
     def new(cls, rng: random.Random, connectors: int) -> ChargerMemory:
         return cls({c: rng.randint(0, 5_000_000) for c in range(1, connectors + 1)})
 
+    def connection_lost(self) -> None:
+        self.booted = False
+        self.ledger.carried.update(
+            s.transaction_id for s in self.sessions.values() if s.transaction_id is not None
+        )
+
     def report(self) -> dict:
         return {
+            "protocol": self.protocol,
             "booted": self.booted,
             "unacknowledged": len(self.unacknowledged),
             **self.ledger.as_json(),

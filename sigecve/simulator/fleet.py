@@ -131,7 +131,7 @@ async def run_charge_point(
                         group.create_task(cp.failure_loop())
                 finally:
                     counters.connected -= 1
-                    memory.booted = False
+                    memory.connection_lost()
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -300,6 +300,7 @@ async def run_fleet(
         cp_id = ids[i]
         charger_rng = random.Random(seeds[i])
         memory = memories[cp_id] = ChargerMemory.new(charger_rng, profile.connectors)
+        memory.protocol = protocols[i]
         tasks.append(
             asyncio.create_task(
                 run_charge_point(
