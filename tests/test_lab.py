@@ -94,6 +94,25 @@ async def test_a_partitioned_worker_comes_back_and_nothing_acknowledged_is_lost(
     for kind in ("ChargePointHost", "FailureScorer"):
         assert all(n["actors"].get(kind) == 1 for n in before["nodes"] if n["alive"])
 
+    # PostgreSQL killed under the chargers: the health check answers at once (503 while it
+    # is away), the supervisor starts it again, and chargers' retries go through.
+    api = lines[3].split()[1]
+    watch = ("sigecve.lab.probe", "watch", "60", f"{api}/health")
+    watcher = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "sigecve.cli", "lab", "exec", "--", sys.executable, "-m"),
+        *watch,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "SIGECVE_VAR_DIR": str(var_dir)},
+    )
+    first = await asyncio.wait_for(watcher.stdout.readline(), 30)  # it is watching
+    killed = await asyncio.to_thread(sigecve, var_dir, "lab", "fault", "kill", "postgres")
+    assert killed.returncode == 0, killed.stderr
+    out, _ = await asyncio.wait_for(watcher.communicate(), 90)
+    answers = [json.loads(line) for line in (first + out).decode().splitlines()]
+    assert watcher.returncode == 0, answers  # a 503, then healthy again by itself
+    assert any(a["status"] == 503 for a in answers), answers
+    assert max(a["took_s"] for a in answers) < 1.0, answers
+
     cut = sigecve(var_dir, "lab", "fault", "partition", "worker-1", timeout=30)
     assert cut.returncode == 0, cut.stderr
     assert status(var_dir)["nodes"][1]["faults"] == {"partition": ""}
