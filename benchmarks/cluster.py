@@ -229,11 +229,39 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
+def table(results: dict) -> str:
+    """The docs' table of every run in cluster.json (pure)."""
+    rows = [
+        "| run | nodes | chargers | s | booted at the end | errors / drops | p99 after ramp "
+        "| faults: every charger back after | acknowledged: transactions / meter values "
+        "| checker | peak memory per node (MiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in results.items():
+        sim, check = r["simulator"], r["check"]
+        p99 = (sim.get("round_trip_after_ramp") or {}).get("all", {}).get("p99_ms")
+        back = [
+            f"{' '.join(e['fault'])}: {e['all_connected_after_heal_s']} s"
+            for e in r["events"]
+            if "all_connected_after_heal_s" in e
+        ]
+        rows.append(
+            f"| {name} | {r['nodes']} | {r['chargers']:,} | {r['seconds']:g} "
+            f"| {sim.get('booted_at_end')} | {sim['errors']} / {sim['drops']} "
+            f"| {p99} ms | {'; '.join(back) or '-'} "
+            f"| {check['transactions_acknowledged']} / {check['meter_values_acknowledged']} "
+            f"| {'clean' if check['clean'] else str(len(check['problems'])) + ' problems'} "
+            f"| {', '.join(f'{k} {v:,}' for k, v in r['peak_rss_mib_per_node'].items())} |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--name", required=True, help="the result's key in cluster.json")
+    parser.add_argument("--table", action="store_true", help="print the docs' table and end")
+    parser.add_argument("--name", help="the result's key in cluster.json")
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--chargers", type=int, default=3000)
     parser.add_argument("--processes", type=int, default=0, help="default: one per 2,500")
@@ -242,6 +270,11 @@ def main() -> int:
     parser.add_argument("--storm-after", type=float)
     parser.add_argument("--fault", type=Fault.parse, action="append", default=[])
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(OUT.read_text())))
+        return 0
+    if not args.name:
+        parser.error("--name is needed for a run")
     args.processes = args.processes or max(1, -(-args.chargers // 2500))
     result = run(args)
     results = json.loads(OUT.read_text()) if OUT.exists() else {}

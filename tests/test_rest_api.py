@@ -32,6 +32,7 @@ ROLES = ("viewer", "operator", "admin")
 # not exist: auth is decided before anything is looked up.
 OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", "/me", "viewer"),
+    ("GET", "/cluster", "viewer"),
     ("POST", "/tokens", "admin"),
     ("GET", "/tokens", "admin"),
     ("DELETE", "/tokens/999999", "admin"),
@@ -893,3 +894,30 @@ async def test_every_write_is_audited_with_who_and_no_secret(system, tokens):
         assert [e["id"] for e in oldest_first][:2] == [e["id"] for e in mine[::-1]]
         r = await admin.get("/audit-log", params={"interface": "mcp", "since": now_timestamp()})
         assert r.json()["items"] == []
+
+
+async def test_the_cluster_view_shows_the_node_its_actors_and_chargers(system):
+    cp_id = unique_id("CLU")
+    async with system.api() as api:
+        await register(api, cp_id)
+    ws = await connect(system.ocpp_url, cp_id, PASSWORD)
+    try:
+
+        async def seen():
+            async with system.api() as api:
+                r = await api.get("/cluster")
+            assert r.status_code == 200, r.text
+            view = r.json()
+            return view if view["charge_points_connected"] >= 1 else None
+
+        view = await eventually(seen)
+        live = [n for n in view["nodes"] if n["alive"]]
+        assert len(live) == 1 and live[0]["head"]
+        node = live[0]
+        assert node["actors"]["ChargePointHost"] >= 1
+        assert any(k.endswith(":OcppGateway") for k in node["actors"])
+        assert node["charge_points_hosted"] == view["charge_points_connected"]
+        assert node["charge_points_entered"] == view["charge_points_connected"]
+        assert view["hosts_unanswered"] == 0
+    finally:
+        await ws.close()

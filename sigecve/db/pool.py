@@ -27,6 +27,10 @@ async def open_pool(
         # after a database restart every caller gets a live connection at once, instead of
         # each pooled connection failing once first.
         check=AsyncConnectionPool.check_connection,
+        # psycopg retries a failed connection with a delay doubling until this (default
+        # 5 min): after a 20 s outage the next try could come 16 s after the database is
+        # back. Giving up soon, the next request that needs a connection tries at once.
+        reconnect_timeout=timeout_s,
     )
     await pool.open(wait=True, timeout=30)
     return pool
