@@ -31,7 +31,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,13 +129,12 @@ def compare(
     return v
 
 
-def read_connected(database_url: str, charger_ids: Iterable[str] | None = None) -> set[str]:
+def read_connected(database_url: str) -> set[str]:
+    """The charge points the CSMS has connected."""
     import psycopg
 
     with psycopg.connect(database_url, connect_timeout=10) as conn:
-        rows = conn.execute("SELECT id FROM charge_points WHERE connected").fetchall()
-    wanted = None if charger_ids is None else set(charger_ids)
-    return {r[0] for r in rows if wanted is None or r[0] in wanted}
+        return {r[0] for r in conn.execute("SELECT id FROM charge_points WHERE connected")}
 
 
 def read_stored(
