@@ -631,3 +631,36 @@ async def test_a_message_the_database_refuses_fails_alone(sessions, repos):
     assert replies[good.connection_id][0] == 3
     assert (await repos.charge_points.get(good.cp_id)).vendor == "ACME"
     assert "currentTime" in await bad.call("Heartbeat", {})  # and the charger carries on
+
+
+async def test_a_gateway_not_heard_from_loses_its_sessions_and_a_silent_charger_its_own(
+    sessions, repos
+):
+    """A gateway whose node died or was cut off never says its connections closed: once it
+    has not polled for the lease, its chargers are offline. A charger silent for two
+    heartbeat intervals and a minute, through a gateway still polling, is too."""
+    import time
+
+    from sigecve.ocpp.sessions import GATEWAY_LEASE_S, SILENCE_GRACE_S
+
+    lost, silent = await connect(sessions, repos), await connect(sessions, repos)
+    await lost.call("BootNotification", BOOT)
+    now = time.monotonic()
+    await sessions.end_gone(now)  # within the lease, speaking: nothing ends
+    assert sessions.is_connected(lost.cp_id) and sessions.is_connected(silent.cp_id)
+
+    await sessions.end_gone(now + GATEWAY_LEASE_S + 1)
+    assert not sessions.is_connected(lost.cp_id) and not sessions.is_connected(silent.cp_id)
+    assert not (await repos.charge_points.get(lost.cp_id)).connected
+
+    other = await connect(sessions, repos)
+    speaking = await connect(sessions, repos)
+    await sessions.poll(GATEWAY, 0)  # the gateway is alive
+    silence = 2 * sessions.heartbeat_interval_s + SILENCE_GRACE_S
+    later = time.monotonic() + silence + 1
+    sessions._hosted[speaking.cp_id].last_frame_at = later  # it spoke just now
+    sessions._heard_from[GATEWAY] = later
+    await sessions.end_gone(later)
+    assert not sessions.is_connected(other.cp_id) and sessions.is_connected(speaking.cp_id)
+    assert (await sessions.poll(GATEWAY, 1)) == [(f"conn-{other.cp_id}", None)]  # closed
+    assert not (await repos.charge_points.get(other.cp_id)).connected

@@ -166,7 +166,7 @@ class ChargePointSessions:
         return dict(Counter(h.ingress for h in self._hosted.values()))
 
     def gone(self, now: float) -> tuple[set[str], list[HostedChargePoint]]:
-        """The gateways whose lease ran out, and the sessions silent too long (pure)."""
+        """The gateways whose lease ran out, and the sessions silent too long, at `now`."""
         expired = {
             g
             for g, at in self._heard_from.items()
@@ -180,11 +180,12 @@ class ChargePointSessions:
         while True:
             await asyncio.sleep(WATCH_EVERY_S)
             try:
-                await self._end_gone(time.monotonic())
+                await self.end_gone(time.monotonic())
             except Exception:
                 log.exception("could not end the sessions of lost gateways")
 
-    async def _end_gone(self, now: float) -> None:
+    async def end_gone(self, now: float) -> None:
+        """End the sessions of lost gateways and silent chargers, marking them offline."""
         expired, silent = self.gone(now)
         lost = [h for h in self._hosted.values() if h.mailbox.gateway_id in expired]
         for gateway_id in expired:
