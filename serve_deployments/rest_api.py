@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import psycopg
+import psycopg_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -245,6 +246,8 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
 class RestApi:
     async def __init__(self, settings: Settings, database_url: str) -> None:
         self.ctx = await open_api_context(settings, database_url)
+        self._database_url = database_url
+        self._pool_check: asyncio.Task | None = None
         self.ctx.live = LiveFeed(database_url)
         self.ctx.assistant = AssistantConfig(
             mcp_url=f"{settings.public_http_url}/mcp",
@@ -262,9 +265,20 @@ class RestApi:
         }
 
     async def _probe_database(self) -> None:
+        pool = self.ctx.repos.pool
         try:
-            async with self.ctx.repos.pool.connection(timeout=0.4) as conn:
-                await conn.execute("SELECT 1")
+            try:
+                async with pool.connection(timeout=0.4) as conn:
+                    await conn.execute("SELECT 1")
+            except psycopg_pool.PoolTimeout:
+                # Just after a database restart the pool may still hold only broken
+                # connections, or be waiting out a reconnection delay: the database is up if
+                # a connection of our own opens, and the pool is told to check its own.
+                async with await psycopg.AsyncConnection.connect(
+                    self._database_url, connect_timeout=1, autocommit=True
+                ) as conn:
+                    await conn.execute("SELECT 1")
+                self._pool_check = asyncio.create_task(pool.check())
         except Exception as e:
             # The embedded server's supervisor says whether it is being started again.
             from actors.database_supervisor import database_supervisor

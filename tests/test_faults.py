@@ -367,6 +367,11 @@ async def test_postgresql_restarting_under_load_loses_nothing_acknowledged(
     async with system.api() as api:
         r = await api.get("/health")
         assert r.status_code == 200, r.text
+
+        async def served() -> bool:  # the REST API's own pool is back too, by itself
+            return (await api.get("/charge-points", params={"limit": 1})).status_code == 200
+
+        await eventually(served, within=10, message="the REST API after the restart")
     print(
         f"\nfault: PostgreSQL restarted under load; storing again after {recovery_s:.1f} s, "
         f"{refused} messages refused meanwhile and resent"
