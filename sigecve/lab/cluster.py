@@ -275,9 +275,7 @@ class Lab:
         """`sigecve.lab.probe` in the chargers' namespace, with the admin token."""
         env = {**self.environ, "SIGECVE_TOKEN": state.admin_token or ""}
         return subprocess.run(
-            netns.in_namespace(
-                state.topology.chargers.namespace, sys.executable, "-m", "sigecve.lab.probe", *args
-            ),
+            _in_chargers(state, "sigecve.lab.probe", *args),
             capture_output=True,
             text=True,
             env=env,
@@ -299,10 +297,8 @@ class Lab:
         log = self._log("chargers")
         with log.open("a") as out:
             process = subprocess.Popen(
-                netns.in_namespace(
-                    state.topology.chargers.namespace,
-                    sys.executable,
-                    "-m",
+                _in_chargers(
+                    state,
                     "sigecve.cli",
                     "simulate",
                     "--url",
@@ -492,10 +488,8 @@ class Lab:
         if not url_file.exists():
             raise LabError(f"the lab's system has not written {url_file}")
         done = subprocess.run(
-            netns.in_namespace(
-                state.topology.chargers.namespace,
-                sys.executable,
-                "-m",
+            _in_chargers(
+                state,
                 "sigecve.lab.check",
                 str(report.resolve()),
                 url_file.read_text().strip(),
@@ -519,6 +513,13 @@ class Lab:
             "SIGECVE_LAB_API": state.api_url(),
         }
         return netns.in_namespace(state.topology.chargers.namespace, *argv), env
+
+
+def _in_chargers(state: LabState, module: str, *args: str) -> list[str]:
+    """The command line running `python -m module args` in the chargers' namespace."""
+    return netns.in_namespace(
+        state.topology.chargers.namespace, sys.executable, "-m", module, *args
+    )
 
 
 def _terminate(pid: int | None, timeout_s: float) -> None:
