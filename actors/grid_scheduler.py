@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ray
 
@@ -18,6 +18,7 @@ from sigecve.domain import SitePlan
 from sigecve.ocpp.timestamps import utc_now
 from sigecve.placement import RAY_NAMESPACE, host_index
 from sigecve.settings import Settings
+from sigecve.smart_charging.coalescing import Coalesced
 from sigecve.smart_charging.site_scheduler import SiteScheduler
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ REPLAN_COALESCE_S = 0.5
 class _Site:
     scheduler: SiteScheduler
     timer: asyncio.Task
-    pending: asyncio.Task | None = field(default=None)
+    soon: Coalesced
 
 
 # Restarted by Ray when its process dies; a site's scheduler comes back on the site's next
@@ -62,7 +63,8 @@ class GridSchedulerHost:
                     self._repos, self._directory, site_id, self._settings.plan_time_limit_s
                 )
                 timer = asyncio.create_task(self._every(site_id, self._settings.replan_interval_s))
-                self._sites[site_id] = _Site(scheduler, timer)
+                soon = Coalesced(scheduler.replan, REPLAN_COALESCE_S)
+                self._sites[site_id] = _Site(scheduler, timer, soon)
             return self._sites[site_id]
 
     async def ensure(self, site_id: str) -> None:
@@ -78,14 +80,7 @@ class GridSchedulerHost:
     async def request_replan(self, site_id: str) -> None:
         """Re-plan soon: arrivals, departures and demand changes arriving together make one
         re-plan, not one each."""
-        site = await self._site(site_id)
-        if site.pending is None or site.pending.done():
-            site.pending = asyncio.create_task(self._replan_after(site_id, REPLAN_COALESCE_S))
-
-    async def _replan_after(self, site_id: str, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        with contextlib.suppress(Exception):
-            await self.replan(site_id)
+        (await self._site(site_id)).soon.request()
 
     async def replan(self, site_id: str) -> SitePlan:
         return await (await self._site(site_id)).scheduler.replan()
@@ -110,8 +105,7 @@ class GridSchedulerHost:
         site = self._sites.pop(site_id, None)
         if site is not None:
             site.timer.cancel()
-            if site.pending is not None:
-                site.pending.cancel()
+            site.soon.cancel()
 
 
 class SchedulerDirectory:

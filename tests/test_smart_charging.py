@@ -386,3 +386,31 @@ def test_a_known_departure_waits_for_cheap_slots_unless_a_crowd_is_expected_then
     assert solver == "optimal" and len(powers) == 1 and powers[0] == pytest.approx(10)
     gone = [{**yesterday[0], "started_at": NOW - timedelta(hours=25)}]
     assert expected_arrivals(gone, NOW, DEFAULTS) == []
+
+
+async def test_a_replan_asked_for_while_one_runs_runs_again_after_it():
+    import asyncio
+
+    from sigecve.smart_charging.coalescing import Coalesced
+
+    runs: list[int] = []
+    started, release = asyncio.Event(), asyncio.Event()
+    finished = asyncio.Queue()
+
+    async def work():
+        runs.append(len(runs))
+        started.set()
+        await release.wait()
+        await finished.put(len(runs))
+
+    soon = Coalesced(work, delay_s=0.01)
+    soon.request()
+    soon.request()  # joins the first run
+    await started.wait()
+    soon.request()  # arrives while the first run reads: must not be lost
+    soon.request()  # ... and joins the second run
+    release.set()
+    assert await finished.get() == 1
+    assert await finished.get() == 2
+    soon.cancel()
+    assert runs == [0, 1]
