@@ -41,9 +41,13 @@ def _simulate(args: argparse.Namespace) -> int:
     from sigecve.simulator.charge_point import REALISTIC, SimulationProfile
     from sigecve.simulator.fleet import charge_point_ids, failing, run_fleet
 
-    if not 0.0 <= args.share_201 <= 1.0:
-        print("sigecve simulate: --share-201 must be between 0 and 1", file=sys.stderr)
-        return 2
+    for flag, share in (
+        ("--share-201", args.share_201),
+        ("--charging-at-start", args.charging_at_start),
+    ):
+        if not 0.0 <= share <= 1.0:
+            print(f"sigecve simulate: {flag} must be between 0 and 1", file=sys.stderr)
+            return 2
     share_201 = 1.0 if args.ocpp == "2.0.1" else args.share_201
     ssl_context = None
     if args.ca_file:
@@ -53,6 +57,7 @@ def _simulate(args: argparse.Namespace) -> int:
     behaviour = {
         "connectors": args.connectors,
         "id_tags": tuple(t for t in args.id_tags.split(",") if t),
+        "charging_at_start": args.charging_at_start,
     }
     if args.meter_interval is not None:
         behaviour["meter_interval_s"] = args.meter_interval
@@ -514,6 +519,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--realistic",
         action="store_true",
         help="a day's behaviour: meter values every 60 s, sessions of 0.5-3 h, idle 15 min-4 h",
+    )
+    sim.add_argument(
+        "--charging-at-start",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="this share of the charge points starts a session on connector 1 as soon as it "
+        "boots (0-1; --realistic with 0.33 is a fleet a third of which is charging)",
     )
     sim.add_argument(
         "--ramp", type=float, default=0.0, help="connect the charge points evenly over S seconds"

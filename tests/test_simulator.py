@@ -83,6 +83,47 @@ async def test_a_mixed_fleet_charges_through_the_system(system):
             assert cp["ocpp_protocol"] == protocol and cp["vendor"] == "SIGEC-VE"
 
 
+async def test_a_fleet_observed_mid_day_charges_from_its_first_boot(system):
+    """`charging_at_start`: those chargers start a session at their boot, not after an idle
+    spell of up to hours (a fleet a third of which is charging, for scale runs)."""
+    from dataclasses import replace
+
+    from sigecve.simulator.charge_point import REALISTIC
+
+    prefix, count = unique_id("WARM") + "-", 3
+    async with system.api() as api:
+        for cp_id in charge_point_ids(prefix, count):
+            r = await api.post("/charge-points", json={"id": cp_id, "password": f"pw-{cp_id}"})
+            assert r.status_code == 201
+        await api.post("/id-tags", json={"id_tag": "SIM-TAG"})
+        fleet = asyncio.create_task(
+            run_fleet(
+                system.ocpp_url,
+                count,
+                password_template="pw-{id}",
+                id_prefix=prefix,
+                profile=replace(REALISTIC, id_tags=("SIM-TAG",), charging_at_start=1.0),
+                seed=5,
+                console=Console(quiet=True),
+            )
+        )
+
+        async def all_charging():
+            items = []
+            for cp_id in charge_point_ids(prefix, count):
+                cp = (await api.get(f"/charge-points/{cp_id}")).json()
+                items += cp["active_transactions"]
+            return items if len(items) >= count else None
+
+        try:
+            active = await eventually(all_charging, within=60, message="no session at boot")
+        finally:
+            fleet.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fleet
+        assert {t["connector_id"] for t in active} == {1}
+
+
 async def test_simulate_reports_round_trips_and_a_reconnection_storm(system, tmp_path):
     """`sigecve simulate` as an operator runs it: a bounded run with a storm in the middle,
     its JSON report per action and the storm's recovery."""

@@ -74,6 +74,9 @@ class SimulationProfile:
     id_tags: tuple[str, ...] = ("DEMO-TAG",)
     max_power_kw: float = 22.0  # offered to the EV (Power.Offered)
     failure: FailurePlan | None = None
+    # The share of chargers whose first connector starts a session as soon as they boot: a
+    # fleet observed mid-day, not one whose first arrivals are hours away.
+    charging_at_start: float = 0.0
 
 
 # A day's behaviour for scale runs: the CSMS's heartbeat interval (300 s), meter values every
@@ -102,15 +105,17 @@ class SimulationCounters:
     last_error: str | None = field(default=None, repr=False)
     # Per action: from sending a call to its reply.
     round_trips: dict[str, LatencyHistogram] = field(default_factory=dict, repr=False)
-    # The same, for replies after the ramp (the fleet connected: the steady state's).
+    # The same, for replies once the ramp has ended and every charger has booted (the
+    # steady state's: the ramp's last boots, still queued, are not in it).
     ramp_ends_at: float | None = field(default=None, repr=False)  # time.monotonic()
+    steady: bool = field(default=False, repr=False)
     round_trips_after_ramp: dict[str, LatencyHistogram] = field(default_factory=dict, repr=False)
     # From opening the WebSocket to the BootNotification answered.
     connect_s: LatencyHistogram = field(default_factory=LatencyHistogram, repr=False)
 
     def round_trip(self, action: str, seconds: float) -> None:
         self.round_trips.setdefault(action, LatencyHistogram()).record(seconds)
-        if self.ramp_ends_at is not None and time.monotonic() >= self.ramp_ends_at:
+        if self.steady:
             self.round_trips_after_ramp.setdefault(action, LatencyHistogram()).record(seconds)
 
     def call_error(self, action: str, kind: str) -> None:
@@ -178,6 +183,8 @@ class ChargerMemory:
     unacknowledged: list[tuple[int, Any]] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
     booted: bool = False  # connected and booted right now
+    # Connectors whose first session starts at the first boot (charging_at_start).
+    arriving_at_once: set[int] = field(default_factory=set)
     # The ledger is kept for 1.6 (2.0.1 transaction events are sent once, not kept to resend).
     protocol: str = "ocpp1.6"
 
@@ -366,7 +373,9 @@ class SimulatedCharger:
     async def connector_loop(self, connector: int) -> None:
         # The first wait is a random phase of an idle spell, so arrivals spread out; a
         # session carried across a reconnection goes on at once.
-        if connector not in self.memory.sessions:
+        if connector in self.memory.arriving_at_once:
+            self.memory.arriving_at_once.discard(connector)  # once; later ones idle first
+        elif connector not in self.memory.sessions:
             await asyncio.sleep(self.rng.uniform(0, self.profile.idle_s[1]))
         while True:
             if self.faulted():

@@ -301,6 +301,8 @@ async def run_fleet(
         charger_rng = random.Random(seeds[i])
         memory = memories[cp_id] = ChargerMemory.new(charger_rng, profile.connectors)
         memory.protocol = protocols[i]
+        if profile.charging_at_start and charger_rng.random() < profile.charging_at_start:
+            memory.arriving_at_once.add(1)
         tasks.append(
             asyncio.create_task(
                 run_charge_point(
@@ -342,6 +344,13 @@ async def run_fleet(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
                 now = time.monotonic()
+                if (
+                    counters.ramp_ends_at is not None
+                    and not counters.steady
+                    and now >= counters.ramp_ends_at
+                    and all(m.booted for m in memories.values())
+                ):
+                    counters.steady = True
                 rate = (counters.messages - last_messages) / (now - last_at)
                 last_messages, last_at = counters.messages, now
                 if progress is not None:
