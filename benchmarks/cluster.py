@@ -36,12 +36,15 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.gc_log import ray_worker_name  # noqa: E402
 from sigecve.lab import netns  # noqa: E402
 from sigecve.lab.state import load  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks" / "cluster.json"
 SAMPLE_EVERY_S = 10.0
 ID_TAG = "LAB-TAG"
+# What a saturation run sends: answered from memory, and stored before the reply.
+ACTIONS = ("Heartbeat", "MeterValues")
 
 
 @dataclass
@@ -89,28 +92,130 @@ def connected(var_dir: Path) -> int:
     return cluster.get("charge_points_connected", -1)
 
 
+def component(process: psutil.Process) -> str:
+    """Which part of the system a process of a node is: PostgreSQL, HAProxy, Ray's GCS or
+    raylet, a Ray worker by its actor ("ServeReplica:sigecve:Gateway"), or other."""
+    name = process.name()
+    if name.startswith("postgres"):
+        return "postgresql"
+    if "haproxy" in name:
+        return "haproxy"
+    if name in ("gcs_server", "raylet"):
+        return name
+    title = " ".join(process.cmdline())
+    if title.startswith("ray::"):
+        return ray_worker_name(title).removeprefix("ray::")
+    return "other"
+
+
 def node_usage(var_dir: Path) -> dict[str, dict]:
-    """RSS (MiB) and CPU seconds so far of every process in each node's namespace."""
+    """RSS (MiB) and CPU seconds so far of every process in each node's namespace, and the
+    CPU seconds per component."""
     state = load(var_dir)
     usage = {}
     for node in state.topology.nodes:
         rss = cpu = 0.0
+        parts: dict[str, float] = {}
         for pid in netns.pids(node.namespace):
             with contextlib.suppress(psutil.Error):
                 p = psutil.Process(pid)
                 rss += p.memory_info().rss
                 t = p.cpu_times()
                 cpu += t.user + t.system
-        usage[node.name] = {"rss_mib": round(rss / 2**20), "cpu_s": round(cpu, 1)}
+                part = component(p)
+                parts[part] = parts.get(part, 0.0) + t.user + t.system
+        usage[node.name] = {
+            "rss_mib": round(rss / 2**20),
+            "cpu_s": round(cpu, 1),
+            "components_cpu_s": {k: round(v, 2) for k, v in sorted(parts.items())},
+        }
     return usage
+
+
+def cpu_spent(before: dict[str, dict], after: dict[str, dict]) -> dict[str, float]:
+    """CPU seconds per component, all nodes together, between two node_usage samples (pure).
+    A process that ended in between is not counted; one that started is counted whole."""
+    spent: dict[str, float] = {}
+    for node, usage in after.items():
+        earlier = before.get(node, {}).get("components_cpu_s", {})
+        for part, seconds in usage["components_cpu_s"].items():
+            spent[part] = spent.get(part, 0.0) + max(0.0, seconds - earlier.get(part, 0.0))
+    return {k: round(v, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}
+
+
+def lab_up(var_dir: Path, nodes: int):
+    up = sigecve(var_dir, "lab", "up", "--nodes", str(nodes))
+    if up.returncode != 0:
+        raise SystemExit(f"lab up failed: {up.stderr[-2000:]}")
+    return load(var_dir)
+
+
+def closed_loop(var_dir: Path, urls: str, clients: int, action: str, seconds: float) -> dict:
+    """benchmarks/load.py's result for `clients` clients over the ingress `urls` (a comma
+    list), run in the lab's chargers' namespace."""
+    done = sigecve(
+        var_dir,
+        "lab",
+        "exec",
+        "--",
+        sys.executable,
+        str(ROOT / "benchmarks" / "load.py"),
+        *("--url", urls, "--clients", str(clients), "--seconds", str(seconds)),
+        *("--action", action, "--prefix", "SAT-"),
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"load failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def saturate(args: argparse.Namespace) -> dict:
+    """Closed-loop load (benchmarks/load.py) through every ingress of a lab of 1, 2, ... nodes
+    in turn: calls/s per action, and the CPU seconds each component spent per call."""
+    var_dir = ROOT / "var" / "bench-lab"
+    runs: dict[str, dict] = {}
+    for nodes in args.saturate:
+        state = lab_up(var_dir, nodes)
+        try:
+            urls = ",".join(state.ws_urls())
+            # A first short run registers the clients (the lab admits chargers on sight).
+            warm_up = closed_loop(var_dir, urls, args.clients, "Heartbeat", 5.0)
+            actions: dict[str, dict] = {"warm-up": warm_up}
+            for action in ACTIONS:
+                before = node_usage(var_dir)
+                result = closed_loop(var_dir, urls, args.clients, action, args.seconds)
+                after = node_usage(var_dir)
+                spent = cpu_spent(before, after)
+                calls = max(1, result["calls"])
+                actions[action] = {
+                    **result,
+                    "cpu_s": spent,
+                    "cpu_ms_per_call": {k: round(v * 1000 / calls, 3) for k, v in spent.items()},
+                    "rss_mib_per_node": {n: u["rss_mib"] for n, u in after.items()},
+                }
+                print(nodes, action, result["calls_per_s"], "calls/s", flush=True)
+            runs[str(nodes)] = actions
+        finally:
+            sigecve(var_dir, "lab", "down")
+    return {
+        "command": "python benchmarks/cluster.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "saturation": runs,
+    }
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30),
+        "python": platform.python_version(),
+    }
 
 
 def run(args: argparse.Namespace) -> dict:
     var_dir = ROOT / "var" / "bench-lab"
-    up = sigecve(var_dir, "lab", "up", "--nodes", str(args.nodes))
-    if up.returncode != 0:
-        raise SystemExit(f"lab up failed: {up.stderr[-2000:]}")
-    state = load(var_dir)
+    state = lab_up(var_dir, args.nodes)
     try:
         api = state.api_url()
         sigecve(
@@ -136,6 +241,8 @@ def run(args: argparse.Namespace) -> dict:
             "--processes",
             str(args.processes),
             "--realistic",
+            "--charging-at-start",
+            str(args.charging_at_start),
             "--id-prefix",
             "BENCH-",
             "--id-tags",
@@ -209,11 +316,7 @@ def run(args: argparse.Namespace) -> dict:
     summary = {k: v for k, v in report.items() if k not in ("chargers",)}
     return {
         "command": "python benchmarks/cluster.py " + " ".join(sys.argv[1:]),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "memory_gib": round(psutil.virtual_memory().total / 2**30),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "nodes": args.nodes,
         "chargers": args.chargers,
         "seconds": args.seconds,
@@ -251,6 +354,8 @@ def table(results: dict) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results.items():
+        if "saturation" in r:
+            continue
         sim, check = r["simulator"], r["check"]
         p99 = (sim.get("round_trip_after_ramp") or {}).get("all", {}).get("p99_ms")
         back = [
@@ -269,6 +374,63 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def saturation_table(result: dict) -> str:
+    """The docs' table of a saturation run: calls/s per node count and action, and where the
+    CPU went per call (pure)."""
+    rows = [
+        "| nodes | action | clients | calls/s | p50 / p99 ms | errors "
+        "| CPU ms per call, all nodes (largest parts) |",
+        "| --- | --- | --- | ---: | --- | --- | --- |",
+    ]
+    for nodes, actions in result["saturation"].items():
+        for action in ACTIONS:
+            a = actions[action]
+            total = sum(a["cpu_ms_per_call"].values())
+            parts = ", ".join(
+                f"{k} {v:.2f}" for k, v in list(a["cpu_ms_per_call"].items())[:5] if v >= 0.01
+            )
+            rows.append(
+                f"| {nodes} | {action} | {a['clients']} | {a['calls_per_s']:,.0f} "
+                f"| {a['p50_ms']:g} / {a['p99_ms']:g} | {a['errors']} "
+                f"| {total:.2f}: {parts} |"
+            )
+    return "\n".join(rows)
+
+
+def projection(steady: dict, saturation: dict, fleets=(10_000, 50_000, 200_000)) -> str:
+    """On paper (pure): what a fleet needs at the steady run's calls per charger, at the CPU
+    cost per call of the largest saturation run (a stored MeterValues for every call but
+    heartbeats), and memory per charger as in the steady run."""
+    sim = steady["simulator"]
+    seconds = sim["duration_s"]
+    per_charger = sim["messages"] / seconds / steady["chargers"]
+    heartbeats = sim["round_trip"].get("Heartbeat", {}).get("count", 0)
+    stored_per_charger = (sim["messages"] - heartbeats) / seconds / steady["chargers"]
+    largest = saturation["saturation"][max(saturation["saturation"], key=int)]
+    cost_ms = {a: sum(largest[a]["cpu_ms_per_call"].values()) for a in ACTIONS}
+    db_ms = largest["MeterValues"]["cpu_ms_per_call"].get("postgresql", 0.0)
+    rss_mib = sum(steady["peak_rss_mib_per_node"].values())
+    rows = [
+        f"At {per_charger * 1000:.1f} calls/s per 1,000 chargers ({stored_per_charger * 1000:.1f} "
+        f"stored), {cost_ms['MeterValues']:.2f} CPU ms per stored call and "
+        f"{cost_ms['Heartbeat']:.2f} per heartbeat ({db_ms:.2f} of it PostgreSQL's), and "
+        f"{rss_mib / steady['chargers'] * 1024:.0f} KiB per charger:",
+        "",
+        "| chargers | calls/s | PostgreSQL writes/s | CPU cores busy (all parts) "
+        "| of them PostgreSQL | memory, GiB |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for n in fleets:
+        calls = per_charger * n
+        stored = stored_per_charger * n
+        cores = (stored * cost_ms["MeterValues"] + (calls - stored) * cost_ms["Heartbeat"]) / 1000
+        rows.append(
+            f"| {n:,} | {calls:,.0f} | {stored:,.0f} | {cores:.1f} | {stored * db_ms / 1000:.2f} "
+            f"| {rss_mib / steady['chargers'] * n / 1024:.0f} |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -281,18 +443,39 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--ramp", type=float, default=60)
     parser.add_argument("--storm-after", type=float)
+    parser.add_argument(
+        "--charging-at-start",
+        type=float,
+        default=0.33,
+        help="share of the chargers in a session from their first boot (a fleet seen mid-day)",
+    )
     parser.add_argument("--fault", type=Fault.parse, action="append", default=[])
+    parser.add_argument(
+        "--saturate",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="instead: closed-loop load on a lab of each of these node counts, e.g. 1,2,3",
+    )
+    parser.add_argument("--clients", type=int, default=100, help="with --saturate")
     args = parser.parse_args()
     if args.table:
-        print(table(json.loads(OUT.read_text())))
+        results = json.loads(OUT.read_text())
+        print(table(results))
+        for name, r in results.items():
+            if "saturation" in r:
+                print(f"\n{name}:\n\n{saturation_table(r)}")
+                if "steady_10k" in results:
+                    print("\n" + projection(results["steady_10k"], r))
         return 0
     if not args.name:
         parser.error("--name is needed for a run")
     args.processes = args.processes or max(1, -(-args.chargers // 2500))
-    result = run(args)
+    result = saturate(args) if args.saturate else run(args)
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     results[args.name] = result
     OUT.write_text(json.dumps(results, indent=2) + "\n")
+    if args.saturate:
+        print(saturation_table(result))
+        return 0
     print(
         json.dumps({k: result[k] for k in ("check", "events", "peak_rss_mib_per_node")}, indent=2)
     )

@@ -62,14 +62,17 @@ async def run_client(
 
 
 async def measure(
-    url: str, clients: int, seconds: float, prefix: str, action: str = "Heartbeat"
+    url: str | list[str], clients: int, seconds: float, prefix: str, action: str = "Heartbeat"
 ) -> dict:
+    """Calls/s and round trips of `clients` closed-loop clients; with several URLs the clients
+    take them in turn (a cluster's ingresses)."""
+    urls = [url] if isinstance(url, str) else url
     latencies: list[float] = []
     errors: list[str] = []
     started = time.monotonic()
     await asyncio.gather(
         *(
-            run_client(url, f"{prefix}{i:04d}", action, seconds, latencies, errors)
+            run_client(urls[i % len(urls)], f"{prefix}{i:04d}", action, seconds, latencies, errors)
             for i in range(clients)
         )
     )
@@ -91,13 +94,13 @@ async def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", required=True, help="an OCPP endpoint, or a comma list of them")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--prefix", default="BENCH-")
     parser.add_argument("--action", choices=sorted(PAYLOADS), default="Heartbeat")
     args = parser.parse_args()
-    result = measure(args.url, args.clients, args.seconds, args.prefix, args.action)
+    result = measure(args.url.split(","), args.clients, args.seconds, args.prefix, args.action)
     print(json.dumps(asyncio.run(result)))
 
 

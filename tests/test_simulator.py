@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 
 from rich.console import Console
 
-from sigecve.simulator.charge_point import SimulationProfile
+from sigecve.simulator.charge_point import SimulationCounters, SimulationProfile
 from sigecve.simulator.fleet import Storm, charge_point_ids, protocols_for, run_fleet
+from sigecve.simulator.processes import counters_raw, merged_counters
 from tests.conftest import eventually, unique_id
 
 FAST = SimulationProfile(
@@ -33,6 +35,17 @@ def test_a_storms_curve_counts_the_boots_again_within_each_step():
     storm = Storm(at=0.0, booted_after_s=[1.0, 4.0, 5.0, 6.0, 12.5])
     assert storm.booted_within(5.0) == {"5": 3, "10": 4, "15": 5}
     assert Storm(at=0.0).booted_within() == {}
+
+
+def test_drops_are_counted_per_ten_seconds_and_add_up_over_processes():
+    one, two = SimulationCounters(started_at=time.monotonic()), SimulationCounters()
+    two.started_at = time.monotonic() - 25  # this process began 25 s ago
+    one.failure(True, ConnectionError())
+    two.failure(True, ConnectionError())
+    two.failure(False, ConnectionError())  # never booted: an error, not a drop
+    assert one.drops_per_10s == {0: 1} and two.drops_per_10s == {20: 1}
+    total, _ = merged_counters([counters_raw(one, None), counters_raw(two, None)])
+    assert total.drops_per_10s == {0: 1, 20: 1} and total.drops == 2
 
 
 async def test_a_mixed_fleet_charges_through_the_system(system):

@@ -112,6 +112,10 @@ class SimulationCounters:
     round_trips_after_ramp: dict[str, LatencyHistogram] = field(default_factory=dict, repr=False)
     # From opening the WebSocket to the BootNotification answered.
     connect_s: LatencyHistogram = field(default_factory=LatencyHistogram, repr=False)
+    # Drops per 10 s since the run began (its start, time.monotonic()): when they came, to
+    # set beside the faults of a run.
+    started_at: float | None = field(default=None, repr=False)
+    drops_per_10s: Counter[int] = field(default_factory=Counter, repr=False)
 
     def round_trip(self, action: str, seconds: float) -> None:
         self.round_trips.setdefault(action, LatencyHistogram()).record(seconds)
@@ -126,6 +130,8 @@ class SimulationCounters:
         """A connection lost after boot (a drop), or one that failed to open or boot."""
         if booted:
             self.drops += 1
+            if self.started_at is not None:
+                self.drops_per_10s[int((time.monotonic() - self.started_at) // 10) * 10] += 1
         else:
             self.errors += 1
         self.failure_kinds[f"{'drop' if booted else 'error'}: {failure_kind(error)}"] += 1

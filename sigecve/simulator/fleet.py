@@ -214,6 +214,7 @@ def fleet_report(
         "failure_kinds": dict(sorted(counters.failure_kinds.items())),
         "call_error_kinds": dict(sorted(counters.call_error_kinds.items())),
         "connect": counters.connect_s.summary_ms(),
+        "drops_per_10s": {str(at): n for at, n in sorted(counters.drops_per_10s.items())},
         "round_trip": {a: h.summary_ms() for a, h in sorted(counters.round_trips.items())},
     }
     report["round_trip_all"] = merged(counters.round_trips.values()).summary_ms()
@@ -288,7 +289,7 @@ async def run_fleet(
     # whichever process runs it.
     seeds = [rng.random() for _ in ids]
     mine = [i for i in range(count) if i % part[1] == part[0]]
-    started = time.monotonic()
+    started = counters.started_at = time.monotonic()
     if ramp_s > 0:
         counters.ramp_ends_at = started + ramp_s
     storm = Storm(started + storm_after_s) if storm_after_s is not None else None
