@@ -10,10 +10,11 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import eventually
+from tests.conftest import eventually, unique_id
 
 CHARGERS = 50
 PARTITION_S = 20
@@ -195,3 +196,28 @@ def test_the_checker_finds_losses_and_duplicates():
     assert not any(p.startswith("D:") and "twice" in p for p in verdict.problems)
     # A start still unanswered at the end may be stored without an acknowledgement.
     assert compare({"B": _charger(pending=1)}, stored, {"B": {3}}, None).clean
+
+
+def test_the_checker_reads_only_the_transactions_of_this_run(database_url):
+    """The lab's database keeps earlier runs, whose chargers had the same ids: a transaction
+    older than the run is not one it counted twice."""
+    import psycopg
+
+    from sigecve.lab.check import read_stored
+
+    cp_id = unique_id("CHECK-")
+    run_began = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO charge_points (id) VALUES (%s)", (cp_id,))
+        ids = [
+            conn.execute(
+                """INSERT INTO transactions (charge_point_id, connector_id, id_tag, started_at,
+                       meter_start_wh, start_id_tag_status)
+                   VALUES (%s, 1, 'TAG', %s, 0, 'Accepted') RETURNING transaction_id""",
+                (cp_id, run_began + timedelta(minutes=minutes)),
+            ).fetchone()[0]
+            for minutes in (-30, 0, 5)  # an earlier run's, then two of this one
+        ]
+    stored, by_charger = read_stored(database_url, [cp_id], since=run_began)
+    assert set(stored) == by_charger[cp_id] == set(ids[1:])
+    assert set(read_stored(database_url, [cp_id])[0]) == set(ids)  # no start: all of them

@@ -14,6 +14,9 @@ PostgreSQL holds:
 - every charger ended booted, and (when asked while the chargers still ran) the CSMS
   had it connected.
 
+Only transactions that began after the run did (the report's `started_at`) are this run's:
+the lab's database keeps those of earlier runs, whose chargers may have had the same ids.
+
 Simulated 1.6 chargers keep a ledger; 2.0.1 ones are checked for being booted only.
 
     python -m sigecve.lab.check REPORT DATABASE_URL [--stop PID --expect N]
@@ -32,6 +35,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 REPORT_WAIT_S = 90.0  # for the simulator's report after SIGTERM (it closes every connection)
@@ -138,8 +142,9 @@ def read_connected(database_url: str) -> set[str]:
 
 
 def read_stored(
-    database_url: str, charger_ids: list[str]
+    database_url: str, charger_ids: list[str], since: datetime | None = None
 ) -> tuple[dict[int, StoredTransaction], dict[str, set[int]]]:
+    """The transactions of these chargers that began at `since` or later (all without it)."""
     import psycopg
 
     with psycopg.connect(database_url, connect_timeout=10) as conn:
@@ -151,8 +156,9 @@ def read_stored(
                           AND m.measurand = 'Energy.Active.Import.Register'
                           AND m.context IS DISTINCT FROM 'Transaction.Begin'
                           AND m.context IS DISTINCT FROM 'Transaction.End')
-               FROM transactions t WHERE t.charge_point_id = ANY(%s)""",
-            (charger_ids,),
+               FROM transactions t WHERE t.charge_point_id = ANY(%s)
+                AND (%s::timestamptz IS NULL OR t.started_at >= %s)""",
+            (charger_ids, since, since),
         ).fetchall()
     stored = {r[0]: StoredTransaction(r[1], r[2], r[3], r[4]) for r in rows}
     by_charger: dict[str, set[int]] = {}
@@ -231,10 +237,11 @@ def main(argv: list[str]) -> int:
     try:
         report = json.loads(report_path.read_text())
         chargers = report["chargers"]
+        since = datetime.fromisoformat(report["started_at"]) if report.get("started_at") else None
     except (OSError, ValueError, KeyError) as e:
         print(f"lab check: {report_path} is no simulator report with ledgers: {e}", file=sys.stderr)
         return 2
-    stored, by_charger = read_stored(args.database_url, sorted(chargers))
+    stored, by_charger = read_stored(args.database_url, sorted(chargers), since)
     verdict = compare(chargers, stored, by_charger, connected)
     print_verdict(verdict)
     report_path.with_suffix(".check.json").write_text(

@@ -115,6 +115,7 @@ class SimulationCounters:
     # Drops per 10 s since the run began (its start, time.monotonic()): when they came, to
     # set beside the faults of a run.
     started_at: float | None = field(default=None, repr=False)
+    started_wall: float | None = field(default=None, repr=False)  # time.time(), for the report
     drops_per_10s: Counter[int] = field(default_factory=Counter, repr=False)
 
     def round_trip(self, action: str, seconds: float) -> None:

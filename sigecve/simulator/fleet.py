@@ -11,6 +11,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.live import Live
@@ -205,6 +206,12 @@ def fleet_report(
     charger whether it ended booted and what the CSMS acknowledged to it (the ledger)."""
     report: dict = {
         "charge_points": count,
+        # When the run began: what a charger of this run sent is no older (`sigecve lab check`).
+        "started_at": (
+            datetime.fromtimestamp(counters.started_wall, UTC).isoformat()
+            if counters.started_wall is not None
+            else None
+        ),
         "duration_s": round(duration_s, 1),
         **{n: getattr(counters, n) for n in PROGRESS_COUNTERS},
         "refused_tags": counters.refused_tags,
@@ -290,6 +297,7 @@ async def run_fleet(
     seeds = [rng.random() for _ in ids]
     mine = [i for i in range(count) if i % part[1] == part[0]]
     started = counters.started_at = time.monotonic()
+    counters.started_wall = time.time()
     if ramp_s > 0:
         counters.ramp_ends_at = started + ramp_s
     storm = Storm(started + storm_after_s) if storm_after_s is not None else None

@@ -45,6 +45,7 @@ def counters_raw(counters: SimulationCounters, storm) -> dict:
     raw: dict = {f: getattr(counters, f) for f in INT_FIELDS}
     raw["call_error_kinds"] = dict(counters.call_error_kinds)
     raw["failure_kinds"] = dict(counters.failure_kinds)
+    raw["started_wall"] = counters.started_wall
     raw["drops_per_10s"] = {str(at): n for at, n in counters.drops_per_10s.items()}
     raw["last_error"] = counters.last_error
     raw["ramp_ends_at"] = counters.ramp_ends_at is not None
@@ -73,6 +74,8 @@ def merged_counters(raws: list[dict]):
             setattr(total, f, getattr(total, f) + raw[f])
         total.call_error_kinds.update(Counter(raw["call_error_kinds"]))
         total.failure_kinds.update(Counter(raw["failure_kinds"]))
+        if raw.get("started_wall") is not None:
+            total.started_wall = min(total.started_wall or raw["started_wall"], raw["started_wall"])
         total.drops_per_10s.update(Counter({int(k): n for k, n in raw["drops_per_10s"].items()}))
         total.last_error = raw["last_error"] or total.last_error
         if raw["ramp_ends_at"]:
