@@ -107,6 +107,12 @@ def ingress_behaviour(environ: Mapping[str, str]) -> dict[str, str]:
     # charger whose replica died reconnects.
     # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
     # HAProxy is ours and stops with them (the draining period).
+    # Each change of Serve's backends (a replica moved, a node lost or back) reloads every
+    # node's HAProxy; the old process keeps its WebSockets only until its hard stop (120 s
+    # by default), so every charger of the cluster reconnected two minutes after each
+    # change. A day lets them stay; an old process ends when its last connection does. The
+    # freed replica ports' quarantine follows the hard stop unless set: WebSockets keep
+    # their replica, so ten minutes covers the old processes' HTTP keep-alives.
     env.update(
         _lacking(
             environ,
@@ -114,6 +120,8 @@ def ingress_behaviour(environ: Mapping[str, str]) -> dict[str, str]:
                 "RAY_SERVE_HAPROXY_OBSERVE_MARK_DOWN_ENABLED": "0",
                 "RAY_SERVE_HAPROXY_HEALTH_CHECK_FALL": "1000000",
                 "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+                "RAY_SERVE_HAPROXY_HARD_STOP_AFTER_S": "86400",
+                "RAY_SERVE_PORT_QUARANTINE_S": "600",
             },
         )
     )
