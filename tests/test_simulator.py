@@ -11,7 +11,13 @@ import time
 from rich.console import Console
 
 from sigecve.simulator.charge_point import SimulationCounters, SimulationProfile
-from sigecve.simulator.fleet import Storm, charge_point_ids, protocols_for, run_fleet
+from sigecve.simulator.fleet import (
+    Storm,
+    charge_point_ids,
+    protocols_for,
+    reconnect_backoff,
+    run_fleet,
+)
 from sigecve.simulator.processes import counters_raw, merged_counters
 from tests.conftest import eventually, unique_id
 
@@ -46,6 +52,11 @@ def test_drops_are_counted_per_ten_seconds_and_add_up_over_processes():
     assert one.drops_per_10s == {0: 1} and two.drops_per_10s == {20: 1}
     total, _ = merged_counters([counters_raw(one, None), counters_raw(two, None)])
     assert total.drops_per_10s == {0: 1, 20: 1} and total.drops == 2
+
+
+def test_a_charger_whose_boot_was_not_answered_backs_off_further():
+    assert reconnect_backoff(16.0, booted=False) == 16.0  # doubled after the wait: 32 s
+    assert reconnect_backoff(16.0, booted=True) == 1.0
 
 
 async def test_a_mixed_fleet_charges_through_the_system(system):

@@ -112,7 +112,6 @@ async def run_charge_point(
                     charge_point_id, ws, profile, counters, rng, memory
                 )
                 counters.connected += 1
-                backoff = 1.0
                 try:
                     # Any of these ending (the connection closing) ends them all.
                     async with asyncio.TaskGroup() as group:
@@ -153,8 +152,16 @@ async def run_charge_point(
             counters.last_error = f"{charge_point_id}: {type(e).__name__}: {e}"
             log.info("simulated %s dropped: %s", charge_point_id, counters.last_error)
         counters.reconnects += 1
+        backoff = reconnect_backoff(backoff, booted)
         await asyncio.sleep(backoff * rng.uniform(0.5, 1.5))
         backoff = min(backoff * 2, 60.0)
+
+
+def reconnect_backoff(backoff: float, booted: bool) -> float:
+    """The wait before reconnecting, before jitter (pure): 1 s after a connection that had
+    booted, else the doubled wait so far. A WebSocket the CSMS opened but whose boot it did
+    not answer is no success: an overloaded CSMS is not sent its chargers back each second."""
+    return 1.0 if booted else backoff
 
 
 async def _drop_at(ws, at: float) -> None:
