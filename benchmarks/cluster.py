@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import signal
@@ -397,36 +398,76 @@ def saturation_table(result: dict) -> str:
     return "\n".join(rows)
 
 
-def projection(steady: dict, saturation: dict, fleets=(10_000, 50_000, 200_000)) -> str:
-    """On paper (pure): what a fleet needs at the steady run's calls per charger, at the CPU
-    cost per call of the largest saturation run (a stored MeterValues for every call but
-    heartbeats), and memory per charger as in the steady run."""
-    sim = steady["simulator"]
-    seconds = sim["duration_s"]
-    per_charger = sim["messages"] / seconds / steady["chargers"]
-    heartbeats = sim["round_trip"].get("Heartbeat", {}).get("count", 0)
-    stored_per_charger = (sim["messages"] - heartbeats) / seconds / steady["chargers"]
-    largest = saturation["saturation"][max(saturation["saturation"], key=int)]
-    cost_ms = {a: sum(largest[a]["cpu_ms_per_call"].values()) for a in ACTIONS}
-    db_ms = largest["MeterValues"]["cpu_ms_per_call"].get("postgresql", 0.0)
-    rss_mib = sum(steady["peak_rss_mib_per_node"].values())
-    rows = [
-        f"At {per_charger * 1000:.1f} calls/s per 1,000 chargers ({stored_per_charger * 1000:.1f} "
-        f"stored), {cost_ms['MeterValues']:.2f} CPU ms per stored call and "
-        f"{cost_ms['Heartbeat']:.2f} per heartbeat ({db_ms:.2f} of it PostgreSQL's), and "
-        f"{rss_mib / steady['chargers'] * 1024:.0f} KiB per charger:",
-        "",
-        "| chargers | calls/s | PostgreSQL writes/s | CPU cores busy (all parts) "
-        "| of them PostgreSQL | memory, GiB |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+def steady_window(result: dict) -> tuple[dict, dict] | None:
+    """The first and last sample with every charger connected, before any fault (pure)."""
+    first_fault = min((e["at_s"] for e in result["events"] if "out" in e), default=math.inf)
+    window = [
+        s
+        for s in result["samples"]
+        if s["connected"] == result["chargers"]
+        and s["at_s"] < first_fault
+        and all("components_cpu_s" in u for u in s["nodes"].values())
     ]
-    for n in fleets:
-        calls = per_charger * n
-        stored = stored_per_charger * n
-        cores = (stored * cost_ms["MeterValues"] + (calls - stored) * cost_ms["Heartbeat"]) / 1000
+    return (window[0], window[-1]) if len(window) >= 2 else None
+
+
+# How a component's name in node_usage is summed in the projection.
+GROUPS = {
+    "ChargePointHost": "charge point hosts",
+    "ServeReplica:ocpp:OcppGateway": "gateways",
+    "haproxy": "HAProxy",
+    "postgresql": "PostgreSQL",
+    "gcs_server": "Ray GCS + controller",
+    "ServeController": "Ray GCS + controller",
+}
+
+
+def projection(steady: dict, fleets=(10_000, 50_000, 200_000)) -> str:
+    """On paper (pure): what a fleet needs, scaled from a run's steady state (every charger
+    connected, realistic traffic): CPU per component, calls/s and memory per charger. The
+    calls are those after the ramp, so the run must have no faults."""
+    window = steady_window(steady)
+    if window is None:
+        return "(no steady window with CPU per component in this run)"
+    first, last = window
+    span = last["at_s"] - first["at_s"]
+    n = steady["chargers"]
+    cores: dict[str, float] = {}
+    for node, usage in last["nodes"].items():
+        for part, seconds in usage["components_cpu_s"].items():
+            spent = seconds - first["nodes"][node]["components_cpu_s"].get(part, 0.0)
+            group = GROUPS.get(part, "other")
+            cores[group] = cores.get(group, 0.0) + max(0.0, spent) / span
+    sim = steady["simulator"]
+    after = sim.get("round_trip_after_ramp") or {}
+    steady_s = max(1.0, sim["duration_s"] - first["at_s"])
+    calls = after.get("all", {}).get("count", 0) / steady_s / n
+    stored = (
+        (after.get("all", {}).get("count", 0) - after.get("Heartbeat", {}).get("count", 0))
+        / steady_s
+        / n
+    )
+    base_mib = sum(u["rss_mib"] for u in steady["samples"][0]["nodes"].values())
+    mib = (sum(u["rss_mib"] for u in last["nodes"].values()) - base_mib) / n
+    groups = [*dict.fromkeys(GROUPS.values()), "other"]
+    rows = [
+        f"From `{steady['command']}`, {first['at_s']:.0f}-{last['at_s']:.0f} s (every charger "
+        f"connected): {calls * 1000:.1f} calls/s per 1,000 chargers ({stored * 1000:.1f} of "
+        f"them stored), {sum(cores.values()):.2f} cores busy, {mib * 1024:.0f} KiB per charger "
+        f"over the {base_mib / 1024:.1f} GiB of the idle nodes.",
+        "",
+        "| chargers | calls/s | PostgreSQL writes/s | cores busy | "
+        + " | ".join(groups)
+        + " | memory, GiB |",
+        "| ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in groups) + " | ---: |",
+    ]
+    for fleet in fleets:
+        k = fleet / n
         rows.append(
-            f"| {n:,} | {calls:,.0f} | {stored:,.0f} | {cores:.1f} | {stored * db_ms / 1000:.2f} "
-            f"| {rss_mib / steady['chargers'] * n / 1024:.0f} |"
+            f"| {fleet:,} | {calls * fleet:,.0f} | {stored * fleet:,.0f} "
+            f"| {sum(cores.values()) * k:.1f} | "
+            + " | ".join(f"{cores.get(g, 0.0) * k:.2f}" for g in groups)
+            + f" | {mib * fleet / 1024:.0f} |"
         )
     return "\n".join(rows)
 
@@ -463,8 +504,10 @@ def main() -> int:
         for name, r in results.items():
             if "saturation" in r:
                 print(f"\n{name}:\n\n{saturation_table(r)}")
-                if "steady_10k" in results:
-                    print("\n" + projection(results["steady_10k"], r))
+        for name, r in results.items():
+            faults = any("out" in e for e in r.get("events", []))
+            if "saturation" not in r and not faults and steady_window(r) is not None:
+                print(f"\n{name}, on paper:\n\n{projection(r)}")
         return 0
     if not args.name:
         parser.error("--name is needed for a run")
