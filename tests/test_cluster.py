@@ -15,7 +15,7 @@ import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 
 from sigecve.ports import free_listening_port
-from sigecve.system import serve_environment
+from sigecve.system import ingress_behaviour, serve_environment
 from tests.conftest import eventually, unique_id
 from tests.ray_cluster import LocalCluster
 from tests.test_reconnection import open_client
@@ -102,5 +102,9 @@ def test_the_cluster_launcher_configs_are_what_ray_up_accepts():
             assert "RAY_AUTH_MODE=token" in command and "RAY_SERVE_ENABLE_HA_PROXY=1" in command
             for name, value in serve_environment({}).items():
                 assert f"{name}={value}" in command
+            # Connections outlive HAProxy's reloads, as `sigecve up` and the lab set them.
+            behaviour = ingress_behaviour({})
+            for name in ("RAY_SERVE_HAPROXY_HARD_STOP_AFTER_S", "RAY_SERVE_PORT_QUARANTINE_S"):
+                assert f"{name}={behaviour[name]}" in command
         assert any("sigecve up --ray-address auto" in c for c in config["head_start_ray_commands"])
         assert "~/.ray/auth_token" in config["file_mounts"]
