@@ -20,7 +20,7 @@ from sigecve.ocpp.sessions import (
     ConnectResult,
     OutboundItem,
 )
-from sigecve.placement import RAY_NAMESPACE, host_actor_name
+from sigecve.placement import RAY_NAMESPACE, gateway_node, host_actor_name
 from sigecve.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class ChargePointHost:
             command_timeout_s=self._settings.command_timeout_s,
             site_replanner=self._replan_site_of,
             power_observer=self._power_of,
+            gateways_on_live_nodes=self._gateways_on_live_nodes,
         )
         self._sessions.start()
         if self._purges_log:
@@ -76,6 +77,12 @@ class ChargePointHost:
                 self._sessions.message_log.purge_forever(self._settings.message_log_retention_days)
             )
         self._started.set()
+
+    async def _gateways_on_live_nodes(self, gateways: set[str]) -> set[str]:
+        """Of these gateways past their lease, those whose Ray node the GCS still has alive."""
+        nodes = await asyncio.to_thread(ray.nodes)
+        alive = {n["NodeID"] for n in nodes if n.get("Alive")}
+        return {g for g in gateways if gateway_node(g) in alive}
 
     async def _site_of(self, charge_point_id: str) -> str | None:
         """The charge point's site, kept a minute: asked at every meter value."""

@@ -31,6 +31,7 @@ from sigecve.gc_tuning import tune_for_many_connections
 from sigecve.listen_backlog import widen_listen_backlog
 from sigecve.ocpp.framing import UNKNOWN_MESSAGE_ID, call_error_frame, oversize_frame_error
 from sigecve.ocpp.sessions import SUPPORTED_PROTOCOLS, ConnectRequest, ConnectResult
+from sigecve.placement import gateway_id as new_gateway_id
 from sigecve.rate_limit import TokenBuckets
 from sigecve.security import parse_basic_auth
 from sigecve.settings import Settings
@@ -212,8 +213,9 @@ class HostLink:
 
 
 def build_gateway_app(settings: Settings) -> Starlette:
-    # The process id in it lets operators (and the fault tests) find the replica.
-    gateway_id = f"gateway-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    gateway_id = new_gateway_id(
+        os.getpid(), ray.get_runtime_context().get_node_id(), uuid.uuid4().hex[:8]
+    )
     # The node chargers enter through here, for `GET /api/v1/cluster` and `sigecve lab status`.
     ingress = ray.util.get_node_ip_address()
     directory = HostDirectory(settings.charge_point_hosts)

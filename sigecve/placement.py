@@ -1,4 +1,5 @@
-"""Which host actor process holds a charge point's actor: a stable hash of its id (pure)."""
+"""Which host actor process holds a charge point's actor: a stable hash of its id; and what a
+gateway's id says of where it runs (pure)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,15 @@ def host_index(charge_point_id: str, host_count: int) -> int:
 
 def host_actor_name(index: int) -> str:
     return f"charge-point-host-{index}"
+
+
+def gateway_id(pid: int, node_id: str, nonce: str) -> str:
+    """A gateway replica's id: its process id (operators and the fault tests find the replica
+    by it) and its Ray node's (hosts ask whether that node is still alive)."""
+    return f"gateway-{pid}-{nonce}-{node_id}"
+
+
+def gateway_node(gateway: str) -> str | None:
+    """The Ray node id in a gateway's id, if it has one."""
+    parts = gateway.split("-")
+    return parts[3] if len(parts) == 4 and parts[0] == "gateway" else None

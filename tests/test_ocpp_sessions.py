@@ -633,6 +633,45 @@ async def test_a_message_the_database_refuses_fails_alone(sessions, repos):
     assert "currentTime" in await bad.call("Heartbeat", {})  # and the charger carries on
 
 
+async def test_a_slow_gateway_on_a_live_node_keeps_its_sessions_past_the_lease(repos):
+    """Past its lease, a gateway whose node the cluster still has is only slow (a storm on a
+    busy machine): its chargers stay, until the longer lease; one whose node is gone loses
+    them at the lease."""
+    import time
+
+    from sigecve.ocpp.sessions import GATEWAY_LEASE_S, SLOW_GATEWAY_LEASE_S
+
+    live_nodes: set[str] = {GATEWAY}
+    asked: list[set[str]] = []
+
+    async def on_live_nodes(gateways: set[str]) -> set[str]:
+        asked.append(set(gateways))
+        return gateways & live_nodes
+
+    s = ChargePointSessions(
+        repos,
+        auto_register=False,
+        heartbeat_interval_s=300,
+        command_timeout_s=5,
+        gateways_on_live_nodes=on_live_nodes,
+    )
+    s.start()
+    try:
+        charger = await connect(s, repos)
+        now = time.monotonic()
+        await s.end_gone(now + GATEWAY_LEASE_S + 1)
+        assert s.is_connected(charger.cp_id) and asked == [{GATEWAY}]
+        await s.end_gone(now + SLOW_GATEWAY_LEASE_S + 1)
+        assert not s.is_connected(charger.cp_id)
+
+        charger = await connect(s, repos)  # through the same gateway, whose node now dies
+        live_nodes.clear()
+        await s.end_gone(time.monotonic() + GATEWAY_LEASE_S + 1)
+        assert not s.is_connected(charger.cp_id)
+    finally:
+        await s.close()
+
+
 async def test_a_gateway_not_heard_from_loses_its_sessions_and_a_silent_charger_its_own(
     sessions, repos
 ):

@@ -45,6 +45,11 @@ OutboundItem = tuple[str, str | None]
 # follows at once): one not heard from for this long is gone (its node died or is cut off)
 # and the sessions of its connections end, their chargers marked offline.
 GATEWAY_LEASE_S = 30.0
+# A gateway past its lease whose node is still alive is slow, not gone (a storm on a busy
+# machine delayed its next poll): ending its sessions would send every one of its chargers
+# into the storm too. It is given this long before its sessions end anyway (its process
+# died on a live node, and Serve replaced it).
+SLOW_GATEWAY_LEASE_S = 300.0
 WATCH_EVERY_S = 5.0
 # A charger that sent nothing for two heartbeat intervals and a minute is gone too, whatever
 # its gateway thinks (a half-open connection that WebSocket pings did not catch).
@@ -112,8 +117,12 @@ class ChargePointSessions:
         command_timeout_s: float,
         site_replanner: Callable[[str], Awaitable[None]] | None = None,
         power_observer: Callable[[str, int | str, float], Awaitable[None]] | None = None,
+        gateways_on_live_nodes: Callable[[set[str]], Awaitable[set[str]]] | None = None,
     ) -> None:
         self.repos = repos
+        # Of some gateway ids, those whose node the cluster still has (None: every node's
+        # gone with its lease, as on one machine).
+        self._gateways_on_live_nodes = gateways_on_live_nodes
         # Told the id of a charge point whose sessions changed, so its site can re-plan.
         self._site_replanner = site_replanner
         # Told each session's measured power (kW), so its site can see it stray from the plan.
@@ -187,6 +196,17 @@ class ChargePointSessions:
     async def end_gone(self, now: float) -> None:
         """End the sessions of lost gateways and silent chargers, marking them offline."""
         expired, silent = self.gone(now)
+        if expired and self._gateways_on_live_nodes is not None:
+            try:
+                slow = await self._gateways_on_live_nodes(expired)
+            except Exception:
+                log.exception("could not ask which gateways' nodes are alive")
+                slow = expired  # asked again at the next watch
+            expired = {
+                g
+                for g in expired
+                if g not in slow or now - self._heard_from[g] > SLOW_GATEWAY_LEASE_S
+            }
         lost = [h for h in self._hosted.values() if h.mailbox.gateway_id in expired]
         for gateway_id in expired:
             del self._heard_from[gateway_id]
@@ -232,6 +252,7 @@ class ChargePointSessions:
         order) and start a session for each one admitted; a request for a charge point that
         is already here, connected or earlier in `requests`, replaces that connection."""
         assert self.commits is not None, "start() the sessions first"
+        self._heard_from[gateway_id] = time.monotonic()  # it speaks: it is alive
         supported = [r for r in requests if r.protocol in SUPPORTED_PROTOCOLS]
         decisions = iter(
             await admit_charge_points(
