@@ -27,6 +27,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from actors.directory import HostDirectory
+from sigecve.connect_queue import ConnectQueue
 from sigecve.gc_tuning import tune_for_many_connections
 from sigecve.listen_backlog import widen_listen_backlog
 from sigecve.ocpp.framing import UNKNOWN_MESSAGE_ID, call_error_frame, oversize_frame_error
@@ -222,7 +223,7 @@ def build_gateway_app(settings: Settings) -> Starlette:
     connections: dict[str, asyncio.Queue[str | Close]] = {}
     pacing = TokenBuckets(settings.ocpp_rate_per_s, settings.ocpp_burst)
     links: dict[int, HostLink] = {}
-    pending_connects = 0
+    admitting = ConnectQueue(settings.max_pending_connects, settings.max_connect_wait_s)
     backlog_widened = False
 
     def link_for(charge_point_id: str) -> HostLink:
@@ -233,7 +234,7 @@ def build_gateway_app(settings: Settings) -> Starlette:
         return links[key]
 
     async def ocpp_endpoint(websocket: WebSocket) -> None:
-        nonlocal pending_connects, backlog_widened
+        nonlocal backlog_widened
         charge_point_id: str = websocket.path_params["charge_point_id"]
         if not backlog_widened:
             # Serve starts the replica's server after building the app, on a port it picks:
@@ -251,15 +252,15 @@ def build_gateway_app(settings: Settings) -> Starlette:
             await websocket.close(code=1008, reason="Basic auth user must be the charge point id")
             return
         password = credentials[1] if credentials else None
-        if pending_connects >= settings.max_pending_connects:
+        link = link_for(charge_point_id)
+        if admitting.full(link, time.monotonic()):
             await refuse_for_now(websocket, "too many chargers connecting at once")
             return
         connection_id = uuid.uuid4().hex
-        link = link_for(charge_point_id)
         # Registered first: a command may be sent the moment the host actor admits the charger.
         outbox: asyncio.Queue[str | Close] = asyncio.Queue()
         connections[connection_id] = outbox
-        pending_connects += 1
+        admitting.enter(connection_id, link, time.monotonic())
         try:
             result = await link.connect(
                 ConnectRequest(charge_point_id, password, protocol, connection_id, ingress)
@@ -274,7 +275,7 @@ def build_gateway_app(settings: Settings) -> Starlette:
             connections.pop(connection_id, None)
             raise
         finally:
-            pending_connects -= 1
+            admitting.leave(connection_id)
         if not result.accepted:
             connections.pop(connection_id, None)
             await refuse_credentials(websocket, result.reason)

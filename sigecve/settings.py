@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         "refused at once (HTTP 503) so the charger backs off, instead of waiting until its "
         "handshake times out: a fleet reconnecting together is served, not livelocked",
     )
+    max_connect_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="SIGECVE_MAX_CONNECT_WAIT_S",
+        description="while the oldest charger a gateway replica is admitting has waited this "
+        "long, the next is refused at once (HTTP 503): well inside a charger's handshake "
+        "timeout, so an overloaded cluster admits chargers that are still there",
+    )
     message_log_retention_days: float = Field(
         default=30,
         gt=0,

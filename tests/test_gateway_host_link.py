@@ -71,3 +71,22 @@ async def test_a_call_failing_late_closes_only_the_connections_the_host_lost():
     finally:
         for task in link._tasks:
             task.cancel()
+
+
+def test_a_gateway_refuses_connects_while_a_hosts_oldest_admission_waits_too_long():
+    """Past the count, or while the oldest admission through the same host has waited the
+    bound, the next charger is refused; a slow host does not hold up another's chargers."""
+    from sigecve.connect_queue import ConnectQueue
+
+    queue = ConnectQueue(max_pending=3, max_wait_s=10.0)
+    slow, other = object(), object()
+    queue.enter("a", slow, now=0.0)
+    assert not queue.full(slow, now=9.9)
+    assert queue.full(slow, now=10.0)
+    assert not queue.full(other, now=10.0)
+    queue.enter("b", other, now=10.0)
+    queue.enter("c", other, now=10.0)
+    assert queue.full(other, now=10.0)  # three at once, whichever host
+    queue.leave("a")
+    queue.leave("b")
+    assert not queue.full(slow, now=100.0) and len(queue) == 1
