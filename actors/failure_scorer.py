@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 NAME_PREFIX = "failure-scorer-"
 BATCH = 500  # charge points scored together (one read of today's telemetry per table)
+# More drops than this between two event runs are a node or network event, not each
+# charger's: those chargers wait for the scheduled run instead of being scored at once
+# while they reconnect (10,000 scored in the middle of a reconnection wave).
+MASS_DROPS = 200
 
 
 def scorer_name(index: int) -> str:
@@ -42,7 +46,17 @@ def is_notable(event: dict[str, Any]) -> bool:
             None,
             "NoError",
         )
-    return kind == "connection" and event.get("connected") is False
+    return is_drop(event)
+
+
+def is_drop(event: dict[str, Any]) -> bool:
+    return event.get("type") == "connection" and event.get("connected") is False
+
+
+def to_score_after_events(notable: set[str], dropped: set[str]) -> list[str]:
+    """The chargers an event run scores (pure): every one with a notable event, and those
+    only dropped unless so many dropped at once that it was the cluster's doing."""
+    return sorted(notable | dropped if len(dropped) <= MASS_DROPS else notable)
 
 
 def bootstrap_failure_model() -> RiskModel:
@@ -85,6 +99,7 @@ class FailureScorer:
         )
         self._scoring = asyncio.Lock()
         self._pending: set[str] = set()
+        self._dropped: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._started = False
@@ -155,15 +170,16 @@ class FailureScorer:
         while True:
             event = await events.get()
             try:
-                if event is None:  # lagged: resubscribe, and catch up by scoring everything
+                if event is None:  # lagged: resubscribe; the scheduled run scores the missed
                     assert self._feed is not None
                     self._feed.unsubscribe(events)
                     events = await self._resubscribe()
-                    self._tasks.append(asyncio.create_task(self.score()))
                 elif event.get("type") == MODEL_DEPLOYED:
                     await self.reload_model()
                 elif is_notable(event) and self._mine(event.get("charge_point_id", "")):
-                    self._pending.add(event["charge_point_id"])
+                    (self._dropped if is_drop(event) else self._pending).add(
+                        event["charge_point_id"]
+                    )
                     self._wake.set()
             except Exception:  # the database away a moment: the next event tries again
                 log.exception("failure scorer %d: handling %s failed", self._index, event)
@@ -183,7 +199,10 @@ class FailureScorer:
             await self._wake.wait()
             await asyncio.sleep(self._settings.score_event_delay_s)
             self._wake.clear()
-            pending, self._pending = sorted(self._pending), set()
+            pending = to_score_after_events(self._pending, self._dropped)
+            self._pending, self._dropped = set(), set()
+            if not pending:
+                continue
             with contextlib.suppress(Exception):
                 await self.score(pending)
 

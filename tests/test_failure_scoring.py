@@ -221,3 +221,11 @@ async def test_a_model_of_ones_own_is_evaluated_then_deployed_to_the_scoring_act
     async with system.api(tokens["viewer"]) as api:
         r = await api.get("/failure-model")
     assert r.status_code == 404  # withdrawn: nothing deployed, scoring stops
+
+
+def test_a_mass_drop_waits_for_the_scheduled_run_but_faults_are_scored_at_once():
+    from actors.failure_scorer import MASS_DROPS, to_score_after_events
+
+    assert to_score_after_events({"F"}, {"D1", "D2"}) == ["D1", "D2", "F"]
+    many = {f"D{i}" for i in range(MASS_DROPS + 1)}
+    assert to_score_after_events({"F"}, many) == ["F"]
