@@ -334,15 +334,21 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def recovery(result: dict, fault_at_s: float) -> str:
-    """From the samples (every 10 s): the fewest chargers the CSMS had connected after a
-    fault began, and how long until it had all of them again (pure)."""
-    after = [s for s in result["samples"] if s["at_s"] > fault_at_s]
-    fewest = min((s["connected"] for s in after if s["connected"] >= 0), default=None)
+    """The fewest chargers booted after a fault began, and how long until all were again
+    (pure): from the chargers' own count every 10 s where the report has it (the CSMS's
+    view, sampled every 10 s, undercounts while its hosts are too busy to answer)."""
+    booted = result["simulator"].get("booted_per_10s")
+    if booted:
+        # The bucket ending after the fault began: [at, at + 10) holds the count at its end.
+        curve = [(int(at) + 10, n) for at, n in booted.items() if int(at) + 10 > fault_at_s]
+    else:
+        curve = [(s["at_s"], s["connected"]) for s in result["samples"] if s["at_s"] > fault_at_s]
+    fewest = min((n for _, n in curve if n >= 0), default=None)
     if fewest == result["chargers"]:
         return "none lost its connection"
-    for s in after:
-        if s["connected"] == result["chargers"]:
-            return f"fewest {fewest:,}, all back within {s['at_s'] - fault_at_s:.0f} s"
+    for at, n in curve:
+        if n == result["chargers"]:
+            return f"fewest {fewest:,}, all back within {at - fault_at_s:.0f} s"
     return f"fewest {fewest}, not all back"
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import sys
 import time
 
 from rich.console import Console
 
-from sigecve.simulator.charge_point import SimulationCounters, SimulationProfile
+from sigecve.simulator.charge_point import (
+    SimulatedChargePoint16,
+    SimulationCounters,
+    SimulationProfile,
+)
 from sigecve.simulator.fleet import (
     Storm,
     charge_point_ids,
@@ -52,6 +57,32 @@ def test_drops_are_counted_per_ten_seconds_and_add_up_over_processes():
     assert one.drops_per_10s == {0: 1} and two.drops_per_10s == {20: 1}
     total, _ = merged_counters([counters_raw(one, None), counters_raw(two, None)])
     assert total.drops_per_10s == {0: 1, 20: 1} and total.drops == 2
+
+
+def test_chargers_booted_per_ten_seconds_add_up_over_processes():
+    one, two = SimulationCounters(), SimulationCounters()
+    one.booted_per_10s, two.booted_per_10s = {0: 3, 10: 5}, {0: 2}
+    total, _ = merged_counters([counters_raw(one, None), counters_raw(two, None)])
+    assert total.booted_per_10s == {0: 5, 10: 5}
+
+
+async def test_a_charger_sends_nothing_once_the_runs_report_is_taken():
+    class Connection:
+        sent: list[str] = []
+
+        async def send(self, message: str) -> None:
+            self.sent.append(message)
+
+    counters = SimulationCounters(frozen=True)
+    cp = SimulatedChargePoint16("CP-F", Connection(), FAST, counters, random.Random(1))
+    boot = asyncio.create_task(cp.boot())
+    for _ in range(5):  # a few turns of the loop: it would have sent by now
+        await asyncio.sleep(0)
+    assert not boot.done() and Connection.sent == [] and counters.messages == 0
+    boot.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await boot
+    assert boot.cancelled()
 
 
 def test_a_charger_whose_boot_was_not_answered_backs_off_further():

@@ -117,6 +117,12 @@ class SimulationCounters:
     started_at: float | None = field(default=None, repr=False)
     started_wall: float | None = field(default=None, repr=False)  # time.time(), for the report
     drops_per_10s: Counter[int] = field(default_factory=Counter, repr=False)
+    # Chargers booted at the end of each 10 s since the run began: when a fleet was back,
+    # from the chargers' side (the CSMS's own count may lag when it is busy).
+    booted_per_10s: dict[int, int] = field(default_factory=dict, repr=False)
+    # Set when the run's report is taken: a call begun after it would reach the CSMS but
+    # not the ledger (cancellation reaches the chargers' tasks only at their next step).
+    frozen: bool = field(default=False, repr=False)
 
     def round_trip(self, action: str, seconds: float) -> None:
         self.round_trips.setdefault(action, LatencyHistogram()).record(seconds)
@@ -319,6 +325,8 @@ class SimulatedCharger:
 
     async def send(self, payload):
         """The call's reply; None if the CSMS answered with a CALLERROR."""
+        if self.counters.frozen:
+            await asyncio.Future()  # the run has ended: wait for the cancellation
         self.counters.messages += 1
         action = type(payload).__name__
         started = time.perf_counter()

@@ -229,6 +229,7 @@ def fleet_report(
         "call_error_kinds": dict(sorted(counters.call_error_kinds.items())),
         "connect": counters.connect_s.summary_ms(),
         "drops_per_10s": {str(at): n for at, n in sorted(counters.drops_per_10s.items())},
+        "booted_per_10s": {str(at): n for at, n in sorted(counters.booted_per_10s.items())},
         "round_trip": {a: h.summary_ms() for a, h in sorted(counters.round_trips.items())},
     }
     report["round_trip_all"] = merged(counters.round_trips.values()).summary_ms()
@@ -367,6 +368,9 @@ async def run_fleet(
                     and all(m.booted for m in memories.values())
                 ):
                     counters.steady = True
+                counters.booted_per_10s[int((now - started) // 10) * 10] = sum(
+                    m.booted for m in memories.values()
+                )
                 rate = (counters.messages - last_messages) / (now - last_at)
                 last_messages, last_at = counters.messages, now
                 if progress is not None:
@@ -376,6 +380,7 @@ async def run_fleet(
                     live.update(table, refresh=True)
     finally:
         # The ledger as it stood when the run ended, before closing connections changes it.
+        counters.frozen = True
         report = fleet_report(
             counters,
             len(mine),

@@ -47,6 +47,7 @@ def counters_raw(counters: SimulationCounters, storm) -> dict:
     raw["failure_kinds"] = dict(counters.failure_kinds)
     raw["started_wall"] = counters.started_wall
     raw["drops_per_10s"] = {str(at): n for at, n in counters.drops_per_10s.items()}
+    raw["booted_per_10s"] = {str(at): n for at, n in counters.booted_per_10s.items()}
     raw["last_error"] = counters.last_error
     raw["ramp_ends_at"] = counters.ramp_ends_at is not None
     raw["round_trips"] = {a: h.as_json() for a, h in counters.round_trips.items()}
@@ -77,6 +78,8 @@ def merged_counters(raws: list[dict]):
         if raw.get("started_wall") is not None:
             total.started_wall = min(total.started_wall or raw["started_wall"], raw["started_wall"])
         total.drops_per_10s.update(Counter({int(k): n for k, n in raw["drops_per_10s"].items()}))
+        for k, n in raw.get("booted_per_10s", {}).items():
+            total.booted_per_10s[int(k)] = total.booted_per_10s.get(int(k), 0) + n
         total.last_error = raw["last_error"] or total.last_error
         if raw["ramp_ends_at"]:
             total.ramp_ends_at = 0.0
