@@ -61,9 +61,13 @@ def test_drops_are_counted_per_ten_seconds_and_add_up_over_processes():
 
 def test_chargers_booted_per_ten_seconds_add_up_over_processes():
     one, two = SimulationCounters(), SimulationCounters()
-    one.booted_per_10s, two.booted_per_10s = {0: 3, 10: 5}, {0: 2}
+    # The second process missed 10 s (busy) and ended before the first.
+    one.booted_per_10s, two.booted_per_10s = {0: 3, 10: 5, 20: 6}, {0: 2, 20: 4}
     total, _ = merged_counters([counters_raw(one, None), counters_raw(two, None)])
-    assert total.booted_per_10s == {0: 5, 10: 5}
+    assert total.booted_per_10s == {0: 5, 10: 7, 20: 10}
+    one.booted_per_10s[30] = 6
+    total, _ = merged_counters([counters_raw(one, None), counters_raw(two, None)])
+    assert total.booted_per_10s[30] == 10
 
 
 async def test_a_charger_sends_nothing_once_the_runs_report_is_taken():

@@ -64,11 +64,27 @@ def counters_raw(counters: SimulationCounters, storm) -> dict:
     return raw
 
 
+def summed_curves(curves: list[dict[int, int]]) -> dict[int, int]:
+    """Per 10 s, the sum of every process's count (pure). A process busy for more than 10 s
+    skips a step, and one that ended first has none at the end: its last count stands."""
+    total: dict[int, int] = {}
+    for at in sorted({at for curve in curves for at in curve}):
+        total[at] = sum(
+            curve[max(a for a in curve if a <= at)] if min(curve) <= at else 0
+            for curve in curves
+            if curve
+        )
+    return total
+
+
 def merged_counters(raws: list[dict]):
     """The sum of several processes' counters, and their storm if they had one (pure)."""
     from sigecve.simulator.fleet import Storm
 
     total = SimulationCounters()
+    total.booted_per_10s = summed_curves(
+        [{int(k): n for k, n in raw.get("booted_per_10s", {}).items()} for raw in raws]
+    )
     storm = None
     for raw in raws:
         for f in INT_FIELDS:
@@ -78,8 +94,6 @@ def merged_counters(raws: list[dict]):
         if raw.get("started_wall") is not None:
             total.started_wall = min(total.started_wall or raw["started_wall"], raw["started_wall"])
         total.drops_per_10s.update(Counter({int(k): n for k, n in raw["drops_per_10s"].items()}))
-        for k, n in raw.get("booted_per_10s", {}).items():
-            total.booted_per_10s[int(k)] = total.booted_per_10s.get(int(k), 0) + n
         total.last_error = raw["last_error"] or total.last_error
         if raw["ramp_ends_at"]:
             total.ramp_ends_at = 0.0
