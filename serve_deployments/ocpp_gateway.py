@@ -260,6 +260,9 @@ def build_gateway_app(settings: Settings) -> Starlette:
         # Registered first: a command may be sent the moment the host actor admits the charger.
         outbox: asyncio.Queue[str | Close] = asyncio.Queue()
         connections[connection_id] = outbox
+        # Admitting lasts until the charger's first answer (its BootNotification's): a
+        # cluster that opens WebSockets faster than it can boot them would otherwise take
+        # in a whole fleet that then times out waiting for its boots.
         admitting.enter(connection_id, link, time.monotonic())
         try:
             result = await link.connect(
@@ -269,15 +272,16 @@ def build_gateway_app(settings: Settings) -> Starlette:
             # Not the charger's fault: it is told to come back, not given a 500.
             log.exception("could not admit %s", charge_point_id)
             connections.pop(connection_id, None)
+            admitting.leave(connection_id)
             await refuse_for_now(websocket, "cannot admit chargers just now")
             return
         except BaseException:
             connections.pop(connection_id, None)
-            raise
-        finally:
             admitting.leave(connection_id)
+            raise
         if not result.accepted:
             connections.pop(connection_id, None)
+            admitting.leave(connection_id)
             await refuse_credentials(websocket, result.reason)
             return
         writer: asyncio.Task | None = None
@@ -289,7 +293,9 @@ def build_gateway_app(settings: Settings) -> Starlette:
             await websocket.accept(
                 subprotocol=protocol, headers=[(b"x-sigecve-gateway", gateway_id.encode())]
             )
-            writer = asyncio.create_task(_write_frames(websocket, outbox))
+            writer = asyncio.create_task(
+                _write_frames(websocket, outbox, lambda: admitting.leave(connection_id))
+            )
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
@@ -319,6 +325,7 @@ def build_gateway_app(settings: Settings) -> Starlette:
         finally:
             if writer is not None:
                 writer.cancel()
+            admitting.leave(connection_id)
             connections.pop(connection_id, None)
             pacing.forget(connection_id)
             link.closed(connection_id, charge_point_id)
@@ -366,7 +373,11 @@ async def refuse_handshake(
         await websocket.close(code=fallback[0], reason=fallback[1])
 
 
-async def _write_frames(websocket: WebSocket, outbox: asyncio.Queue[str | Close]) -> None:
+async def _write_frames(
+    websocket: WebSocket, outbox: asyncio.Queue[str | Close], answered: Callable[[], None]
+) -> None:
+    """The outbox's frames to the charger; `answered` is called once the first is sent."""
+    first = True
     while True:
         frame = await outbox.get()
         if isinstance(frame, tuple):  # replaced by a newer connection, or the host restarted
@@ -377,6 +388,9 @@ async def _write_frames(websocket: WebSocket, outbox: asyncio.Queue[str | Close]
             await websocket.send_text(frame)
         except Exception:
             return
+        if first:
+            first = False
+            answered()
 
 
 @serve.deployment(

@@ -7,6 +7,10 @@ cluster spends its time admitting chargers that are gone. So a charger is also r
 once while the oldest admission in progress has waited longer than a bound well inside a
 charger's timeout: how many get in then follows what the cluster can serve. The bound is
 per host actor, so one being restarted does not hold up the chargers of the others.
+
+An admission lasts until the charger's first answer (its BootNotification's), since a
+cluster can open WebSockets faster than it boots them. One older than twice the bound is
+no longer counted: its charger has given up, or is silent (it must not hold the door shut).
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ class ConnectQueue:
         return len(self._since)
 
     def full(self, host: object, now: float) -> bool:
+        stale = [k for k, (_, at) in self._since.items() if now - at >= 2 * self.max_wait_s]
+        for key in stale:
+            del self._since[key]
         if len(self._since) >= self.max_pending:
             return True
         waits = [now - at for h, at in self._since.values() if h == host]

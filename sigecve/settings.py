@@ -113,9 +113,10 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         validation_alias="SIGECVE_MAX_CONNECT_WAIT_S",
-        description="while the oldest charger a gateway replica is admitting has waited this "
-        "long, the next is refused at once (HTTP 503): well inside a charger's handshake "
-        "timeout, so an overloaded cluster admits chargers that are still there",
+        description="while the oldest charger a gateway replica is admitting (from its "
+        "connect to its BootNotification's answer) has waited this long, the next is refused "
+        "at once (HTTP 503): well inside a charger's timeouts, so an overloaded cluster "
+        "admits chargers that are still there",
     )
     message_log_retention_days: float = Field(
         default=30,

@@ -89,4 +89,37 @@ def test_a_gateway_refuses_connects_while_a_hosts_oldest_admission_waits_too_lon
     assert queue.full(other, now=10.0)  # three at once, whichever host
     queue.leave("a")
     queue.leave("b")
-    assert not queue.full(slow, now=100.0) and len(queue) == 1
+    assert not queue.full(slow, now=25.0) and len(queue) == 1
+
+
+def test_an_admission_older_than_twice_the_bound_no_longer_counts():
+    """A charger that never sends its boot (or gave up) holds the door shut for one bound at
+    most, not for as long as its connection stays open."""
+    from sigecve.connect_queue import ConnectQueue
+
+    queue = ConnectQueue(max_pending=3, max_wait_s=10.0)
+    host = object()
+    queue.enter("silent", host, now=0.0)
+    assert queue.full(host, now=19.9)
+    assert not queue.full(host, now=20.0) and len(queue) == 0
+
+
+async def test_a_chargers_admission_ends_with_its_first_answer():
+    """The first frame the gateway sends a charger (its BootNotification's answer) ends its
+    admission, once; later frames do not."""
+    from serve_deployments.ocpp_gateway import _write_frames
+
+    class Socket:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send_text(self, frame: str) -> None:
+            self.sent.append(frame)
+
+    socket, outbox, answered = Socket(), asyncio.Queue(), []
+    writer = asyncio.create_task(_write_frames(socket, outbox, lambda: answered.append(1)))
+    outbox.put_nowait('[3,"boot",{}]')
+    outbox.put_nowait('[3,"status",{}]')
+    outbox.put_nowait((1000, "done"))
+    await asyncio.wait_for(writer, 10)
+    assert socket.sent == ['[3,"boot",{}]', '[3,"status",{}]'] and answered == [1]
