@@ -72,17 +72,18 @@ def test_chargers_booted_per_ten_seconds_add_up_over_processes():
 
 async def test_a_charger_sends_nothing_once_the_runs_report_is_taken():
     class Connection:
-        sent: list[str] = []
+        def __init__(self) -> None:
+            self.sent: list[str] = []
 
         async def send(self, message: str) -> None:
             self.sent.append(message)
 
-    counters = SimulationCounters(frozen=True)
-    cp = SimulatedChargePoint16("CP-F", Connection(), FAST, counters, random.Random(1))
+    counters, connection = SimulationCounters(frozen=True), Connection()
+    cp = SimulatedChargePoint16("CP-F", connection, FAST, counters, random.Random(1))
     boot = asyncio.create_task(cp.boot())
     for _ in range(5):  # a few turns of the loop: it would have sent by now
         await asyncio.sleep(0)
-    assert not boot.done() and Connection.sent == [] and counters.messages == 0
+    assert not boot.done() and connection.sent == [] and counters.messages == 0
     boot.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await boot

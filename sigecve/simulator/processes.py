@@ -68,12 +68,11 @@ def summed_curves(curves: list[dict[int, int]]) -> dict[int, int]:
     """Per 10 s, the sum of every process's count (pure). A process busy for more than 10 s
     skips a step, and one that ended first has none at the end: its last count stands."""
     total: dict[int, int] = {}
+    last = [0] * len(curves)
     for at in sorted({at for curve in curves for at in curve}):
-        total[at] = sum(
-            curve[max(a for a in curve if a <= at)] if min(curve) <= at else 0
-            for curve in curves
-            if curve
-        )
+        for i, curve in enumerate(curves):
+            last[i] = curve.get(at, last[i])
+        total[at] = sum(last)
     return total
 
 
