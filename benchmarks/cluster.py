@@ -350,7 +350,9 @@ def recovery(result: dict, fault_at_s: float, until_s: float) -> str:
         return "not counted"
     if fewest == result["chargers"]:
         return "none lost its connection"
-    for at, n in curve:
+    # Back once all are again, after the count first fell (a pulled link is noticed late).
+    fell = next(i for i, (_, n) in enumerate(curve) if n < result["chargers"])
+    for at, n in curve[fell:]:
         if n == result["chargers"]:
             return f"fewest {fewest:,}, all back within {at - fault_at_s:.0f} s"
     return f"fewest {fewest:,}, not all back"
