@@ -372,12 +372,11 @@ def table(results: dict) -> str:
             continue
         sim, check = r["simulator"], r["check"]
         p99 = (sim.get("round_trip_after_ramp") or {}).get("all", {}).get("p99_ms")
-        starts = [e["at_s"] for e in r["events"] if "out" in e] + [r["seconds"]]
+        faults = [e for e in r["events"] if "out" in e]
+        ends = [e["at_s"] for e in faults[1:]] + [r["seconds"]]
         back = [
-            f"{' '.join(e['fault'])} at {e['at_s']:g} s: {recovery(r, at, until)}"
-            for e, at, until in zip(
-                (e for e in r["events"] if "out" in e), starts, starts[1:], strict=False
-            )
+            f"{' '.join(e['fault'])} at {e['at_s']:g} s: {recovery(r, e['at_s'], end)}"
+            for e, end in zip(faults, ends, strict=False)  # no faults: one end, unused
         ]
         rows.append(
             f"| {name} | {r['nodes']} | {r['chargers']:,} | {r['seconds']:g} "
