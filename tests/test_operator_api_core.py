@@ -120,7 +120,9 @@ def test_a_report_period_defaults_to_the_last_30_days_and_ends_now_at_the_latest
     [
         (NOW, NOW - timedelta(hours=1), "start"),
         (NOW - timedelta(days=400), NOW, "end"),
-        (datetime(2026, 11, 1), None, "time zone"),
+        (datetime(2026, 11, 1), None, "start: give a time zone"),
+        (None, datetime(2026, 12, 7), "end: give a time zone"),
+        (NOW - timedelta(days=2), datetime(2026, 12, 7), "end: give a time zone"),
     ],
 )
 def test_a_bad_report_period_is_named(start, end, field):

@@ -753,6 +753,11 @@ async def test_transactions_filter_and_carry_their_meter_values_and_reports_coun
                 assert (starts["starts"], starts["failed_starts"]) == (3, 0)
                 r = await viewer.get("/reports/energy", params={"start": future})
                 assert_error(r, 422, "invalid_input", "start")
+                for name in ("energy", "revenue", "uptime"):  # dates without a time zone
+                    r = await viewer.get(
+                        f"/reports/{name}", params={"start": "2026-12-01", "end": "2026-12-07"}
+                    )
+                    assert_error(r, 422, "invalid_input", "time zone")
                 r = await viewer.get("/reports/nonsense")
                 assert_error(r, 422, "invalid_input", "name")
             await cp.stop(2, open_tx, "Local", tag)

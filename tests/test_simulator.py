@@ -9,6 +9,7 @@ import random
 import sys
 import time
 
+import pytest
 from rich.console import Console
 
 from sigecve.simulator.charge_point import (
@@ -16,6 +17,7 @@ from sigecve.simulator.charge_point import (
     SimulationCounters,
     SimulationProfile,
 )
+from sigecve.simulator.charge_point_201 import SimulatedChargePoint201
 from sigecve.simulator.fleet import (
     Storm,
     charge_point_ids,
@@ -88,6 +90,63 @@ async def test_a_charger_sends_nothing_once_the_runs_report_is_taken():
     with contextlib.suppress(asyncio.CancelledError):
         await boot
     assert boot.cancelled()
+
+
+class ScriptedCsms:
+    """A stand-in connection that answers each CALL from a script per action, in turn (the
+    last answer repeats): a payload dict, or a CALLERROR as (code, description)."""
+
+    def __init__(self, answers: dict[str, list]) -> None:
+        self.answers = answers
+        self.actions: list[str] = []
+        self.charger = None
+
+    async def send(self, message: str) -> None:
+        _, unique_id, action, _ = json.loads(message)
+        self.actions.append(action)
+        script = self.answers[action]
+        answer = script.pop(0) if len(script) > 1 else script[0]
+        reply = [4, unique_id, *answer, {}] if isinstance(answer, tuple) else [3, unique_id, answer]
+        await self.charger.route_message(json.dumps(reply))  # queued for the waiting call
+
+
+def _scripted(cls, answers: dict[str, list]):
+    csms = ScriptedCsms(answers)
+    counters = SimulationCounters()
+    csms.charger = cls("CP-S", csms, FAST, counters, random.Random(1))
+    return csms.charger, csms, counters
+
+
+@pytest.mark.parametrize("cls", [SimulatedChargePoint16, SimulatedChargePoint201])
+async def test_a_boot_answered_with_an_error_or_pending_is_sent_again_on_the_same_link(cls):
+    # The same answer's fields in both versions.
+    boot_ok = {"status": "Accepted", "currentTime": "2026-12-07T00:00:00Z", "interval": 300}
+    pending = {**boot_ok, "status": "Pending", "interval": 1}
+    charger, csms, counters = _scripted(
+        cls,
+        {
+            "BootNotification": [("InternalError", "database away"), pending, boot_ok],
+            "StatusNotification": [{}],
+        },
+    )
+    assert await asyncio.wait_for(charger.boot(), 30) == 300
+    assert csms.actions[:3] == ["BootNotification"] * 3
+    assert set(csms.actions[3:]) == {"StatusNotification"}  # nothing else before Accepted
+    assert counters.boots == 1
+    assert counters.call_error_kinds == {"BootNotification: InternalError: database away": 1}
+
+
+async def test_an_authorize_answered_with_an_error_starts_nothing():
+    charger, csms, counters = _scripted(
+        SimulatedChargePoint16, {"Authorize": [("InternalError", "database away")]}
+    )
+    assert await charger.start_session(1, "SIM-TAG") is None
+    charger, csms201, _ = _scripted(
+        SimulatedChargePoint201, {"Authorize": [("InternalError", "database away")]}
+    )
+    await charger.charging_session(1)
+    assert csms.actions == csms201.actions == ["Authorize"]
+    assert counters.sessions_started == 0 and counters.call_errors == 1
 
 
 def test_a_charger_whose_boot_was_not_answered_backs_off_further():

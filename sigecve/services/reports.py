@@ -72,10 +72,12 @@ class Report(BaseModel):
 
 def report_period(start: datetime | None, end: datetime | None, now: datetime) -> tuple:
     """[start, end) of a report: defaults to the 30 days up to now; end capped at now (pure)."""
+    # Checked first: a naive time cannot be compared with now (that was a 500).
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name}: give a time zone (e.g. 2026-11-01T00:00:00Z)")
     end = min(end or now, now)
     start = start or end - DEFAULT_PERIOD
-    if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput("start, end: give a time zone (e.g. 2026-11-01T00:00:00Z)")
     if start >= end:
         raise InvalidInput("start: must be before end (and before now)")
     if end - start > MAX_PERIOD:

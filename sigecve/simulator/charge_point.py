@@ -372,6 +372,20 @@ class SimulatedCharger:
             delay = min(delay * 2, 30.0)
         return reply
 
+    async def boot_until_accepted(self, payload) -> int:
+        """The heartbeat interval of an Accepted boot. As OCPP has a charger do, the boot is
+        sent again after a CALLERROR (with backoff) and after the interval a Pending or
+        Rejected answer gives; the connection stays up meanwhile."""
+        delay = 1.0
+        while True:
+            reply = await self.send(payload)
+            if reply is not None and reply.status == "Accepted":
+                self.counters.boots += 1
+                return int(reply.interval)
+            wait = reply.interval if reply is not None and reply.interval > 0 else delay
+            await asyncio.sleep(wait * self.rng.uniform(0.5, 1.5))
+            delay = min(delay * 2, 30.0)
+
     def acknowledged(self, connector: int, payload, reply) -> None:
         """Book what the CSMS acknowledged (the version's own messages)."""
 
@@ -413,7 +427,7 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
     # --- what the charger initiates ------------------------------------------------------
 
     async def boot(self) -> int:
-        reply = await self.send(
+        interval = await self.boot_until_accepted(
             call.BootNotification(
                 charge_point_vendor="SIGEC-VE",
                 charge_point_model="Simulator-1.6",
@@ -421,10 +435,9 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
                 firmware_version="1.0.0",
             )
         )
-        self.counters.boots += 1
         for connector in range(0, self.profile.connectors + 1):
             await self.status(connector, ChargePointStatus.available)
-        return int(reply.interval)
+        return interval
 
     async def status(
         self,

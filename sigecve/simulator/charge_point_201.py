@@ -27,7 +27,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
         return self._seq
 
     async def boot(self) -> int:
-        reply = await self.send(
+        interval = await self.boot_until_accepted(
             call.BootNotification(
                 charging_station={
                     "model": "Simulator-2.0.1",
@@ -38,10 +38,9 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
                 reason="PowerUp",
             )
         )
-        self.counters.boots += 1
         for evse in range(1, self.profile.connectors + 1):
             await self.status(evse, "Available")
-        return int(reply.interval)
+        return interval
 
     async def status(self, evse: int, status: str) -> None:
         if self.faulted() and status != "Faulted":
