@@ -4,6 +4,7 @@ valid or broken, in both directions."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import ocpp.charge_point
@@ -13,6 +14,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallResult
 
 from sigecve.ocpp import schemas, v16, v201
+from sigecve.ocpp.framing import error_for_exception
 from tests.ocpp_samples import random_sample, sample
 from tests.test_ocpp_fuzz import _mutations
 
@@ -94,3 +96,40 @@ async def test_charging_limits_in_tenths_are_accepted_in_16():
 
 def test_the_package_checks_payloads_with_the_compiled_schemas():
     assert ocpp.charge_point.validate_payload is schemas.validate_payload
+
+
+@pytest.mark.parametrize(
+    ("version", "action", "payload", "named"),
+    [
+        (
+            "1.6",
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "meterValue": [
+                    {
+                        "timestamp": "2026-12-07T00:00:00Z",
+                        "sampledValue": [{"value": "1" * 200}, {"value": "2", "unit": "Parsec"}],
+                    }
+                ],
+            },
+            "MeterValues.meterValue[0].sampledValue[1].unit must be one of",
+        ),
+        ("1.6", "Heartbeat", {"extra": "x" * 500}, "Heartbeat must not contain {'extra'}"),
+        (
+            "2.0.1",
+            "StatusNotification",
+            {"timestamp": "2026-12-07T00:00:00Z", "connectorStatus": "Available", "evseId": 1},
+            "StatusNotification must contain ['connectorId']",
+        ),
+    ],
+)
+async def test_a_callerrors_description_names_the_field_that_failed_first(
+    version, action, payload, named
+):
+    with pytest.raises(OCPPError) as raised:
+        await schemas.validate_payload(Call("1", action, payload), version)
+    protocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
+    description = json.loads(error_for_exception("1", raised.value, protocol))[3]
+    assert description.startswith(named), description
+    assert "1" * 50 not in description and "x" * 50 not in description  # nothing echoed

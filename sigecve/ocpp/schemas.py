@@ -58,20 +58,22 @@ async def validate_payload(message: Call | CallResult, ocpp_version: str) -> Non
         raise _call_error(e, message) from e
 
 
+def schema_cause(e: fastjsonschema.JsonSchemaValueException, action: str) -> str:
+    """The rule broken, field first ("StatusNotification.connectorId must be integer"): the
+    payload is never echoed, or the 255-character description would be cut off before the
+    field that failed (pure)."""
+    if e.name.startswith("data") and e.message.startswith(e.name):
+        return action + e.name[len("data") :] + e.message[len(e.name) :]
+    return f"{action}: {e.message}"
+
+
 def _call_error(
     e: fastjsonschema.JsonSchemaValueException, message: Call | CallResult
 ) -> OCPPError:
-    details = {"cause": e.message, "ocpp_message": message}
+    cause = schema_cause(e, message.action)
+    if e.rule == "required":
+        return ProtocolError(details={"cause": cause})
+    details = {"cause": cause, "ocpp_message": message}
     if e.rule in ("type", "maxLength"):
         return TypeConstraintViolationError(details=details)
-    if e.rule == "additionalProperties":
-        return FormatViolationError(details=details)
-    if e.rule == "required":
-        return ProtocolError(details={"cause": e.message})
-    return FormatViolationError(
-        details={
-            "cause": f"Payload '{message.payload}' for action '{message.action}' is not valid: "
-            f"{e.message}",
-            "ocpp_message": message,
-        }
-    )
+    return FormatViolationError(details=details)
