@@ -19,7 +19,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, Field
 
 from sigecve.prompts import ASSISTANT_SYSTEM_PROMPT
-from sigecve.services.errors import InvalidInput, Unavailable
+from sigecve.services.errors import InvalidInput, NotConfigured
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 MAX_STEPS = 12
@@ -66,9 +66,10 @@ class AssistantConfig:
 
     def check(self) -> None:
         if not self.api_key:
-            raise Unavailable(
-                "the assistant needs ANTHROPIC_API_KEY (and, optionally, ANTHROPIC_BASE_URL "
-                "and SIGECVE_LLM_MODEL) in the environment of `sigecve up` or `sigecve ask`"
+            raise NotConfigured(
+                "the assistant is not configured: it needs ANTHROPIC_API_KEY (and, optionally, "
+                "ANTHROPIC_BASE_URL and SIGECVE_LLM_MODEL) in the environment of `sigecve up` "
+                "or `sigecve ask`"
             )
 
 

@@ -13,6 +13,9 @@ import sys
 import httpx
 from ocpp.v16 import call
 
+from serve_deployments.context import ApiContext
+from serve_deployments.rest_api import build_rest_app
+from sigecve.assistant import AssistantConfig
 from sigecve.ocpp.timestamps import now_timestamp
 from tests.conftest import RunningSystem, eventually, unique_id
 from tests.fake_llm import ApiError, FakeMessagesApi, text, tool_use
@@ -227,3 +230,19 @@ async def test_sigecve_ask_answers_asks_before_acting_and_needs_a_key(system, ll
     assert "Traceback" not in failed.stderr and "Error" not in failed.stderr
     no_key = await asyncio.to_thread(run_ask, system, llm, "hello", ANTHROPIC_API_KEY="")
     assert no_key.returncode == 2 and "ANTHROPIC_API_KEY" in no_key.stderr
+
+
+async def test_the_assistant_without_a_key_answers_409_not_configured(system, repos):
+    """A fresh install has no ANTHROPIC_API_KEY: a monitor must not see a server error. The
+    REST app is built as a replica builds it, in this process, with no key in its settings."""
+    ctx = ApiContext(repos, None, None)  # type: ignore[arg-type]
+    ctx.assistant = AssistantConfig(mcp_url=f"{system.http}/mcp", api_key=None)
+    transport = httpx.ASGITransport(app=build_rest_app(ctx))
+    auth = {"Authorization": f"Bearer {system.admin_token}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as api:
+        r = await api.post("/assistant", json={"question": "hello"}, headers=auth)
+        documented = build_rest_app(ctx).openapi()["paths"]["/assistant"]["post"]["responses"]
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "not_configured" and "ANTHROPIC_API_KEY" in error["message"]
+    assert "409" in documented

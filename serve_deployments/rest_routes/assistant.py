@@ -14,7 +14,7 @@ from serve_deployments.rest_routes.common import errors, require
 from sigecve.assistant import Assistant, AssistantState, next_turn
 from sigecve.domain import Flag
 from sigecve.services.api_tokens import Role
-from sigecve.services.errors import Unavailable
+from sigecve.services.errors import NotConfigured
 from sigecve.services.live_events import sse_frame
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @api.post(
         "/assistant",
         responses={
-            **errors(409, 422, 503),
+            **errors(409, 422),
             200: {"content": {"text/event-stream": {}}, "description": "server-sent events"},
         },
         dependencies=[viewer],
@@ -52,9 +52,10 @@ def router(ctx: ApiContext) -> APIRouter:
         token, so it may do what you may). Server-sent events: `text`, `tool_call`,
         `tool_result`, then `done` (with the conversation `state`, to ask a follow-up),
         `confirmation_required` (destructive actions it proposes: send the `state` back
-        with `approve` true or false) or `error`. 503 without ANTHROPIC_API_KEY."""
+        with `approve` true or false) or `error`. 409 `not_configured` without
+        ANTHROPIC_API_KEY."""
         if ctx.assistant is None:
-            raise Unavailable("the assistant is not configured in this process")
+            raise NotConfigured("the assistant is not configured in this process")
         turn = next_turn(body.question, body.state, body.approve)
         assistant = Assistant(ctx.assistant, bearer_token(request.headers.get("authorization")))
 

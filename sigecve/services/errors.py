@@ -32,6 +32,14 @@ class NotConnected(ServiceError):
     http_status = 409
 
 
+class NotConfigured(ServiceError):
+    """A feature this installation has not been set up for (the assistant without an API
+    key): the caller's to know, not a server fault, so a 4xx monitors do not page on."""
+
+    code = "not_configured"
+    http_status = 409
+
+
 class CommandTimeout(ServiceError):
     code = "timeout"
     http_status = 504
