@@ -26,6 +26,7 @@ from serve_deployments.context import ApiContext
 from sigecve import prompts
 from sigecve.db.repositories import TransactionFilter
 from sigecve.domain import (
+    SITE_MAX_POWER_KW,
     ChargePoint,
     Command,
     CommandResult,
@@ -330,7 +331,9 @@ def register(server: MCPServer, api: ApiContext) -> None:
     @tool(Role.operator, changes(destructive=True, idempotent=True), "Cap a site's power")
     async def set_site_power_limit(
         site_id: SiteId,
-        max_power_kw: Annotated[float, Field(ge=0, le=100_000, description="the new cap, kW")],
+        max_power_kw: Annotated[
+            float, Field(ge=0, le=SITE_MAX_POWER_KW, description="the new cap, kW")
+        ],
         ctx: Context,
     ) -> SitePlan:
         """Cap a site's grid power now. The optimiser re-plans at once and sends each running

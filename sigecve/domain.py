@@ -4,15 +4,39 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, Strict
+from pydantic import AfterValidator, BaseModel, Field, Strict, WithJsonSchema
 
 # Numbers and flags in request bodies are taken as JSON gives them: pydantic's lax mode would
 # also take true for 1.0 and "1" for 1. A whole number is still a valid Number.
 Number = Annotated[float, Strict()]
 Integer = Annotated[int, Strict()]
 Flag = Annotated[bool, Strict()]
+
+
+def _one_or_three(phases: int) -> int:
+    if phases not in (1, 3):
+        raise ValueError("1 or 3")
+    return phases
+
+
+# Strict as Integer (a Literal would take true for 1), and the schema says which two.
+Phases = Annotated[
+    Integer, AfterValidator(_one_or_three), WithJsonSchema({"type": "integer", "enum": [1, 3]})
+]
+
+SITE_MAX_POWER_KW = 100_000  # a grid connection's limit: a large depot is a few MW
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable(**constraints: Any) -> Any:
+    """A field of an update that may be left out (it keeps its value) but not set to null:
+    the OpenAPI schema says so, and pydantic refuses null before a service sees it."""
+    return Field(default=None, json_schema_extra=_no_default, **constraints)
 
 
 class IdTagStatus(StrEnum):
@@ -40,7 +64,7 @@ class IdTag(BaseModel):
 class IdTagUpdate(BaseModel):
     """Fields to change on an id tag; absent fields keep their value, null clears them."""
 
-    status: IdTagStatus | None = Field(default=None, examples=["Blocked"])
+    status: IdTagStatus = omittable(examples=["Blocked"])
     expiry_date: datetime | None = None
     parent_id_tag: str | None = Field(default=None, min_length=1, max_length=36)
     owner: str | None = Field(default=None, max_length=200)
@@ -145,7 +169,9 @@ class LimitStep(BaseModel):
 class Site(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9._:\-]{1,48}$", examples=["porto-3"])
     name: str | None = Field(default=None, max_length=200)
-    max_power_kw: Number = Field(ge=0, description="the grid connection's limit", examples=[80])
+    max_power_kw: Number = Field(
+        ge=0, le=SITE_MAX_POWER_KW, description="the grid connection's limit", examples=[80]
+    )
     price_per_kwh: Number = Field(default=0.25, description="flat energy price (tariff)")
     smart_charging: Flag = Field(
         default=True, description="whether the grid scheduler sends charging profiles"
@@ -168,7 +194,7 @@ class LimitSchedule(BaseModel):
 
 
 class SiteLimit(BaseModel):
-    max_power_kw: Number = Field(ge=0, examples=[80])
+    max_power_kw: Number = Field(ge=0, le=SITE_MAX_POWER_KW, examples=[80])
 
 
 class PlannedPower(BaseModel):
@@ -241,18 +267,18 @@ class ChargePointUpdate(BaseModel):
     """Fields to change on a charge point; absent fields keep their value."""
 
     site_id: str | None = Field(default=None, max_length=64, description="null: no site")
-    max_power_kw: Number | None = Field(default=None, gt=0, le=1000)
-    phases: Integer | None = Field(default=None, ge=1, le=3, description="1 or 3")
-    charging_rate_unit: str | None = Field(default=None, pattern="^(W|A)$")
+    max_power_kw: Number = omittable(gt=0, le=1000)
+    phases: Phases = omittable()
+    charging_rate_unit: Literal["W", "A"] = omittable()
 
 
 class SiteUpdate(BaseModel):
     """Fields to change on a site; absent fields keep their value."""
 
-    name: str | None = Field(default=None, max_length=200)
-    max_power_kw: Number | None = Field(default=None, ge=0)
-    price_per_kwh: Number | None = Field(default=None, ge=0)
-    smart_charging: Flag | None = None
+    name: str = omittable(max_length=200)
+    max_power_kw: Number = omittable(ge=0, le=SITE_MAX_POWER_KW)
+    price_per_kwh: Number = omittable(ge=0)
+    smart_charging: Flag = omittable()
 
 
 class Reservation(BaseModel):

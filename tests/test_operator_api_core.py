@@ -7,7 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from serve_deployments.context import ApiContext
+from serve_deployments.rest_api import build_rest_app
 from sigecve.db.keyset import keyset
+from sigecve.domain import SITE_MAX_POWER_KW
 from sigecve.services.api_tokens import Role, role_allows
 from sigecve.services.audit import redact
 from sigecve.services.errors import InvalidInput
@@ -163,3 +166,26 @@ def test_a_report_as_csv_has_a_header_and_a_line_per_row():
         "site_id,day,sessions,energy_kwh,price_per_kwh,revenue",
         "A,2026-11-24,2,10.5,0.3,3.15",
     ]
+
+
+def test_the_openapi_document_states_the_bounds_the_api_enforces():
+    """What the services used to refuse by hand (null in an update, 2 phases, any site cap)
+    is in the document, so a client generated from it cannot send it."""
+    doc = build_rest_app(ApiContext(None, None, None)).openapi()  # type: ignore[arg-type]
+    schemas = doc["components"]["schemas"]
+    not_null = {
+        "ChargePointUpdate": ["max_power_kw", "phases", "charging_rate_unit"],
+        "SiteUpdate": ["name", "max_power_kw", "price_per_kwh", "smart_charging"],
+        "IdTagUpdate": ["status"],
+    }
+    for model, fields in not_null.items():
+        properties = schemas[model]["properties"]
+        for name in fields:
+            assert "anyOf" not in properties[name] and "default" not in properties[name], (
+                model,
+                name,
+            )
+    assert schemas["ChargePointUpdate"]["properties"]["phases"]["enum"] == [1, 3]
+    for model in ("Site", "SiteUpdate", "SiteLimit"):
+        assert schemas[model]["properties"]["max_power_kw"]["maximum"] == SITE_MAX_POWER_KW
+    assert "366 days" in str(doc["paths"]["/reports/{name}"]["get"])

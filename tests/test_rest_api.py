@@ -583,6 +583,12 @@ async def test_reservations_are_made_listed_and_cancelled(system, tokens, protoc
                 json={"id_tag": tag, "connector_id": 1, "expires_at": past},
             )
             assert_error(r, 422, "invalid_input", "expires_at")
+            naive = (datetime.now(UTC) + timedelta(hours=1)).replace(tzinfo=None).isoformat()
+            r = await op.post(
+                f"/charge-points/{cp_id}/reservations",
+                json={"id_tag": tag, "connector_id": 1, "expires_at": naive},
+            )
+            assert_error(r, 422, "invalid_input", "expires_at", "timezone")
             listed = (await op.get("/reservations", params={"charge_point_id": cp_id})).json()
             assert [x["id"] for x in listed["items"]] == [reservation["id"]]
             r = await op.delete(f"/reservations/{reservation['id']}")

@@ -40,10 +40,17 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     async def get_report(
         name: ReportName,
-        start: Annotated[datetime | None, Query(description="default: 30 days before end")] = (
-            None
-        ),
-        end: Annotated[datetime | None, Query(description="default and at most: now")] = None,
+        start: Annotated[
+            datetime | None,
+            Query(description="with a time zone; default: 30 days before end"),
+        ] = None,
+        end: Annotated[
+            datetime | None,
+            Query(
+                description="with a time zone; default and at most: now; at most "
+                f"{reports.MAX_PERIOD.days} days after start"
+            ),
+        ] = None,
         site_id: Annotated[str | None, Query(max_length=64)] = None,
         format: Literal["json", "csv"] = "json",
     ):

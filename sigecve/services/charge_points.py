@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sigecve.db.repositories import ChargePointFilter, ChargePointRepository, Repositories
 from sigecve.domain import ChargePoint, ChargePointSummary, ChargePointUpdate, Flag
 from sigecve.security import VerifiedPasswords, hash_password, verify_password
-from sigecve.services.errors import Conflict, InvalidInput, NotFound
+from sigecve.services.errors import Conflict, NotFound
 from sigecve.services.pagination import paginate
 
 # OCPP-J: the charge point identity is the last path segment; keep it to printable, URL-safe text.
@@ -171,11 +171,6 @@ async def update_charge_point(
     repos: Repositories, charge_point_id: str, update: ChargePointUpdate
 ) -> ChargePoint:
     changes = update.model_dump(exclude_unset=True)
-    if "phases" in changes and changes["phases"] not in (1, 3):
-        raise InvalidInput("phases: 1 or 3")
-    for name in ("max_power_kw", "phases", "charging_rate_unit"):
-        if name in changes and changes[name] is None:
-            raise InvalidInput(f"{name}: cannot be null")
     if changes.get("site_id") is not None and await repos.sites.get(changes["site_id"]) is None:
         raise NotFound(f"no site {changes['site_id']!r}")
     if not await repos.charge_points.update(charge_point_id, changes):

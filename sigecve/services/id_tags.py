@@ -76,8 +76,6 @@ async def list_id_tags(
 async def update_id_tag(repos: Repositories, id_tag: str, update: IdTagUpdate) -> IdTag:
     changes = update.model_dump(exclude_unset=True)
     if "status" in changes:
-        if changes["status"] is None:
-            raise InvalidInput("status: cannot be null")
         changes["status"] = changes["status"].value
     if changes.get("parent_id_tag") == id_tag:
         raise InvalidInput("parent_id_tag: a tag cannot be its own parent")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from sigecve.db.repositories import Repositories
 from sigecve.domain import CommandResult, Flag, IdTagStatus, Integer, Reservation
@@ -45,8 +45,13 @@ class UnlockRequest(BaseModel):
     )
 
 
+ID_TAG_DESCRIPTION = "at most 36 characters; 20 for an OCPP 1.6 charger"
+
+
 class RemoteStartRequest(BaseModel):
-    id_tag: str = Field(min_length=1, max_length=36, examples=["TAG1"])
+    id_tag: str = Field(
+        min_length=1, max_length=36, examples=["TAG1"], description=ID_TAG_DESCRIPTION
+    )
     connector_id: Integer | None = Field(
         default=None,
         ge=1,
@@ -83,7 +88,7 @@ class ConfigurationChange(BaseModel):
         min_length=1,
         max_length=200,
         examples=["HeartbeatInterval"],
-        description="1.6: the configuration key; 2.0.1: `Component.Variable`",
+        description="1.6: the configuration key; 2.0.1: `Component.Variable` (both parts required)",
     )
     value: str = Field(max_length=1000, examples=["300"])
 
@@ -102,17 +107,18 @@ class Configuration(BaseModel):
 
 class FirmwareUpdate(BaseModel):
     location: str = Field(min_length=1, max_length=512, examples=["https://fw.example/v2.bin"])
-    retrieve_at: datetime | None = Field(default=None, description="default: now")
+    retrieve_at: AwareDatetime | None = Field(default=None, description="default: now")
     retries: Integer | None = Field(default=None, ge=0, le=100)
     retry_interval_s: Integer | None = Field(default=None, ge=0, le=86400)
 
 
 class ReservationRequest(BaseModel):
-    id_tag: str = Field(min_length=1, max_length=36)
+    id_tag: str = Field(min_length=1, max_length=36, description=ID_TAG_DESCRIPTION)
     connector_id: Integer = Field(
         default=0, ge=0, le=MAX_CONNECTOR, description="0: any connector (1.6 only)"
     )
-    expires_at: datetime
+    # Aware: a naive time cannot be compared with now (that was a 500).
+    expires_at: AwareDatetime = Field(description="in the future, with a time zone")
 
 
 class ChargingProfileRequest(BaseModel):

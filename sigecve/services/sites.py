@@ -17,7 +17,7 @@ from sigecve.domain import (
     SitePlan,
     SiteUpdate,
 )
-from sigecve.services.errors import Conflict, InvalidInput, NotFound
+from sigecve.services.errors import Conflict, NotFound
 from sigecve.services.pagination import paginate
 
 
@@ -62,9 +62,6 @@ async def update_site(
     repos: Repositories, schedulers: SchedulerDirectory, site_id: str, update: SiteUpdate
 ) -> Site:
     changes = update.model_dump(exclude_unset=True)
-    for name, value in changes.items():
-        if value is None:
-            raise InvalidInput(f"{name}: cannot be null")
     if not await repos.sites.update(site_id, changes):
         raise NotFound(f"no site {site_id!r}")
     if changes.keys() & {"max_power_kw", "smart_charging"}:
