@@ -10,6 +10,7 @@ import pytest
 from serve_deployments.context import ApiContext
 from serve_deployments.rest_api import build_rest_app
 from sigecve.db.keyset import keyset
+from sigecve.db.repositories.base import Filters
 from sigecve.domain import SITE_MAX_POWER_KW
 from sigecve.services.api_tokens import Role, role_allows
 from sigecve.services.audit import redact
@@ -189,3 +190,19 @@ def test_the_openapi_document_states_the_bounds_the_api_enforces():
     for model in ("Site", "SiteUpdate", "SiteLimit"):
         assert schemas[model]["properties"]["max_power_kw"]["maximum"] == SITE_MAX_POWER_KW
     assert "366 days" in str(doc["paths"]["/reports/{name}"]["get"])
+
+
+def test_a_lists_filters_are_in_its_sql_only_when_given():
+    where = (
+        Filters()
+        .where("status = {}", "Accepted")
+        .where("owner = {}", None)
+        .where("(stopped_at IS NULL) = {}", False)  # False is a value: the filter is kept
+        .always("decommissioned_at IS NULL")
+    )
+    assert where.clauses == [
+        "status = %(_f0)s",
+        "(stopped_at IS NULL) = %(_f1)s",
+        "decommissioned_at IS NULL",
+    ]
+    assert where.params == {"_f0": "Accepted", "_f1": False}

@@ -8,6 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection
 from sigecve.db.keyset import KeysetOrder
+from sigecve.db.repositories.base import Filters, keyset_list
 from sigecve.domain import (
     Alert,
 )
@@ -32,24 +33,16 @@ class AlertRepository:
         after: Any,
         limit: int,
     ) -> list[Alert]:
-        params: dict[str, Any] = {
-            "cp": charge_point_id,
-            "active": active,
-            "site": site_id,
-            "limit": limit,
-        }
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT * FROM alerts a
-                    WHERE (%(cp)s::text IS NULL OR a.charge_point_id = %(cp)s)
-                      AND (%(active)s::boolean IS NULL OR (a.cleared_at IS NULL) = %(active)s)
-                      AND (%(site)s::text IS NULL OR a.charge_point_id IN (
-                          SELECT id FROM charge_points WHERE site_id = %(site)s))
-                      AND {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
+        where = (
+            Filters()
+            .where("a.charge_point_id = {}", charge_point_id)
+            .where("(a.cleared_at IS NULL) = {}", active)
+            .where(
+                "a.charge_point_id IN (SELECT id FROM charge_points WHERE site_id = {})", site_id
             )
-            return [Alert(**r) for r in await cur.fetchall()]
+        )
+        rows = await keyset_list(self.pool, "SELECT * FROM alerts a", where, order, after, limit)
+        return [Alert(**r) for r in rows]
 
     async def get(self, alert_id: int) -> Alert | None:
         async with connection(self.pool) as conn:

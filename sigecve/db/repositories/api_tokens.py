@@ -8,6 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection
 from sigecve.db.keyset import KeysetOrder
+from sigecve.db.repositories.base import Filters, keyset_list
 from sigecve.domain import (
     ApiTokenInfo,
     Principal,
@@ -57,15 +58,10 @@ class ApiTokenRepository:
     async def list(
         self, *, include_revoked: bool, order: KeysetOrder, after: Any, limit: int
     ) -> list[ApiTokenInfo]:
-        params: dict[str, Any] = {"all": include_revoked, "limit": limit}
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT id, name, role, created_at, revoked_at FROM api_tokens
-                    WHERE (%(all)s OR revoked_at IS NULL) AND {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
-            )
-            return [ApiTokenInfo(**r) for r in await cur.fetchall()]
+        where = Filters() if include_revoked else Filters().always("revoked_at IS NULL")
+        select = "SELECT id, name, role, created_at, revoked_at FROM api_tokens"
+        rows = await keyset_list(self.pool, select, where, order, after, limit)
+        return [ApiTokenInfo(**r) for r in rows]
 
     async def revoke(self, token_id: int) -> bool:
         async with connection(self.pool) as conn:

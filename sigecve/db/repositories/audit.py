@@ -10,6 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection
 from sigecve.db.keyset import KeysetOrder
+from sigecve.db.repositories.base import Filters, keyset_list
 from sigecve.domain import (
     AuditEntry,
     Principal,
@@ -62,20 +63,11 @@ class AuditLogRepository:
         after: Any,
         limit: int,
     ) -> list[AuditEntry]:
-        params: dict[str, Any] = {
-            "token": token_id,
-            "interface": interface,
-            "since": since,
-            "limit": limit,
-        }
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT * FROM audit_log
-                    WHERE (%(token)s::bigint IS NULL OR token_id = %(token)s)
-                      AND (%(interface)s::text IS NULL OR interface = %(interface)s)
-                      AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
-                      AND {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
-            )
-            return [AuditEntry(**r) for r in await cur.fetchall()]
+        where = (
+            Filters()
+            .where("token_id = {}", token_id)
+            .where("interface = {}", interface)
+            .where("at >= {}", since)
+        )
+        rows = await keyset_list(self.pool, "SELECT * FROM audit_log", where, order, after, limit)
+        return [AuditEntry(**r) for r in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -10,6 +11,7 @@ import psycopg.errors
 from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection
+from sigecve.db.keyset import KeysetOrder
 
 T = TypeVar("T")
 
@@ -47,3 +49,42 @@ async def in_one_statement_else_each(
 
 def fields_of(row: Row, model: type) -> Row:
     return {k: v for k, v in row.items() if k in model.model_fields}
+
+
+@dataclass
+class Filters:
+    """A list's WHERE clauses, each only when its value is given: `{}` in a clause stands for
+    the value's placeholder (pure). Absent filters are left out of the SQL, not tested there."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def where(self, clause: str, value: Any) -> Filters:
+        if value is not None:
+            name = f"_f{len(self.params)}"
+            self.params[name] = value
+            self.clauses.append(clause.replace("{}", f"%({name})s"))
+        return self
+
+    def always(self, clause: str) -> Filters:
+        self.clauses.append(clause)
+        return self
+
+
+async def keyset_list(
+    pool: AsyncConnectionPool,
+    select: str,
+    filters: Filters,
+    order: KeysetOrder,
+    after: Any,
+    limit: int,
+) -> list[Row]:
+    """One page of `select` (SELECT ... FROM ..., no WHERE) after the cursor, in keyset order:
+    the one way every list of the API pages."""
+    params = {**filters.params, "_limit": limit}
+    where = " AND ".join([*filters.clauses, order.where(after, params)])
+    async with connection(pool) as conn:
+        cur = await conn.execute(
+            f"{select} WHERE {where} ORDER BY {order.order_by()} LIMIT %(_limit)s", params
+        )
+        return await cur.fetchall()

@@ -13,10 +13,12 @@ from psycopg_pool import AsyncConnectionPool
 from sigecve.db.group_commit import connection, transaction, write_rows
 from sigecve.db.keyset import KeysetOrder
 from sigecve.db.repositories.base import (
+    Filters,
     Row,
     fields_of,
     ids_starting_with,
     in_one_statement_else_each,
+    keyset_list,
 )
 from sigecve.db.repositories.transactions import TRANSACTION_COLUMNS, transaction_of
 from sigecve.domain import (
@@ -227,31 +229,30 @@ class ChargePointRepository:
     async def list_summaries(
         self, *, filters: ChargePointFilter, order: KeysetOrder, after: Any, limit: int
     ) -> list[ChargePointSummary]:
-        params: dict[str, Any] = {**filters.__dict__, "limit": limit}
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT cp.*, COALESCE(c.connectors, '[]') AS connectors
-                    FROM charge_points cp
-                    LEFT JOIN LATERAL (
-                        SELECT json_agg(json_build_object(
-                            'connector_id', connector_id, 'status', status,
-                            'error_code', error_code, 'info', info,
-                            'vendor_error_code', vendor_error_code, 'status_at', status_at)
-                            ORDER BY connector_id) AS connectors
-                        FROM connectors WHERE charge_point_id = cp.id) c ON TRUE
-                    WHERE (%(site_id)s::text IS NULL OR cp.site_id = %(site_id)s)
-                      AND (%(connected)s::boolean IS NULL OR cp.connected = %(connected)s)
-                      AND (%(protocol)s::text IS NULL OR cp.ocpp_protocol = %(protocol)s)
-                      AND (%(q)s::text IS NULL OR strpos(lower(cp.id), lower(%(q)s)) > 0)
-                      AND (%(status)s::text IS NULL OR EXISTS (
-                          SELECT 1 FROM connectors x WHERE x.charge_point_id = cp.id
-                          AND x.status = %(status)s))
-                      AND (%(include_decommissioned)s OR cp.decommissioned_at IS NULL)
-                      AND {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
+        where = (
+            Filters()
+            .where("cp.site_id = {}", filters.site_id)
+            .where("cp.connected = {}", filters.connected)
+            .where("cp.ocpp_protocol = {}", filters.protocol)
+            .where("strpos(lower(cp.id), lower({})) > 0", filters.q)
+            .where(
+                "EXISTS (SELECT 1 FROM connectors x WHERE x.charge_point_id = cp.id"
+                " AND x.status = {})",
+                filters.status,
             )
-            rows = await cur.fetchall()
+        )
+        if not filters.include_decommissioned:
+            where.always("cp.decommissioned_at IS NULL")
+        select = """SELECT cp.*, COALESCE(c.connectors, '[]') AS connectors
+            FROM charge_points cp
+            LEFT JOIN LATERAL (
+                SELECT json_agg(json_build_object(
+                    'connector_id', connector_id, 'status', status,
+                    'error_code', error_code, 'info', info,
+                    'vendor_error_code', vendor_error_code, 'status_at', status_at)
+                    ORDER BY connector_id) AS connectors
+                FROM connectors WHERE charge_point_id = cp.id) c ON TRUE"""
+        rows = await keyset_list(self.pool, select, where, order, after, limit)
         return [ChargePointSummary.model_validate(fields_of(r, ChargePointSummary)) for r in rows]
 
     async def update(self, charge_point_id: str, changes: dict[str, Any]) -> bool:

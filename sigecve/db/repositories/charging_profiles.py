@@ -9,6 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection
 from sigecve.db.keyset import KeysetOrder
+from sigecve.db.repositories.base import Filters, keyset_list
 from sigecve.domain import (
     ChargingProfileRecord,
 )
@@ -56,14 +57,11 @@ class ChargingProfileRepository:
         after: Any,
         limit: int,
     ) -> list[ChargingProfileRecord]:
-        params: dict[str, Any] = {"cp": charge_point_id, "active": active, "limit": limit}
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT * FROM charging_profiles
-                    WHERE (%(cp)s::text IS NULL OR charge_point_id = %(cp)s)
-                      AND (%(active)s::boolean IS NULL OR (cleared_at IS NULL) = %(active)s)
-                      AND {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
-            )
-            return [ChargingProfileRecord(**r) for r in await cur.fetchall()]
+        where = (
+            Filters()
+            .where("charge_point_id = {}", charge_point_id)
+            .where("(cleared_at IS NULL) = {}", active)
+        )
+        select = "SELECT * FROM charging_profiles"
+        rows = await keyset_list(self.pool, select, where, order, after, limit)
+        return [ChargingProfileRecord(**r) for r in rows]

@@ -8,7 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection
 from sigecve.db.keyset import KeysetOrder
-from sigecve.db.repositories.base import fields_of
+from sigecve.db.repositories.base import Filters, fields_of, keyset_list
 from sigecve.domain import (
     IdTag,
 )
@@ -62,20 +62,15 @@ class IdTagRepository:
         after: Any,
         limit: int,
     ) -> list[IdTag]:
-        params: dict[str, Any] = {"status": status, "parent": parent_id_tag, "q": q, "limit": limit}
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT id_tag, status, expiry_date, parent_id_tag, owner, created_at
-                    FROM id_tags
-                    WHERE (%(status)s::text IS NULL OR status = %(status)s)
-                      AND (%(parent)s::text IS NULL OR parent_id_tag = %(parent)s)
-                      AND (%(q)s::text IS NULL
-                           OR strpos(lower(id_tag || ' ' || COALESCE(owner, '')), lower(%(q)s)) > 0)
-                      AND {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
-            )
-            return [IdTag(**fields_of(r, IdTag)) for r in await cur.fetchall()]
+        where = (
+            Filters()
+            .where("status = {}", status)
+            .where("parent_id_tag = {}", parent_id_tag)
+            .where("strpos(lower(id_tag || ' ' || COALESCE(owner, '')), lower({})) > 0", q)
+        )
+        select = "SELECT id_tag, status, expiry_date, parent_id_tag, owner, created_at FROM id_tags"
+        rows = await keyset_list(self.pool, select, where, order, after, limit)
+        return [IdTag(**fields_of(r, IdTag)) for r in rows]
 
     async def update(self, id_tag: str, changes: dict[str, Any]) -> IdTag | None:
         if changes:

@@ -9,6 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection, transaction
 from sigecve.db.keyset import KeysetOrder
+from sigecve.db.repositories.base import Filters, keyset_list
 from sigecve.domain import (
     WorkOrder,
 )
@@ -72,14 +73,10 @@ class MaintenanceRepository:
         after: Any,
         limit: int,
     ) -> list[WorkOrder]:
-        params: dict[str, Any] = {"cp": charge_point_id, "open": open_only, "limit": limit}
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT * FROM maintenance
-                    WHERE (%(cp)s::text IS NULL OR charge_point_id = %(cp)s)
-                      AND (%(open)s::boolean IS NULL OR (restored_at IS NULL) = %(open)s)
-                      AND {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
-            )
-            return [WorkOrder(**r) for r in await cur.fetchall()]
+        where = (
+            Filters()
+            .where("charge_point_id = {}", charge_point_id)
+            .where("(restored_at IS NULL) = {}", open_only)
+        )
+        rows = await keyset_list(self.pool, "SELECT * FROM maintenance", where, order, after, limit)
+        return [WorkOrder(**r) for r in rows]

@@ -8,6 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection
 from sigecve.db.keyset import KeysetOrder
+from sigecve.db.repositories.base import Filters, keyset_list
 from sigecve.domain import (
     Reservation,
 )
@@ -61,14 +62,10 @@ class ReservationRepository:
         after: Any,
         limit: int,
     ) -> list[Reservation]:
-        params: dict[str, Any] = {"cp": charge_point_id, "status": status, "limit": limit}
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT * FROM reservations
-                    WHERE (%(cp)s::text IS NULL OR charge_point_id = %(cp)s)
-                      AND (%(status)s::text IS NULL OR status = %(status)s)
-                      AND {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
-            )
-            return [Reservation(**r) for r in await cur.fetchall()]
+        where = (
+            Filters().where("charge_point_id = {}", charge_point_id).where("status = {}", status)
+        )
+        rows = await keyset_list(
+            self.pool, "SELECT * FROM reservations", where, order, after, limit
+        )
+        return [Reservation(**r) for r in rows]

@@ -10,7 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection, transaction
 from sigecve.db.keyset import KeysetOrder
-from sigecve.db.repositories.base import Row, ids_starting_with
+from sigecve.db.repositories.base import Filters, Row, ids_starting_with, keyset_list
 from sigecve.db.repositories.transactions import TRANSACTION_COLUMNS
 from sigecve.domain import (
     LimitSchedule,
@@ -106,15 +106,10 @@ class SiteRepository:
             return [r["id"] for r in await cur.fetchall()]
 
     async def list(self, *, order: KeysetOrder, after: Any, limit: int) -> list[Site]:
-        params: dict[str, Any] = {"limit": limit}
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT id, name, max_power_kw, price_per_kwh, smart_charging, price_schedule,
-                           limit_schedule FROM sites WHERE {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
-            )
-            return [Site(**r) for r in await cur.fetchall()]
+        select = """SELECT id, name, max_power_kw, price_per_kwh, smart_charging, price_schedule,
+                           limit_schedule FROM sites"""
+        rows = await keyset_list(self.pool, select, Filters(), order, after, limit)
+        return [Site(**r) for r in rows]
 
     async def update(self, site_id: str, changes: dict[str, Any]) -> bool:
         if not changes:

@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sigecve.db.group_commit import connection, transaction, write_rows
 from sigecve.db.keyset import KeysetOrder
-from sigecve.db.repositories.base import Row, ids_starting_with
+from sigecve.db.repositories.base import Filters, Row, ids_starting_with, keyset_list
 from sigecve.domain import (
     MeterSample,
     Transaction,
@@ -136,25 +136,21 @@ class TransactionRepository:
     async def list(
         self, *, filters: TransactionFilter, order: KeysetOrder, after: Any, limit: int
     ) -> list[Transaction]:
-        params: dict[str, Any] = {**filters.__dict__, "limit": limit}
-        async with connection(self.pool) as conn:
-            cur = await conn.execute(
-                f"""SELECT {TRANSACTION_COLUMNS} FROM transactions t
-                    WHERE (%(charge_point_id)s::text IS NULL
-                           OR t.charge_point_id = %(charge_point_id)s)
-                      AND (%(id_tag)s::text IS NULL OR t.id_tag = %(id_tag)s)
-                      AND (%(site_id)s::text IS NULL OR t.charge_point_id IN (
-                          SELECT id FROM charge_points WHERE site_id = %(site_id)s))
-                      AND (%(started_from)s::timestamptz IS NULL
-                           OR t.started_at >= %(started_from)s)
-                      AND (%(started_to)s::timestamptz IS NULL OR t.started_at < %(started_to)s)
-                      AND (%(active)s::boolean IS NULL
-                           OR (t.stopped_at IS NULL) = %(active)s)
-                      AND {order.where(after, params)}
-                    ORDER BY {order.order_by()} LIMIT %(limit)s""",
-                params,
+        where = (
+            Filters()
+            .where("t.charge_point_id = {}", filters.charge_point_id)
+            .where("t.id_tag = {}", filters.id_tag)
+            .where(
+                "t.charge_point_id IN (SELECT id FROM charge_points WHERE site_id = {})",
+                filters.site_id,
             )
-            return [transaction_of(r) for r in await cur.fetchall()]
+            .where("t.started_at >= {}", filters.started_from)
+            .where("t.started_at < {}", filters.started_to)
+            .where("(t.stopped_at IS NULL) = {}", filters.active)
+        )
+        select = f"SELECT {TRANSACTION_COLUMNS} FROM transactions t"
+        rows = await keyset_list(self.pool, select, where, order, after, limit)
+        return [transaction_of(r) for r in rows]
 
     async def get(self, transaction_id: int) -> Transaction | None:
         async with connection(self.pool) as conn:
