@@ -130,6 +130,9 @@ class ChargePointHost:
     async def is_connected(self, charge_point_id: str) -> bool:
         return (await self._ready()).is_connected(charge_point_id)
 
+    async def protocol_of(self, charge_point_id: str) -> str | None:
+        return (await self._ready()).protocol_of(charge_point_id)
+
     async def stats(self) -> dict[str, Any]:
         """How many chargers it hosts, on which node, and where they entered the cluster."""
         sessions = await self._ready()

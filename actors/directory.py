@@ -23,6 +23,15 @@ class HostDirectory:
     def host_for(self, charge_point_id: str) -> Any:
         return self.hosts[host_index(charge_point_id, len(self.hosts))]
 
+    async def protocol_of(self, charge_point_id: str) -> str | None:
+        try:
+            return await self.host_for(charge_point_id).protocol_of.remote(charge_point_id)
+        except RayActorError as e:
+            raise Unavailable(
+                f"the process holding {charge_point_id!r} is restarting; the charger is "
+                "reconnecting: retry shortly"
+            ) from e
+
     async def call(
         self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None
     ) -> CommandResult:

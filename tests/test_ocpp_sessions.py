@@ -275,6 +275,8 @@ async def test_closings_that_come_together_are_marked_and_a_replaced_ones_is_not
     for cp, connected in ((a, False), (b, False), (c, True)):
         row = await repos.charge_points.get_row(cp.cp_id)
         assert row["connected"] is connected and sessions.is_connected(cp.cp_id) is connected
+        # What a command asks before it is built: the live session's version, or nothing.
+        assert sessions.protocol_of(cp.cp_id) == ("ocpp1.6" if connected else None)
     async with repos.pool.connection() as conn:
         cur = await conn.execute(
             """SELECT charge_point_id, count(*) AS n FROM connectivity_events

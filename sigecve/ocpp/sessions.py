@@ -233,6 +233,11 @@ class ChargePointSessions:
     def is_connected(self, charge_point_id: str) -> bool:
         return charge_point_id in self._hosted
 
+    def protocol_of(self, charge_point_id: str) -> str | None:
+        """The OCPP version the charger speaks on its connection here; None if not here."""
+        hosted = self._hosted.get(charge_point_id)
+        return hosted.protocol if hosted is not None else None
+
     def hosting(self, connections: Sequence[tuple[str, str]]) -> list[str]:
         """Of these (connection id, charge point id) pairs, the connections whose sessions are
         here (a gateway asks after a call to this host failed)."""

@@ -12,6 +12,10 @@ from sigecve.services.errors import NotFound
 class ChargePointDirectory(Protocol):
     """Reaches a charge point's actor wherever it is hosted."""
 
+    async def protocol_of(self, charge_point_id: str) -> str | None:
+        """The OCPP version of the charger's live session; None if it is not connected."""
+        ...
+
     async def call(
         self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None
     ) -> CommandResult: ...

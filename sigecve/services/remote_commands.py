@@ -10,19 +10,19 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import ModuleType
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from sigecve.db.repositories import Repositories
 from sigecve.domain import CommandResult, Flag, IdTagStatus, Integer, Reservation
+from sigecve.ocpp.outbound import OutboundCall, messages_for
 from sigecve.services.charge_points import get_charge_point, store_new_password
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.services.errors import Conflict, InvalidInput, NotConnected, NotFound
 from sigecve.services.id_tags import authorize
 
-V16 = "ocpp1.6"
-V201 = "ocpp2.0.1"
 MAX_CONNECTOR = 2**31 - 1
 
 
@@ -153,176 +153,92 @@ class Commander:
         self.directory = directory
 
     async def _protocol(self, charge_point_id: str) -> str:
-        row = await self.repos.charge_points.get_row(charge_point_id)
-        if row is None:
+        # The session actor knows whether the charger is connected and in which version;
+        # the database's flag may lag a connection that just came or went.
+        protocol = await self.directory.protocol_of(charge_point_id)
+        if protocol is not None:
+            return protocol
+        if await self.repos.charge_points.get_row(charge_point_id) is None:
             raise NotFound(f"no charge point {charge_point_id!r}")
-        if not row["connected"]:
-            raise NotConnected(f"charge point {charge_point_id!r} is not connected")
-        return row["ocpp_protocol"] or V16
+        raise NotConnected(f"charge point {charge_point_id!r} is not connected")
 
-    async def _send(self, charge_point_id: str, action: str, payload: dict) -> CommandResult:
-        return await self.directory.call(charge_point_id, action, payload, None)
+    async def _messages(self, charge_point_id: str) -> ModuleType:
+        return messages_for(await self._protocol(charge_point_id))
+
+    async def _send(self, charge_point_id: str, outbound: OutboundCall) -> CommandResult:
+        return await self.directory.call(charge_point_id, outbound.action, outbound.payload, None)
 
     async def reset(self, charge_point_id: str, req: ResetRequest) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
-        if protocol == V16:
-            kind = "Soft" if req.kind is ResetKind.soft else "Hard"
-        else:
-            kind = "OnIdle" if req.kind is ResetKind.soft else "Immediate"
-        return await self._send(charge_point_id, "Reset", {"type": kind})
+        messages = await self._messages(charge_point_id)
+        return await self._send(charge_point_id, messages.reset(req.kind is ResetKind.soft))
 
     async def unlock(self, charge_point_id: str, req: UnlockRequest) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
+        messages = await self._messages(charge_point_id)
         await self._check_connector(charge_point_id, req.connector_id)
-        if protocol == V16:
-            payload: dict[str, Any] = {"connectorId": req.connector_id}
-        else:
-            payload = {"evseId": req.connector_id, "connectorId": 1}
-        return await self._send(charge_point_id, "UnlockConnector", payload)
+        return await self._send(charge_point_id, messages.unlock(req.connector_id))
 
     async def remote_start(self, charge_point_id: str, req: RemoteStartRequest) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
+        messages = await self._messages(charge_point_id)
         status, _ = await authorize(self.repos, req.id_tag, datetime.now(UTC))
         if status is not IdTagStatus.accepted:
             raise Conflict(f"id tag {req.id_tag!r} may not charge: {status.value}")
-        if protocol == V16 and len(req.id_tag) > 20:
-            raise InvalidInput("id_tag: OCPP 1.6 chargers take at most 20 characters")
+        start = messages.remote_start(req.id_tag, req.connector_id, _new_request_id())
         if req.connector_id is not None:
             await self._check_connector(charge_point_id, req.connector_id)
-        if protocol == V16:
-            payload: dict[str, Any] = {"idTag": req.id_tag}
-            if req.connector_id is not None:
-                payload["connectorId"] = req.connector_id
-            return await self._send(charge_point_id, "RemoteStartTransaction", payload)
-        payload = {
-            "idToken": {"idToken": req.id_tag, "type": "ISO14443"},
-            "remoteStartId": secrets.randbelow(2**31 - 1) + 1,
-        }
-        if req.connector_id is not None:
-            payload["evseId"] = req.connector_id
-        return await self._send(charge_point_id, "RequestStartTransaction", payload)
+        return await self._send(charge_point_id, start)
 
     async def remote_stop(self, charge_point_id: str, req: RemoteStopRequest) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
+        messages = await self._messages(charge_point_id)
         tx = await self.repos.transactions.get(req.id)
         if tx is None or tx.charge_point_id != charge_point_id:
             raise NotFound(f"no transaction {req.id} on charge point {charge_point_id!r}")
         if tx.stopped_at is not None:
             raise Conflict(f"transaction {req.id} has ended already")
-        if protocol == V16:
-            return await self._send(
-                charge_point_id, "RemoteStopTransaction", {"transactionId": int(tx.transaction_id)}
-            )
-        return await self._send(
-            charge_point_id, "RequestStopTransaction", {"transactionId": str(tx.transaction_id)}
-        )
+        return await self._send(charge_point_id, messages.remote_stop(tx.transaction_id))
 
     async def change_availability(
         self, charge_point_id: str, req: AvailabilityRequest
     ) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
+        messages = await self._messages(charge_point_id)
         if req.connector_id:
             await self._check_connector(charge_point_id, req.connector_id)
-        kind = "Operative" if req.operative else "Inoperative"
-        if protocol == V16:
-            payload: dict[str, Any] = {"connectorId": req.connector_id, "type": kind}
-        else:
-            payload = {"operationalStatus": kind}
-            if req.connector_id:
-                payload["evse"] = {"id": req.connector_id}
-        return await self._send(charge_point_id, "ChangeAvailability", payload)
+        change = messages.change_availability(req.connector_id, req.operative)
+        return await self._send(charge_point_id, change)
 
     async def trigger(self, charge_point_id: str, req: TriggerRequest) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
-        payload: dict[str, Any] = {"requestedMessage": req.message}
-        if req.connector_id is not None:
-            if protocol == V16:
-                payload["connectorId"] = req.connector_id
-            else:
-                payload["evse"] = {"id": req.connector_id}
-        return await self._send(charge_point_id, "TriggerMessage", payload)
+        messages = await self._messages(charge_point_id)
+        return await self._send(charge_point_id, messages.trigger(req.message, req.connector_id))
 
     async def clear_cache(self, charge_point_id: str) -> CommandResult:
-        await self._protocol(charge_point_id)
-        return await self._send(charge_point_id, "ClearCache", {})
+        messages = await self._messages(charge_point_id)
+        return await self._send(charge_point_id, messages.clear_cache())
 
     async def get_configuration(self, charge_point_id: str, keys: list[str]) -> Configuration:
-        protocol = await self._protocol(charge_point_id)
-        if protocol == V16:
-            payload = {"key": keys} if keys else {}
-            result = await self._send(charge_point_id, "GetConfiguration", payload)
-            _raise_on_call_error(result)
-            items = [
-                ConfigurationItem(
-                    key=entry.get("key", ""),
-                    value=entry.get("value"),
-                    readonly=entry.get("readonly"),
-                )
-                for entry in result.response.get("configurationKey") or []
-            ]
-            items += [
-                ConfigurationItem(key=k, status="UnknownKey")
-                for k in result.response.get("unknownKey") or []
-            ]
-            return Configuration(charge_point_id=charge_point_id, items=items)
-        if not keys:
-            raise InvalidInput(
-                "keys: name the variables to read (Component.Variable) for an OCPP 2.0.1 "
-                "charger; its full report comes through GetBaseReport"
-            )
-        data = [_variable_ref(k) for k in keys]
-        result = await self._send(charge_point_id, "GetVariables", {"getVariableData": data})
+        messages = await self._messages(charge_point_id)
+        result = await self._send(charge_point_id, messages.get_configuration(keys))
         _raise_on_call_error(result)
-        items = [
-            ConfigurationItem(
-                key=f"{r['component']['name']}.{r['variable']['name']}",
-                value=r.get("attributeValue"),
-                status=r.get("attributeStatus", "Accepted"),
-            )
-            for r in result.response.get("getVariableResult") or []
-        ]
+        items = [ConfigurationItem(**i) for i in messages.configuration_items(result.response)]
         return Configuration(charge_point_id=charge_point_id, items=items)
 
     async def change_configuration(
         self, charge_point_id: str, change: ConfigurationChange
     ) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
-        if protocol == V16:
-            return await self._send(
-                charge_point_id, "ChangeConfiguration", {"key": change.key, "value": change.value}
-            )
+        messages = await self._messages(charge_point_id)
         result = await self._send(
-            charge_point_id,
-            "SetVariables",
-            {"setVariableData": [{**_variable_ref(change.key), "attributeValue": change.value}]},
+            charge_point_id, messages.change_configuration(change.key, change.value)
         )
-        results = result.response.get("setVariableResult") or []
-        if result.status == "Replied" and results:
-            result.status = str(results[0].get("attributeStatus", "Replied"))
-        return result
+        return _with_configuration_status(result, messages)
 
     async def update_firmware(self, charge_point_id: str, req: FirmwareUpdate) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
+        messages = await self._messages(charge_point_id)
         retrieve = (req.retrieve_at or datetime.now(UTC)).isoformat()
-        if protocol == V16:
-            payload: dict[str, Any] = {"location": req.location, "retrieveDate": retrieve}
-            if req.retries is not None:
-                payload["retries"] = req.retries
-            if req.retry_interval_s is not None:
-                payload["retryInterval"] = req.retry_interval_s
-            return await self._send(charge_point_id, "UpdateFirmware", payload)
-        payload = {
-            "requestId": secrets.randbelow(2**31 - 1) + 1,
-            "firmware": {"location": req.location, "retrieveDateTime": retrieve},
-        }
-        if req.retries is not None:
-            payload["retries"] = req.retries
-        if req.retry_interval_s is not None:
-            payload["retryInterval"] = req.retry_interval_s
-        return await self._send(charge_point_id, "UpdateFirmware", payload)
+        update = messages.update_firmware(
+            req.location, retrieve, req.retries, req.retry_interval_s, _new_request_id()
+        )
+        return await self._send(charge_point_id, update)
 
     async def reserve(self, charge_point_id: str, req: ReservationRequest) -> Reservation:
-        protocol = await self._protocol(charge_point_id)
+        messages = await self._messages(charge_point_id)
         now = datetime.now(UTC)
         if req.expires_at <= now:
             raise InvalidInput("expires_at: must be in the future")
@@ -332,23 +248,10 @@ class Commander:
         if req.connector_id:
             await self._check_connector(charge_point_id, req.connector_id)
         reservation_id = await self.repos.reservations.next_id()
-        expiry = req.expires_at.isoformat()
-        if protocol == V16:
-            payload: dict[str, Any] = {
-                "connectorId": req.connector_id,
-                "expiryDate": expiry,
-                "idTag": req.id_tag,
-                "reservationId": reservation_id,
-            }
-        else:
-            payload = {
-                "id": reservation_id,
-                "expiryDateTime": expiry,
-                "idToken": {"idToken": req.id_tag, "type": "ISO14443"},
-            }
-            if req.connector_id:
-                payload["evseId"] = req.connector_id
-        result = await self._send(charge_point_id, "ReserveNow", payload)
+        reserve = messages.reserve(
+            reservation_id, req.connector_id, req.expires_at.isoformat(), req.id_tag
+        )
+        result = await self._send(charge_point_id, reserve)
         reservation = Reservation(
             id=reservation_id,
             charge_point_id=charge_point_id,
@@ -367,9 +270,9 @@ class Commander:
             raise NotFound(f"no reservation {reservation_id}")
         if reservation.status != "Accepted":
             raise Conflict(f"reservation {reservation_id} is {reservation.status}, not held")
-        await self._protocol(reservation.charge_point_id)
+        messages = await self._messages(reservation.charge_point_id)
         result = await self._send(
-            reservation.charge_point_id, "CancelReservation", {"reservationId": reservation_id}
+            reservation.charge_point_id, messages.cancel_reservation(reservation_id)
         )
         if result.status == "Accepted":
             await self.repos.reservations.cancel(reservation_id)
@@ -378,14 +281,11 @@ class Commander:
     async def set_charging_profile(
         self, charge_point_id: str, req: ChargingProfileRequest
     ) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
-        if protocol == V16:
-            payload = {"connectorId": req.connector_id, "csChargingProfiles": req.profile}
-            profile_id = req.profile.get("chargingProfileId")
-        else:
-            payload = {"evseId": req.connector_id, "chargingProfile": req.profile}
-            profile_id = req.profile.get("id")
-        result = await self._send(charge_point_id, "SetChargingProfile", payload)
+        messages = await self._messages(charge_point_id)
+        result = await self._send(
+            charge_point_id, messages.set_charging_profile(req.connector_id, req.profile)
+        )
+        profile_id = messages.charging_profile_id(req.profile)
         if isinstance(profile_id, int) and result.status == "Accepted":
             await self.repos.charging_profiles.add(
                 charge_point_id, req.connector_id, profile_id, req.profile, result.status
@@ -395,12 +295,8 @@ class Commander:
     async def clear_charging_profile(
         self, charge_point_id: str, profile_id: int | None
     ) -> CommandResult:
-        protocol = await self._protocol(charge_point_id)
-        if protocol == V16:
-            payload: dict[str, Any] = {} if profile_id is None else {"id": profile_id}
-        else:
-            payload = {} if profile_id is None else {"chargingProfileId": profile_id}
-        result = await self._send(charge_point_id, "ClearChargingProfile", payload)
+        messages = await self._messages(charge_point_id)
+        result = await self._send(charge_point_id, messages.clear_charging_profile(profile_id))
         if result.status == "Accepted":
             await self.repos.charging_profiles.mark_cleared(charge_point_id, profile_id)
         return result
@@ -410,18 +306,9 @@ class Commander:
         if not push:
             await store_new_password(self.repos, charge_point_id, password)
             return "stored"
-        protocol = await self._protocol(charge_point_id)
-        if protocol == V16:
-            result = await self._send(
-                charge_point_id,
-                "ChangeConfiguration",
-                {"key": "AuthorizationKey", "value": password},
-            )
-        else:
-            result = await self.change_configuration(
-                charge_point_id,
-                ConfigurationChange(key="SecurityCtrlr.BasicAuthPassword", value=password),
-            )
+        messages = await self._messages(charge_point_id)
+        result = await self._send(charge_point_id, messages.set_password(password))
+        result = _with_configuration_status(result, messages)
         if result.status != "Accepted":
             raise Conflict(f"the charger did not take the new password: {result.status}")
         await store_new_password(self.repos, charge_point_id, password)
@@ -437,11 +324,17 @@ class Commander:
             )
 
 
-def _variable_ref(key: str) -> dict[str, Any]:
-    component, dot, variable = key.partition(".")
-    if not dot or not component or not variable:
-        raise InvalidInput(f"key {key!r}: name OCPP 2.0.1 variables as Component.Variable")
-    return {"component": {"name": component}, "variable": {"name": variable}}
+def _new_request_id() -> int:
+    return secrets.randbelow(2**31 - 1) + 1
+
+
+def _with_configuration_status(result: CommandResult, messages: ModuleType) -> CommandResult:
+    """A configuration change's result with the change's own status, where the version
+    gives it per variable (2.0.1 SetVariables)."""
+    status = messages.configuration_status(result.response)
+    if result.status == "Replied" and status is not None:
+        result.status = status
+    return result
 
 
 def _raise_on_call_error(result: CommandResult) -> None:

@@ -1,0 +1,139 @@
+"""The commands the CSMS sends an OCPP 2.0.1 charging station, built on the `ocpp`
+package's dataclasses (pure). The same functions as `outbound_v16`, for `Commander`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v201 import call
+
+from sigecve.ocpp.outbound import OutboundCall, outbound
+from sigecve.services.errors import InvalidInput
+
+PROTOCOL = "ocpp2.0.1"
+
+
+def reset(soft: bool) -> OutboundCall:
+    return outbound(call.Reset(type="OnIdle" if soft else "Immediate"))
+
+
+def unlock(connector_id: int) -> OutboundCall:
+    # SIGEC-VE numbers a 2.0.1 station's EVSEs as connectors, each with its connector 1.
+    return outbound(call.UnlockConnector(evse_id=connector_id, connector_id=1))
+
+
+def remote_start(id_tag: str, connector_id: int | None, remote_start_id: int) -> OutboundCall:
+    return outbound(
+        call.RequestStartTransaction(
+            id_token=_id_token(id_tag), remote_start_id=remote_start_id, evse_id=connector_id
+        )
+    )
+
+
+def remote_stop(transaction_id: int | str) -> OutboundCall:
+    return outbound(call.RequestStopTransaction(transaction_id=str(transaction_id)))
+
+
+def change_availability(connector_id: int, operative: bool) -> OutboundCall:
+    kind = "Operative" if operative else "Inoperative"
+    evse = {"id": connector_id} if connector_id else None  # 0: the whole station
+    return outbound(call.ChangeAvailability(operational_status=kind, evse=evse))
+
+
+def trigger(message: str, connector_id: int | None) -> OutboundCall:
+    evse = {"id": connector_id} if connector_id is not None else None
+    return outbound(call.TriggerMessage(requested_message=message, evse=evse))
+
+
+def clear_cache() -> OutboundCall:
+    return outbound(call.ClearCache())
+
+
+def get_configuration(keys: list[str]) -> OutboundCall:
+    if not keys:
+        raise InvalidInput(
+            "keys: name the variables to read (Component.Variable) for an OCPP 2.0.1 "
+            "charger; its full report comes through GetBaseReport"
+        )
+    return outbound(call.GetVariables(get_variable_data=[variable_ref(k) for k in keys]))
+
+
+def configuration_items(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The GetVariables reply as items (key, value, status)."""
+    return [
+        {
+            "key": f"{r['component']['name']}.{r['variable']['name']}",
+            "value": r.get("attributeValue"),
+            "status": r.get("attributeStatus", "Accepted"),
+        }
+        for r in response.get("getVariableResult") or []
+    ]
+
+
+def change_configuration(key: str, value: str) -> OutboundCall:
+    data = {**variable_ref(key), "attribute_value": value}
+    return outbound(call.SetVariables(set_variable_data=[data]))
+
+
+def configuration_status(response: dict[str, Any]) -> str | None:
+    """The change's own status: SetVariables has it per variable, not at the top."""
+    results = response.get("setVariableResult") or []
+    return str(results[0].get("attributeStatus", "Replied")) if results else None
+
+
+def set_password(password: str) -> OutboundCall:
+    return change_configuration("SecurityCtrlr.BasicAuthPassword", password)
+
+
+def update_firmware(
+    location: str, retrieve: str, retries: int | None, retry_interval_s: int | None, request_id: int
+) -> OutboundCall:
+    return outbound(
+        call.UpdateFirmware(
+            request_id=request_id,
+            firmware={"location": location, "retrieve_date_time": retrieve},
+            retries=retries,
+            retry_interval=retry_interval_s,
+        )
+    )
+
+
+def reserve(reservation_id: int, connector_id: int, expiry: str, id_tag: str) -> OutboundCall:
+    return outbound(
+        call.ReserveNow(
+            id=reservation_id,
+            expiry_date_time=expiry,
+            id_token=_id_token(id_tag),
+            evse_id=connector_id or None,  # 0: any EVSE
+        )
+    )
+
+
+def cancel_reservation(reservation_id: int) -> OutboundCall:
+    return outbound(call.CancelReservation(reservation_id=reservation_id))
+
+
+def set_charging_profile(connector_id: int, profile: dict[str, Any]) -> OutboundCall:
+    return outbound(
+        call.SetChargingProfile(evse_id=connector_id, charging_profile={}),
+        chargingProfile=profile,
+    )
+
+
+def charging_profile_id(profile: dict[str, Any]) -> Any:
+    return profile.get("id")
+
+
+def clear_charging_profile(profile_id: int | None) -> OutboundCall:
+    return outbound(call.ClearChargingProfile(charging_profile_id=profile_id))
+
+
+def variable_ref(key: str) -> dict[str, Any]:
+    component, dot, variable = key.partition(".")
+    if not dot or not component or not variable:
+        raise InvalidInput(f"key {key!r}: name OCPP 2.0.1 variables as Component.Variable")
+    return {"component": {"name": component}, "variable": {"name": variable}}
+
+
+def _id_token(id_tag: str) -> dict[str, str]:
+    return {"id_token": id_tag, "type": "ISO14443"}
