@@ -89,7 +89,7 @@ async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
         # Without ANTHROPIC_API_KEY the assistant says so, and the rest works on.
         async with restarted.api() as api:
             r = await api.post("/assistant", json={"question": "how is the network?"})
-        assert r.status_code == 503, r.text
+        assert r.status_code == 409 and r.json()["error"]["code"] == "not_configured", r.text
         assert "ANTHROPIC_API_KEY" in r.json()["error"]["message"]
     finally:
         assert restarted.stop() == 0

@@ -63,8 +63,13 @@ def schema_cause(e: fastjsonschema.JsonSchemaValueException, action: str) -> str
     payload is never echoed, or the 255-character description would be cut off before the
     field that failed (pure)."""
     if e.name.startswith("data") and e.message.startswith(e.name):
-        return action + e.name[len("data") :] + e.message[len(e.name) :]
-    return f"{action}: {e.message}"
+        cause = action + e.name[len("data") :] + e.message[len(e.name) :]
+    else:
+        cause = f"{action}: {e.message}"
+    if isinstance(e.value, str | int | float | bool) or e.value is None:
+        got = repr(e.value)  # a scalar, shortened: which value it was, not the payload
+        cause += f" (got {got if len(got) <= 40 else got[:37] + '...'})"
+    return cause
 
 
 def _call_error(
