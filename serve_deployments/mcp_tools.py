@@ -48,6 +48,7 @@ from sigecve.services import (
     commands,
     diagnostics,
     maintenance,
+    parameters,
     reports,
     sites,
     transactions,
@@ -71,15 +72,9 @@ T = TypeVar("T")
 COMPLETIONS = 100
 
 ChargePointId = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=48,
-        pattern=r"^[A-Za-z0-9._:\-]+$",
-        description="the charge point's id, e.g. CP-12",
-    ),
+    parameters.ChargePointId, Field(description="the charge point's id, e.g. CP-12")
 ]
-SiteId = Annotated[str, Field(min_length=1, max_length=64, description="the site's id")]
+SiteId = Annotated[parameters.SiteId, Field(description="the site's id")]
 TransactionRef = Annotated[
     int,
     Field(ge=1, le=2**63 - 1, description="SIGEC-VE's id of the transaction (`id` in lists)"),
@@ -209,15 +204,17 @@ def register(server: MCPServer, api: ApiContext) -> None:
         ctx: Context,
         charge_point_id: ChargePointId | None = None,
         site_id: SiteId | None = None,
-        id_tag: Annotated[str | None, Field(max_length=36)] = None,
+        id_tag: parameters.IdTagValue | None = None,
         started_from: Annotated[datetime | None, Field(description="started at or after")] = (None),
+        started_to: Annotated[datetime | None, Field(description="started before")] = None,
         active: Annotated[bool | None, Field(description="true: only sessions running now")] = (
             None
         ),
-        limit: Annotated[int, Field(ge=1, le=200)] = 20,
-        cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = (
-            None
-        ),
+        sort: parameters.TransactionSort = "-id",
+        limit: Annotated[parameters.PageSize, Field(description="items per page")] = 20,
+        cursor: Annotated[
+            parameters.Cursor | None, Field(description="next_cursor of the previous page")
+        ] = None,
     ) -> TransactionPage:
         """Charging sessions, newest first, filtered by charge point, site, id tag, start time
         or whether they are still running. Each has its energy in Wh; `transaction_id` is the
@@ -227,10 +224,11 @@ def register(server: MCPServer, api: ApiContext) -> None:
             site_id=site_id,
             id_tag=id_tag,
             started_from=started_from,
+            started_to=started_to,
             active=active,
         )
         return await transactions.list_transactions(
-            api.repos, filters=filters, cursor=cursor, limit=limit
+            api.repos, filters=filters, sort=sort, cursor=cursor, limit=limit
         )
 
     @tool(Role.viewer, READ_ONLY, "Charging plan of a site")

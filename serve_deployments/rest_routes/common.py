@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from serve_deployments.context import ApiContext, bearer_token
 from sigecve.domain import Principal
+from sigecve.services import parameters
 from sigecve.services.api_tokens import Role, authenticate, role_allows
 
 # Ids of rows: PostgreSQL bigint and integer ranges (beyond them is "not found", not a crash).
@@ -16,15 +17,9 @@ BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 IntId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # Every list pages the same way (sigecve.services.pagination).
 Cursor = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=512,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="`next_cursor` of the previous page",
-    ),
+    parameters.Cursor | None, Query(description="`next_cursor` of the previous page")
 ]
-PageSize = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+PageSize = Annotated[parameters.PageSize, Query(description="items per page")]
 
 
 class ErrorBody(BaseModel):

@@ -25,7 +25,7 @@ from sigecve.domain import (
     SitePlan,
     SiteUpdate,
 )
-from sigecve.services import sites
+from sigecve.services import parameters, sites
 from sigecve.services.api_tokens import Role
 from sigecve.services.sites import SitePage
 
@@ -54,7 +54,7 @@ def router(ctx: ApiContext) -> APIRouter:
         return await sites.list_sites(ctx.repos, sort=sort, cursor=cursor, limit=limit)
 
     @api.get("/sites/{site_id}", response_model=Site, responses=errors(404), dependencies=[viewer])
-    async def get_site(site_id: str) -> Site:
+    async def get_site(site_id: parameters.SiteId) -> Site:
         return await sites.get_site(ctx.repos, site_id)
 
     @api.patch(
@@ -63,14 +63,14 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=errors(404, 422),
         dependencies=[operator],
     )
-    async def update_site(site_id: str, body: SiteUpdate) -> Site:
+    async def update_site(site_id: parameters.SiteId, body: SiteUpdate) -> Site:
         """Rename, change the tariff, the grid limit or smart charging on/off (re-plans)."""
         return await sites.update_site(ctx.repos, ctx.schedulers, site_id, body)
 
     @api.delete(
         "/sites/{site_id}", status_code=204, responses=errors(404, 409), dependencies=[admin]
     )
-    async def delete_site(site_id: str) -> Response:
+    async def delete_site(site_id: parameters.SiteId) -> Response:
         """Only a site without charge points in service can go."""
         await sites.delete_site(ctx.repos, ctx.schedulers, site_id)
         return Response(status_code=204)
@@ -82,7 +82,7 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=errors(404),
         dependencies=[operator],
     )
-    async def set_site_limit(site_id: str, body: SiteLimit) -> SitePlan:
+    async def set_site_limit(site_id: parameters.SiteId, body: SiteLimit) -> SitePlan:
         """Cap the site now: it is re-planned at once and the new plan, with each charger's
         reply to its charging profile, comes back."""
         return await sites.set_site_limit(ctx.repos, ctx.schedulers, site_id, body.max_power_kw)
@@ -94,7 +94,7 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=errors(404),
         dependencies=[operator],
     )
-    async def set_site_prices(site_id: str, body: PriceSchedule) -> SitePlan:
+    async def set_site_prices(site_id: parameters.SiteId, body: PriceSchedule) -> SitePlan:
         """Upload a price signal (steps of price per kWh, each until the next); the site is
         re-planned at once. Sessions with a known departure wait for cheaper slots."""
         return await sites.set_site_schedules(ctx.repos, ctx.schedulers, site_id, prices=body)
@@ -106,7 +106,7 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=errors(404),
         dependencies=[operator],
     )
-    async def set_site_limit_schedule(site_id: str, body: LimitSchedule) -> SitePlan:
+    async def set_site_limit_schedule(site_id: parameters.SiteId, body: LimitSchedule) -> SitePlan:
         """Cap the site over time (steps of kW, each until the next, below its limit); the
         site is re-planned at once."""
         return await sites.set_site_schedules(ctx.repos, ctx.schedulers, site_id, limits=body)
@@ -118,7 +118,7 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=errors(404),
         dependencies=[viewer],
     )
-    async def get_site_plan(site_id: str) -> SitePlan:
+    async def get_site_plan(site_id: parameters.SiteId) -> SitePlan:
         return await sites.get_site_plan(ctx.repos, ctx.schedulers, site_id)
 
     @api.get(
@@ -128,7 +128,7 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=errors(404, 422),
         dependencies=[viewer],
     )
-    async def get_site_load(site_id: str, day: date | None = None) -> SiteLoad:
+    async def get_site_load(site_id: parameters.SiteId, day: date | None = None) -> SiteLoad:
         """The site's load over a UTC day (default today) in 15-minute intervals, from the
         power its chargers sampled, with its grid limit."""
         return await sites.get_site_load(ctx.repos, site_id, day)

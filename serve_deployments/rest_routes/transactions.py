@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -18,7 +18,7 @@ from serve_deployments.rest_routes.common import (
 )
 from sigecve.db.repositories import TransactionFilter
 from sigecve.domain import MeterSample, Transaction
-from sigecve.services import transactions
+from sigecve.services import parameters, transactions
 from sigecve.services.api_tokens import Role
 from sigecve.services.transactions import TransactionPage
 
@@ -34,13 +34,13 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @api.get("/transactions", response_model=TransactionPage, dependencies=[viewer])
     async def list_transactions(
-        charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
-        site_id: Annotated[str | None, Query(max_length=64)] = None,
-        id_tag: Annotated[str | None, Query(max_length=36)] = None,
+        charge_point_id: parameters.ChargePointId | None = None,
+        site_id: parameters.SiteId | None = None,
+        id_tag: parameters.IdTagValue | None = None,
         started_from: Annotated[datetime | None, Query(description="started at or after")] = None,
         started_to: Annotated[datetime | None, Query(description="started before")] = None,
         active: Annotated[bool | None, Query(description="true: still open")] = None,
-        sort: Literal["id", "-id", "started_at", "-started_at"] = "-id",
+        sort: parameters.TransactionSort = "-id",
         cursor: Cursor = None,
         limit: PageSize = 100,
     ) -> TransactionPage:

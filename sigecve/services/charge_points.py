@@ -16,9 +16,9 @@ from sigecve.domain import ChargePoint, ChargePointSummary, ChargePointUpdate, F
 from sigecve.security import VerifiedPasswords, hash_password, verify_password
 from sigecve.services.errors import Conflict, NotFound
 from sigecve.services.pagination import paginate
+from sigecve.services.parameters import CHARGE_POINT_ID_PATTERN
 
 # OCPP-J: the charge point identity is the last path segment; keep it to printable, URL-safe text.
-CHARGE_POINT_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,48}$"
 
 
 class ChargePointRegistration(BaseModel):

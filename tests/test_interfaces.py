@@ -1,0 +1,84 @@
+"""REST and MCP are two faces of one operation layer: an MCP tool with a REST twin takes the
+same parameters with the same bounds (both documents built here, without a server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from mcp.server.mcpserver import MCPServer
+
+from serve_deployments.context import ApiContext
+from serve_deployments.mcp_tools import register
+from serve_deployments.rest_api import build_rest_app
+
+# MCP tool -> (method, REST path): its parameters are the path's, query's and body's.
+TWINS = {
+    "list_transactions": ("get", "/transactions"),
+    "get_charge_point_status": ("get", "/charge-points/{charge_point_id}"),
+    "set_site_power_limit": ("put", "/sites/{site_id}/limit"),
+    "send_remote_reset": ("post", "/charge-points/{charge_point_id}/reset"),
+    "unlock_connector": ("post", "/charge-points/{charge_point_id}/unlock"),
+    "change_availability": ("post", "/charge-points/{charge_point_id}/availability"),
+}
+BOUNDS = (
+    "type",
+    "format",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+)
+
+CONTEXT = ApiContext(None, None, None)  # type: ignore[arg-type]
+OPENAPI = build_rest_app(CONTEXT).openapi()
+
+
+def _mcp_tools() -> dict[str, dict]:
+    server = MCPServer(name="sigecve")
+    register(server, CONTEXT)
+    return {t.name: t.input_schema for t in asyncio.run(server.list_tools())}
+
+
+MCP = _mcp_tools()
+
+
+def bounds(schema: dict, defs: dict) -> list[str]:
+    """What a value must be to be accepted, whatever the document calls or describes it."""
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    variants = schema.get("anyOf", [schema])
+    return sorted(json.dumps({k: _number(v[k]) for k in BOUNDS if k in v}) for v in variants)
+
+
+def _number(value):
+    """1000 and 1000.0 are the same bound (pydantic writes a float field's as a float)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def rest_parameters(method: str, path: str) -> dict[str, list[str]]:
+    operation = OPENAPI["paths"][path][method]
+    defs = OPENAPI["components"]["schemas"]
+    found = {p["name"]: bounds(p["schema"], defs) for p in operation.get("parameters", [])}
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body:
+        ref = body["schema"]["$ref"].rsplit("/", 1)[-1]
+        for name, schema in defs[ref].get("properties", {}).items():
+            found[name] = bounds(schema, defs)
+    return found
+
+
+def mcp_parameters(tool: str) -> dict[str, list[str]]:
+    schema = MCP[tool]
+    defs = schema.get("$defs", {})
+    return {name: bounds(s, defs) for name, s in schema.get("properties", {}).items()}
+
+
+@pytest.mark.parametrize("tool", sorted(TWINS))
+def test_an_mcp_tool_takes_its_rest_twins_parameters_and_bounds(tool):
+    assert mcp_parameters(tool) == rest_parameters(*TWINS[tool])
