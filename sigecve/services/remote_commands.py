@@ -1,8 +1,9 @@
 """Named remote commands: what operators ask for, in the charger's own OCPP version.
 
 `commands.send_command` forwards any payload as it is; here live the business checks (the tag
-may charge, the transaction is open on that charger, the connector exists) and the mapping of
-one operator intent onto the 1.6 or 2.0.1 message that carries it.
+may charge, the transaction is open on that charger, the connector exists). The message that
+carries each intent is built per version in `sigecve/ocpp/outbound_v16.py` and
+`outbound_v201.py`.
 """
 
 from __future__ import annotations

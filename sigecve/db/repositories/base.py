@@ -1,4 +1,5 @@
-"""Shared by the repositories: row helpers, id completions, deadlock-safe batch writes."""
+"""Shared by the repositories: the one keyset list and its filter builder, row helpers, id
+completions, deadlock-safe batch writes."""
 
 from __future__ import annotations
 
@@ -14,11 +15,7 @@ from sigecve.db.group_commit import connection
 from sigecve.db.keyset import KeysetOrder
 
 T = TypeVar("T")
-
-
 Row = dict[str, Any]
-
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
