@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.gc_log import ray_worker_name  # noqa: E402
 from benchmarks.load import measure  # noqa: E402
+from sigecve.node_environment import raise_open_file_limit  # noqa: E402
 from sigecve.ocpp.sessions import SESSION_CLASSES  # noqa: E402
-from sigecve.system import raise_open_file_limit  # noqa: E402
 from tests.conftest import RunningSystem, free_port, start_system  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks" / "scale.json"

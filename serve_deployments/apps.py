@@ -17,8 +17,8 @@ from serve_deployments.dashboard import Dashboard
 from serve_deployments.mcp_server import McpServer
 from serve_deployments.ocpp_gateway import gateway_deployment
 from serve_deployments.rest_api import RestApi
+from sigecve.bootstrap import bootstrap_database
 from sigecve.settings import Settings
-from sigecve.system import bootstrap_database
 
 
 def _prepared(args: dict[str, str]) -> tuple[Settings, str]:

@@ -8,209 +8,33 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import resource
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
-from pathlib import Path
 
 import httpx
 import psycopg
 
+from sigecve.bootstrap import (
+    DEMO_ID_TAGS,
+    DEMO_PREFIX,
+    DEMO_SHARE_201,
+    bootstrap_database,
+    register_demo_fleet,
+)
 from sigecve.db.embedded import EmbeddedPostgres
-from sigecve.db.migrate import apply_migrations
-from sigecve.domain import IdTagStatus
-from sigecve.ports import free_listening_port
-from sigecve.security import hash_api_token, hash_password, new_api_token
+from sigecve.node_environment import (
+    ingress_environment,
+    raise_open_file_limit,
+    serve_environment,
+)
 from sigecve.settings import Settings
-from sigecve.simulator.fleet import charge_point_ids
 
 log = logging.getLogger(__name__)
 
-DEMO_PREFIX = "DEMO-"
-DEMO_ID_TAGS = ("DEMO-TAG",)
-DEMO_SHARE_201 = 0.25  # a quarter of the demo fleet speaks OCPP 2.0.1
-DEMO_SITE_KW_PER_CP = 7.4
 READY_TIMEOUT_S = 180.0
-OPEN_FILES_WANTED = 65_536
-
-
-def _free_port_block(first: int = 20_000, last: int = 32_000, size: int = 600) -> int:
-    """The first block of ports whose opening ports nobody holds.
-
-    Serve's direct-ingress replicas listen with SO_REUSEPORT on ports counted up from a fixed
-    base (30000): two systems on one host would share replica ports and answer each other's
-    requests. Each system takes its own block instead.
-    """
-    for base in range(first, last, size):
-        try:
-            for port in range(base, base + 8):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError(f"no free block of {size} ports between {first} and {last}")
-
-
-def _lacking(environ: Mapping[str, str], defaults: Mapping[str, str]) -> dict[str, str]:
-    """The defaults whose names the environment does not set (an operator's own value wins)."""
-    return {name: value for name, value in defaults.items() if name not in environ}
-
-
-def ingress_environment(environ: Mapping[str, str], block_from: int = 20_000) -> dict[str, str]:
-    """The HAProxy ingress's settings a Ray node's environment lacks: its own side ports and
-    replica port block, so that two systems (or two nodes) can run on one machine. Serve's
-    actors read them from the environment of the Ray node they run on."""
-    env: dict[str, str] = {}
-    # Kept off the ingress's own port, which may not listen yet either.
-    ingress = {int(environ["SIGECVE_PORT"])} if environ.get("SIGECVE_PORT") else set()
-    for name in (
-        "RAY_SERVE_HAPROXY_STATS_PORT",
-        "RAY_SERVE_HAPROXY_METRICS_PORT",
-        # Serve's fallback proxy behind HAProxy would otherwise take port 8500.
-        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
-    ):
-        if name not in environ:
-            env[name] = str(free_listening_port(exclude=ingress))
-    if "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT" not in environ:
-        base = _free_port_block(first=block_from)
-        env["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(base)
-        env["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(base + 299)
-        env["RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT"] = str(base + 300)
-        env["RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT"] = str(base + 599)
-    env.update(ingress_behaviour({**environ, **env}))
-    return env
-
-
-def ingress_behaviour(environ: Mapping[str, str]) -> dict[str, str]:
-    """How the HAProxy ingress should treat a fleet of chargers, where the environment does
-    not say: on every Ray node, alone on its machine or not."""
-    env: dict[str, str] = {}
-    # Serve's HAProxy takes 4,096 connections by default; each charger holds one. HAProxy
-    # wants 2.5 descriptors per connection (charger side, replica side, a quarter for pipes)
-    # and refuses to start past the open-file limit.
-    if "RAY_SERVE_HAPROXY_MAXCONN" not in environ:
-        files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        env["RAY_SERVE_HAPROXY_MAXCONN"] = str(max(4_096, int((files - 256) / 2.5)))
-    # A gateway replica HAProxy marks down sends its chargers to Serve's Python fallback proxy,
-    # several times slower. A fleet reconnecting at once fills the replica's accept queue, and
-    # HAProxy's health checks wait in that queue behind the chargers: checked every 5 s, the
-    # replica was marked down within 10 s (also 30 s) of a storm, and every handshake then
-    # timed out in the fallback; a storm of 7,500 never recovered. So HAProxy does not mark
-    # replicas down: Serve's controller health-checks them and replaces a dead one, and a
-    # charger whose replica died reconnects.
-    # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
-    # HAProxy is ours and stops with them (the draining period).
-    # Each change of Serve's backends (a replica moved, a node lost or back) reloads every
-    # node's HAProxy; the old process keeps its WebSockets only until its hard stop (120 s
-    # by default), so every charger of the cluster reconnected two minutes after each
-    # change. A day lets them stay; an old process ends when its last connection does. The
-    # freed replica ports' quarantine follows the hard stop unless set: WebSockets keep
-    # their replica, so ten minutes covers the old processes' HTTP keep-alives.
-    env.update(
-        _lacking(
-            environ,
-            {
-                "RAY_SERVE_HAPROXY_OBSERVE_MARK_DOWN_ENABLED": "0",
-                "RAY_SERVE_HAPROXY_HEALTH_CHECK_FALL": "1000000",
-                "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
-                "RAY_SERVE_HAPROXY_HARD_STOP_AFTER_S": "86400",
-                "RAY_SERVE_PORT_QUARANTINE_S": "600",
-            },
-        )
-    )
-    return env
-
-
-def serve_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """Serve's settings for its replicas and proxies the environment lacks. By default Serve
-    runs a replica's own code on an event loop in a thread of its own, and a proxy's router
-    on another, so every WebSocket message crosses threads: a charger's frames in the gateway
-    replica, all of them in the Python proxy. Our replicas never block their loop (psycopg's
-    async pool, scrypt in a thread), so they share Serve's (docs/scale.md)."""
-    return _lacking(
-        environ,
-        {
-            "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
-            "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
-        },
-    )
-
-
-def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> int:
-    """Up to `wanted` open files for this process and everything it starts (each charger is
-    a socket in HAProxy twice and in a gateway replica once); the limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        try:  # as root, the hard limit can rise too
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(hard, wanted)))
-        except (ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def _read_or_create_secret(path: Path, make) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value + "\n")
-    return value
-
-
-def bootstrap_database(settings: Settings, database_url: str, *, cold_start: bool = True) -> str:
-    """Migrate, install the admin token; return it. On a cold start nobody is connected yet."""
-    apply_migrations(database_url)
-    token = settings.admin_token or _read_or_create_secret(
-        settings.var_dir / "admin_token", new_api_token
-    )
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            """INSERT INTO api_tokens (name, token_hash, role)
-               VALUES ('bootstrap admin', %s, 'admin') ON CONFLICT (token_hash) DO NOTHING""",
-            (hash_api_token(token),),
-        )
-        if cold_start:
-            conn.execute("UPDATE charge_points SET connected = false WHERE connected")
-    return token
-
-
-def register_demo_fleet(settings: Settings, database_url: str) -> str:
-    """Register the demo charge points and id tags once; return the password template."""
-    secret = _read_or_create_secret(settings.var_dir / "demo_secret", lambda: secrets.token_hex(8))
-    template = f"demo-{secret}-{{id}}"
-    ids = charge_point_ids(DEMO_PREFIX, settings.demo_cps)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        # A grid limit below the fleet's total power, so that smart charging has work to do.
-        conn.execute(
-            """INSERT INTO sites (id, name, max_power_kw) VALUES ('DEMO', 'Demo car park', %s)
-               ON CONFLICT (id) DO NOTHING""",
-            (round(DEMO_SITE_KW_PER_CP * max(1, settings.demo_cps), 1),),
-        )
-        known = {
-            r[0] for r in conn.execute("SELECT id FROM charge_points WHERE id = ANY(%s)", (ids,))
-        }
-        for cp_id in ids:
-            if cp_id not in known:
-                conn.execute(
-                    """INSERT INTO charge_points (id, password_hash, site_id)
-                       VALUES (%s, %s, 'DEMO')""",
-                    (cp_id, hash_password(template.format(id=cp_id))),
-                )
-        for tag in DEMO_ID_TAGS:
-            conn.execute(
-                "INSERT INTO id_tags (id_tag, status) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (tag, IdTagStatus.accepted.value),
-            )
-    return template
 
 
 class System:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from sigecve.node_environment import ingress_environment, serve_environment
 from sigecve.ports import free_listening_port
-from sigecve.system import ingress_environment, serve_environment
 from tests.conftest import follow_output
 
 RAY = str(Path(sys.executable).with_name("ray"))

@@ -14,8 +14,8 @@ import httpx
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 
+from sigecve.node_environment import ingress_behaviour, serve_environment
 from sigecve.ports import free_listening_port
-from sigecve.system import ingress_behaviour, serve_environment
 from tests.conftest import eventually, unique_id
 from tests.ray_cluster import LocalCluster
 from tests.test_reconnection import open_client

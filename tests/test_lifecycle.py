@@ -8,8 +8,8 @@ import psutil
 import pytest
 from ocpp.v16 import call
 
+from sigecve.node_environment import serve_environment
 from sigecve.ocpp.timestamps import now_timestamp
-from sigecve.system import serve_environment
 from tests.conftest import eventually, free_port, start_system, unique_id
 from tests.test_system import charger
 

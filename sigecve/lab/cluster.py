@@ -27,7 +27,7 @@ from sigecve.lab import faults, netns
 from sigecve.lab.netns import LabError
 from sigecve.lab.state import LabState, lab_dir, load, save
 from sigecve.lab.topology import NODE_INTERFACE, PREFIX, Endpoint, topology
-from sigecve.system import ingress_behaviour, serve_environment
+from sigecve.node_environment import ingress_behaviour, serve_environment
 
 RAY = str(Path(sys.executable).with_name("ray"))
 RAY_STARTED = "Ray runtime started."
