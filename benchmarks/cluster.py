@@ -75,7 +75,7 @@ class Fault:
 
 def sigecve(var_dir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sigecve.cli", *args],
+        [sys.executable, "-m", "composition.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -259,8 +259,8 @@ def run(args: argparse.Namespace) -> dict:
         started = time.monotonic()
         simulator = subprocess.Popen(
             [
-                *(sys.executable, "-m", "sigecve.cli", "lab", "exec", "--"),
-                *(sys.executable, "-m", "sigecve.cli", *simulate),
+                *(sys.executable, "-m", "composition.cli", "lab", "exec", "--"),
+                *(sys.executable, "-m", "composition.cli", *simulate),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -205,7 +205,7 @@ def simulate(system: RunningSystem, count: int, seconds: float, report: Path, *e
         [
             sys.executable,
             "-m",
-            "sigecve.cli",
+            "composition.cli",
             "simulate",
             "--url",
             system.ocpp_url,

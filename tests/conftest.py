@@ -110,7 +110,7 @@ def start_system(var_dir: Path, port: int, **env: str) -> RunningSystem:
         **env,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "sigecve.cli", "up"],
+        [sys.executable, "-m", "composition.cli", "up"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -183,7 +183,7 @@ def run_ask(system: RunningSystem, fake: FakeMessagesApi, *args: str, **env: str
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "sigecve.cli", "ask", "--url", system.http, *args],
+        [sys.executable, "-m", "composition.cli", "ask", "--url", system.http, *args],
         env=full_env,
         capture_output=True,
         text=True,

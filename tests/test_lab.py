@@ -22,7 +22,7 @@ PARTITION_S = 20
 
 def sigecve(var_dir, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sigecve.cli", *args],
+        [sys.executable, "-m", "composition.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -100,7 +100,7 @@ async def test_a_partitioned_worker_comes_back_and_nothing_acknowledged_is_lost(
     api = lines[3].split()[1]
     watch = ("sigecve.lab.probe", "watch", "60", f"{api}/health")
     watcher = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "sigecve.cli", "lab", "exec", "--", sys.executable, "-m"),
+        *(sys.executable, "-m", "composition.cli", "lab", "exec", "--", sys.executable, "-m"),
         *watch,
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "SIGECVE_VAR_DIR": str(var_dir)},

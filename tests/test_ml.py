@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from actors.failure_scorer import is_notable
+from composition.cli import main
 from ml.export import export
 from ml.features import build_features, daily_aggregates, day_weights, features_at, labels
 from ml.generate import FleetSpec, generate
@@ -24,7 +25,6 @@ from ml.live import days_in_service, likely_failure_mode
 from ml.model import ModelStore, evaluate_alerts, score, time_split, train
 from ml.ray_job import CHUNK
 from ml.telemetry import TABLES, TelemetryError, conform, load
-from sigecve.cli import main
 from sigecve.simulator.charge_point import FailurePlan
 from sigecve.simulator.failure_modes import Degradation
 from tests.conftest import unique_id

@@ -255,7 +255,7 @@ async def test_simulate_reports_round_trips_and_a_reconnection_storm(system, tmp
     simulate = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "sigecve.cli",
+        "composition.cli",
         "simulate",
         "--url",
         system.ocpp_url,
@@ -320,7 +320,7 @@ async def test_a_fleet_in_processes_spreads_over_urls_and_moves_past_a_dead_one(
     simulate = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "sigecve.cli",
+        "composition.cli",
         "simulate",
         "--url",
         f"{dead},{system.ocpp_url}",
@@ -358,7 +358,7 @@ async def test_a_missing_csms_makes_the_simulator_fail(tmp_path):
     simulate = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "sigecve.cli",
+        "composition.cli",
         "simulate",
         "--url",
         "ws://127.0.0.1:9/ocpp",

@@ -11,7 +11,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from sigecve.cli import main
+from composition.cli import main
 from sigecve.domain import Site
 from sigecve.smart_charging.baselines import equal_share, uncontrolled
 from sigecve.smart_charging.planner import plan

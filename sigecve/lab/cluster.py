@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -101,8 +101,17 @@ def system_environment(environ: Mapping[str, str], state: LabState, var_dir: Pat
 class Lab:
     """The lab whose state lives under `var_dir/lab`."""
 
-    def __init__(self, var_dir: Path, environ: Mapping[str, str], say: Say = print) -> None:
+    def __init__(
+        self,
+        var_dir: Path,
+        environ: Mapping[str, str],
+        say: Say = print,
+        *,
+        cli: Sequence[str],
+    ) -> None:
         self.var_dir = var_dir.resolve()
+        # The `sigecve` command line each node runs `up` and the chargers `simulate` with.
+        self.cli = tuple(cli)
         self.dir = lab_dir(self.var_dir)
         self.environ = dict(environ)
         self.say = say
@@ -236,9 +245,7 @@ class Lab:
         log.write_text("")
         command = netns.in_namespace(
             head.namespace,
-            sys.executable,
-            "-m",
-            "sigecve.cli",
+            *self.cli,
             "up",
             "--host",
             "0.0.0.0",  # every node's namespace: its own address (and its loopback)
@@ -297,9 +304,9 @@ class Lab:
         log = self._log("chargers")
         with log.open("a") as out:
             process = subprocess.Popen(
-                _in_chargers(
-                    state,
-                    "sigecve.cli",
+                netns.in_namespace(
+                    state.topology.chargers.namespace,
+                    *self.cli,
                     "simulate",
                     "--url",
                     ",".join(state.ws_urls()),

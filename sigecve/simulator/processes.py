@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -115,8 +114,8 @@ def write_atomically(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def run_in_processes(argv: list[str], processes: int, count: int, console: Console) -> dict:
-    """Run `sigecve simulate argv` as `processes` children; their merged report."""
+def run_in_processes(command: list[str], processes: int, count: int, console: Console) -> dict:
+    """Run `command` (`sigecve simulate ...`) as `processes` children; their merged report."""
     from sigecve.simulator.fleet import _progress, fleet_report
 
     with tempfile.TemporaryDirectory(prefix="sigecve-simulate-") as tmp:
@@ -124,7 +123,7 @@ def run_in_processes(argv: list[str], processes: int, count: int, console: Conso
         children = []
         for i in range(processes):
             child_argv = [
-                *argv,
+                *command,
                 "--part",
                 f"{i}/{processes}",
                 "--report",
@@ -134,7 +133,7 @@ def run_in_processes(argv: list[str], processes: int, count: int, console: Conso
             ]
             children.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "sigecve.cli", "simulate", *child_argv],
+                    child_argv,
                     stdout=subprocess.DEVNULL,
                     stderr=open(workdir / f"stderr-{i}.log", "w"),
                 )

@@ -5,18 +5,28 @@ Everything started here is stopped here, in reverse order, on SIGINT or SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import httpx
 import psycopg
+import ray
+from ray import serve
 
+from actors.charge_point_host import start_charge_point_hosts
+from actors.database_supervisor import start_database_supervisor
+from actors.failure_scorer import start_scorers
+from actors.failure_scorer import stop_all as stop_failure_scorers
+from actors.grid_scheduler import SchedulerDirectory
+from actors.grid_scheduler import stop_all as stop_grid_schedulers
+from composition.applications import run_all
+from composition.commands import CLI
 from sigecve.bootstrap import (
     DEMO_ID_TAGS,
     DEMO_PREFIX,
@@ -81,8 +91,6 @@ class System:
             self._start_demo_fleet(demo_template)
 
     def _start_ray(self) -> None:
-        import ray
-
         # HAProxy ingress: ~8x the WebSocket throughput of the Python proxy (docs/ingress.md).
         # Serve's HAProxy configuration does not terminate TLS, so with TLS (security
         # profile 2) the Python proxy serves, with Serve's uvicorn doing the TLS.
@@ -114,21 +122,13 @@ class System:
     def _supervise_database(self) -> None:
         if self.embedded is None:
             return  # an external database is its operator's to keep running
-        from actors.database_supervisor import start_database_supervisor
-
         self.supervisor = start_database_supervisor(self.embedded)
 
     def _start_hosts(self) -> None:
-        from actors.charge_point_host import start_charge_point_hosts
-
         # The handles keep the (non-detached) actors alive.
         self.hosts = start_charge_point_hosts(self.settings, self.database_url)
 
     def _start_grid_schedulers(self) -> None:
-        import asyncio
-
-        from actors.grid_scheduler import SchedulerDirectory
-
         with psycopg.connect(self.database_url) as conn:
             site_ids = [r[0] for r in conn.execute("SELECT id FROM sites")]
         directory = SchedulerDirectory(self.settings, self.database_url)
@@ -139,19 +139,10 @@ class System:
         asyncio.run(ensure_all())
 
     def _start_failure_scorers(self) -> None:
-        from actors.failure_scorer import start_scorers
-
         # The handles keep the (non-detached) actors alive.
         self.scorers = start_scorers(self.settings, self.database_url)
 
     def _start_serve(self) -> None:
-        from ray import serve
-
-        from serve_deployments.dashboard import Dashboard
-        from serve_deployments.mcp_server import McpServer
-        from serve_deployments.ocpp_gateway import gateway_deployment
-        from serve_deployments.rest_api import RestApi
-
         http_options: dict = {"host": self.settings.host, "port": self.settings.port}
         if self.settings.tls:
             http_options.update(
@@ -159,25 +150,7 @@ class System:
                 ssl_keyfile=str(self.settings.tls_keyfile.resolve()),
             )
         serve.start(http_options=http_options, proxy_location=self.settings.proxy_location)
-        serve.run(
-            gateway_deployment(self.settings).bind(self.settings),
-            name="ocpp",
-            route_prefix="/ocpp",
-            blocking=False,
-        )
-        serve.run(
-            RestApi.bind(self.settings, self.database_url),
-            name="api",
-            route_prefix="/api/v1",
-            blocking=False,
-        )
-        serve.run(
-            McpServer.bind(self.settings, self.database_url),
-            name="mcp",
-            route_prefix="/mcp",
-            blocking=False,
-        )
-        serve.run(Dashboard.bind(), name="dashboard", route_prefix="/", blocking=False)
+        run_all(self.settings, self.database_url)
 
     def _wait_until_healthy(self) -> None:
         url = f"{self.settings.public_http_url}/api/v1/health"
@@ -199,9 +172,7 @@ class System:
         log_path = self.settings.var_dir / "demo-fleet.log"
         self.simulator = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "sigecve.cli",
+                *CLI,
                 "simulate",
                 "--url",
                 self.settings.public_ws_url,
@@ -244,9 +215,6 @@ class System:
                 self.simulator.kill()
             self.simulator = None
         if self._ray_started:
-            import ray
-            from ray import serve
-
             if self.supervisor is not None:  # first: the database's stop is not a crash
                 with contextlib.suppress(Exception):
                     ray.get(self.supervisor.stop.remote(), timeout=10)
@@ -254,11 +222,7 @@ class System:
                 self.supervisor = None
             with contextlib.suppress(Exception):
                 serve.shutdown()
-            from actors.grid_scheduler import stop_all as stop_grid_schedulers
-
             stop_grid_schedulers()
-            from actors.failure_scorer import stop_all as stop_failure_scorers
-
             stop_failure_scorers()
             with contextlib.suppress(Exception):
                 ray.get([h.stop.remote() for h in self.hosts], timeout=10)

@@ -1,0 +1,51 @@
+"""`sigecve schedule`: an offline smart-charging plan for a scenario file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+HELP = "offline smart-charging plan for a scenario"
+
+
+def add_arguments(sched: argparse.ArgumentParser) -> None:
+    sched.add_argument("--scenario", required=True, help="scenario JSON (contracts/scenario)")
+    sched.add_argument("--out", required=True, help="where to write the plan JSON")
+    sched.add_argument(
+        "--time-limit", type=float, help="seconds for the solver; then the equal-share fallback"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from sigecve.smart_charging.planner import plan
+    from sigecve.smart_charging.scenario import Scenario
+
+    try:
+        raw = json.loads(Path(args.scenario).read_text())
+    except OSError as e:
+        print(f"sigecve schedule: cannot read {args.scenario}: {e.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(f"sigecve schedule: {args.scenario} is not JSON: {e}", file=sys.stderr)
+        return 2
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as e:
+        print(f"sigecve schedule: invalid scenario {args.scenario}:", file=sys.stderr)
+        for err in e.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(scenario)"
+            print(f"  {where}: {err['msg']}", file=sys.stderr)
+        return 2
+    result = plan(scenario, time_limit_s=args.time_limit)
+    Path(args.out).write_text(result.model_dump_json(indent=2) + "\n")
+    summary = result.summary
+    print(
+        f"{scenario.name}: {summary.energy_kwh:.1f} of {summary.requested_kwh:.1f} kWh, "
+        f"cost {summary.cost:.2f}, peak {summary.peak_kw:.1f} kW, {summary.status}, "
+        f"{result.solver_seconds:.2f} s -> {args.out}"
+    )
+    return 0
