@@ -13,7 +13,7 @@ supervisor restarts it). Each run: `sigecve lab up`, the simulator in the charge
 namespace (`--realistic`, as `--processes` processes, spread over every node's ingress),
 memory and CPU per node sampled every 10 s, the faults at their times, then the time until
 every charger is connected again, the simulator's report and `sigecve lab check`. Results
-are merged into docs/benchmarks/cluster.json under `--name`. Root, Linux; everything runs in
+are merged into benchmarks/results/cluster.json under `--name`. Root, Linux; everything runs in
 the lab's own namespaces and is removed by `sigecve lab down` at the end.
 """
 
@@ -41,7 +41,7 @@ from benchmarks.gc_log import ray_worker_name  # noqa: E402
 from sigecve.lab import netns  # noqa: E402
 from sigecve.lab.state import load  # noqa: E402
 
-OUT = ROOT / "docs" / "benchmarks" / "cluster.json"
+OUT = ROOT / "benchmarks" / "results" / "cluster.json"
 SAMPLE_EVERY_S = 10.0
 ID_TAG = "LAB-TAG"
 # What a saturation run sends: answered from memory, and stored before the reply.

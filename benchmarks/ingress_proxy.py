@@ -134,7 +134,9 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "ingress.json")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "ingress.json"
+    )
     args = parser.parse_args()
     results = []
     for target, bench in (("echo", bench_echo), ("sigecve", bench_sigecve)):

@@ -13,7 +13,8 @@ of the fleet on OCPP 2.0.1), samples the CPU and memory of every process of the 
 Serve, HAProxy: all descendants of `sigecve up`; and the embedded PostgreSQL's processes,
 which pg_ctl leaves to init) and of the simulator, with each component's CPU seconds (over
 the run, and in a storm's first minute) and memory, and writes the figures to
-docs/benchmarks/scale.json (merged with earlier runs) and a plot to docs/benchmarks/scale.svg.
+benchmarks/results/scale.json (merged with earlier runs);
+`python benchmarks/render.py` puts its table and plot in docs/scale.md.
 `sessions` needs no system: what starting one charger's OCPP session costs a host actor
 (time and memory, per protocol version), the part of a connect that grows with the fleet.
 Loopback only; every process it starts is stopped by its PID.
@@ -51,8 +52,7 @@ from sigecve.node_environment import raise_open_file_limit  # noqa: E402
 from sigecve.ocpp.sessions import SESSION_CLASSES  # noqa: E402
 from tests.conftest import RunningSystem, free_port, start_system  # noqa: E402
 
-OUT = ROOT / "docs" / "benchmarks" / "scale.json"
-PLOT = ROOT / "docs" / "benchmarks" / "scale.svg"
+OUT = ROOT / "benchmarks" / "results" / "scale.json"
 SAMPLE_EVERY_S = 5.0
 STORM_WINDOW_S = 60.0  # the storm target's minute
 ID_TAG = "SCALE-TAG"
@@ -400,50 +400,6 @@ async def _memory_held(start: Callable[[], object], count: int) -> int:
     return size
 
 
-def plot(steady_runs: list[dict]) -> None:
-    """Memory and p99 round trip against charge points, as an SVG of our own."""
-    runs = sorted(steady_runs, key=lambda r: r["charge_points"])
-    if not runs:
-        return
-    w, h, pad = 640, 300, 50
-    xs = [r["charge_points"] for r in runs]
-    mem = [r["resources"]["system"]["memory_gib_max"] for r in runs]
-    p99 = [r["simulated"]["round_trip_all"]["p99_ms"] or 0 for r in runs]
-
-    def x(v: float) -> float:
-        return pad + (w - 2 * pad) * v / max(xs)
-
-    def line(values: list[float], top: float, color: str) -> str:
-        pts = " ".join(
-            f"{x(a):.1f},{h - pad - (h - 2 * pad) * v / top:.1f}"
-            for a, v in zip(xs, values, strict=True)
-        )
-        dots = "".join(
-            f'<circle cx="{x(a):.1f}" cy="{h - pad - (h - 2 * pad) * v / top:.1f}" r="3" '
-            f'fill="{color}"/>'
-            for a, v in zip(xs, values, strict=True)
-        )
-        return f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>{dots}'
-
-    mem_top, p99_top = max(mem) * 1.2 or 1, max(p99) * 1.2 or 1
-    labels = "".join(
-        f'<text x="{x(a):.1f}" y="{h - pad + 18}" text-anchor="middle">{a:,}</text>' for a in xs
-    )
-    svg = f"""<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"
- font-family="sans-serif" font-size="12">
-<rect width="{w}" height="{h}" fill="white"/>
-<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#999"/>
-{labels}
-<text x="{w / 2}" y="{h - 8}" text-anchor="middle">charge points (steady state)</text>
-{line(mem, mem_top, "#0f766e")}
-{line(p99, p99_top, "#c53030")}
-<text x="{pad}" y="20" fill="#0f766e">memory of the whole system, GiB (max {max(mem):.2f})</text>
-<text x="{pad}" y="36" fill="#c53030">p99 round trip, ms (max {max(p99):.0f})</text>
-</svg>
-"""
-    PLOT.write_text(svg)
-
-
 # Settings of `sigecve up` that change what is measured, read from the environment the run
 # passes on: a run under any of them is recorded apart from the default's, its command
 # prefixed with them.
@@ -484,8 +440,6 @@ def save(kind: str, result: dict, command: list[str]) -> None:
     if kind == "steady":
         runs = [r for r in data.get(key, []) if r["charge_points"] != result["charge_points"]]
         data[key] = sorted([*runs, entry], key=lambda r: r["charge_points"])
-        if key == "steady":
-            plot(data["steady"])
     else:
         data[key] = entry
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ For each site size (charge points), one day at 15-minute slots:
 - uncontrolled: every EV at full power from arrival, whatever the site limit.
 
 Usage: python benchmarks/smart_charging.py [--sizes 10 100 1000] [--online-up-to 1000]
-Pure computation (no Ray, no database); writes docs/benchmarks/smart_charging.json.
+Pure computation (no Ray, no database); writes benchmarks/results/smart_charging.json.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def main() -> None:
         help="run the online scheduler for sizes up to this",
     )
     parser.add_argument(
-        "--out", type=Path, default=ROOT / "docs" / "benchmarks" / "smart_charging.json"
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "smart_charging.json"
     )
     args = parser.parse_args()
     rows = []

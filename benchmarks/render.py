@@ -1,0 +1,320 @@
+"""Render every benchmark's results (benchmarks/results/*.json) into the docs: a table in the
+document's figure block and a plot in docs/figures/NAME.png.
+
+    python benchmarks/render.py           # rewrite the blocks and the plots
+    python benchmarks/render.py --check   # exit 1 if a document's table is not its results'
+
+A document holds a figure between `<!-- figure: NAME -->` and `<!-- /figure: NAME -->`; what
+is between is this script's and is replaced on every run. The benchmark commands write the
+JSON; only this script writes the tables and plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.cluster import saturation_table as cluster_saturation_table  # noqa: E402
+from benchmarks.cluster import table as cluster_table  # noqa: E402
+from composition.commands.ml import evaluation_table  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+FIGURES = ROOT / "docs" / "figures"
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str  # results/NAME.json, figures/NAME.png, the block's name
+    document: str  # under docs/
+    caption: str
+    table: Callable[[dict], str]
+    plot: Callable[[dict, object], None]  # (results, matplotlib axes)
+    source: str = ""  # results/SOURCE.json when it is not results/NAME.json
+    # The command that made the results, when it is not their top-level `command`.
+    command: Callable[[dict], str | None] | None = None
+
+    @property
+    def results_file(self) -> Path:
+        return RESULTS / f"{self.source or self.name}.json"
+
+
+# --- tables (pure) ----------------------------------------------------------------------
+
+
+def ingress_table(r: dict) -> str:
+    rows = [
+        "| target | proxy | calls/s | p50 ms | p95 ms | p99 ms | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for x in r["results"]:
+        rows.append(
+            f"| {x['target']} | {x['proxy']} | {x['calls_per_s']:.0f} | {x['p50_ms']} "
+            f"| {x['p95_ms']} | {x['p99_ms']} | {x['errors']} |"
+        )
+    return "\n".join(rows)
+
+
+STRATEGIES = (
+    "offline",
+    "online",
+    "online_known_50",
+    "online_known_100",
+    "online_known_100_no_forecast",
+    "equal_share",
+    "uncontrolled",
+)
+
+
+def smart_charging_table(r: dict) -> str:
+    rows = [
+        "| charge points | sessions | strategy | energy kWh | vs offline | cost | vs offline "
+        "| peak kW | slots over limit | time s |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for size in r["results"]:
+        for name in STRATEGIES:
+            s = size[name]
+            seconds = s.get("solve_s", s.get("total_s", ""))
+            rows.append(
+                f"| {size['charge_points']} | {size['sessions']} | {name} | {s['energy_kwh']} "
+                f"| {s.get('energy_vs_offline', 1.0)} | {s['cost']} "
+                f"| {s.get('cost_vs_offline', 1.0)} | {s['peak_kw']} "
+                f"| {s['slots_over_site_limit']} | {seconds} |"
+            )
+    return "\n".join(rows)
+
+
+def scale_table(r: dict) -> str:
+    rows = [
+        "| action | plain `ocpp` server calls/s | SIGEC-VE calls/s | ratio | SIGEC-VE p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for action, x in r["saturation"].items():
+        if isinstance(x, dict) and "ratio" in x:
+            rows.append(
+                f"| {action} | {x['plain_server']['calls_per_s']:,.0f} "
+                f"| {x['sigecve']['calls_per_s']:,.0f} | {x['ratio']} | {x['sigecve']['p99_ms']} |"
+            )
+    rows += [
+        "",
+        "| charge points (steady) | booted | memory GiB, max | CPU cores, mean "
+        "| p99 round trip ms |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in sorted(r["steady"], key=lambda x: x["charge_points"]):
+        system = run["resources"]["system"]
+        rows.append(
+            f"| {run['charge_points']:,} | {run['simulated']['boots']:,} "
+            f"| {system['memory_gib_max']} "
+            f"| {system['cpu_cores_mean']} | {run['simulated']['round_trip_all']['p99_ms']} |"
+        )
+    return "\n".join(rows)
+
+
+def cluster_saturation(r: dict) -> str:
+    return cluster_saturation_table(r["saturation"])
+
+
+def failure_prediction_table(r: dict) -> str:
+    return evaluation_table(r)
+
+
+# --- plots ------------------------------------------------------------------------------
+
+
+def ingress_plot(r: dict, ax) -> None:
+    labels = [f"{x['target']}\n{x['proxy']}" for x in r["results"]]
+    ax.bar(labels, [x["calls_per_s"] for x in r["results"]], color="#0f766e")
+    ax.set_ylabel("Heartbeat calls/s")
+
+
+def smart_charging_plot(r: dict, ax) -> None:
+    names = [n for n in STRATEGIES if n != "offline"]
+    width = 0.8 / len(r["results"])
+    for i, size in enumerate(r["results"]):
+        ax.bar(
+            [j + i * width for j in range(len(names))],
+            [size[n].get("cost_vs_offline", 1.0) for n in names],
+            width,
+            label=f"{size['charge_points']} charge points",
+        )
+    ax.set_xticks([j + width for j in range(len(names))], [n.replace("_", "\n") for n in names])
+    ax.axhline(1.0, color="#999", linewidth=1)
+    ax.set_ylabel("cost / offline optimum")
+    ax.legend()
+
+
+def scale_plot(r: dict, ax) -> None:
+    runs = sorted(r["steady"], key=lambda x: x["charge_points"])
+    xs = [run["charge_points"] for run in runs]
+    ax.plot(
+        xs, [run["resources"]["system"]["memory_gib_max"] for run in runs], "o-", color="#0f766e"
+    )
+    ax.set_xlabel("charge points (steady state)")
+    ax.set_ylabel("memory of the whole system, GiB", color="#0f766e")
+    p99 = ax.twinx()
+    p99.plot(
+        xs, [run["simulated"]["round_trip_all"]["p99_ms"] for run in runs], "o-", color="#c53030"
+    )
+    p99.set_ylabel("p99 round trip, ms", color="#c53030")
+
+
+def cluster_plot(r: dict, ax) -> None:
+    for name, run in r.items():
+        if name == "saturation" or not run.get("samples"):
+            continue
+        at = [s["at_s"] for s in run["samples"]]
+        ax.plot(at, [s["connected"] for s in run["samples"]], label=name)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("chargers connected")
+    ax.legend()
+
+
+def cluster_saturation_plot(r: dict, ax) -> None:
+    by_nodes = r["saturation"]["saturation"]
+    nodes = list(by_nodes)
+    for action in by_nodes[nodes[0]]:
+        ax.plot(nodes, [by_nodes[n][action]["calls_per_s"] for n in nodes], "o-", label=action)
+    ax.set_xlabel("Ray nodes (on the same two cores)")
+    ax.set_ylabel("calls/s")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+
+
+def failure_prediction_plot(r: dict, ax) -> None:
+    keys = ("pr_auc", "roc_auc", "precision_at_threshold", "recall_at_threshold", "event_recall")
+    model, rule = r["model"], r["baseline_error_code_count"]
+    xs = range(len(keys))
+    ax.bar([x - 0.2 for x in xs], [model[k] for k in keys], 0.4, label="model")
+    ax.bar([x + 0.2 for x in xs], [rule[k] for k in keys], 0.4, label="error-code count rule")
+    ax.set_xticks(list(xs), [k.replace("_", "\n") for k in keys])
+    ax.set_ylim(0, 1)
+    ax.legend()
+
+
+FIGURES_LIST: tuple[Figure, ...] = (
+    Figure("ingress", "ingress.md", "WebSocket calls/s by ingress", ingress_table, ingress_plot),
+    Figure(
+        "smart_charging",
+        "smart-charging.md",
+        "cost of each strategy against the offline optimum",
+        smart_charging_table,
+        smart_charging_plot,
+    ),
+    Figure(
+        "scale",
+        "scale.md",
+        "memory and p99 against charge points",
+        scale_table,
+        scale_plot,
+        command=lambda r: "the commands below",
+    ),
+    Figure(
+        "cluster",
+        "cluster.md",
+        "chargers connected through each run",
+        cluster_table,
+        cluster_plot,
+        command=lambda r: "the commands below",
+    ),
+    Figure(
+        "cluster_saturation",
+        "cluster.md",
+        "calls/s against Ray nodes, each action",
+        cluster_saturation,
+        cluster_saturation_plot,
+        source="cluster",
+        command=lambda r: r["saturation"]["command"],
+    ),
+    Figure(
+        "failure_prediction",
+        "ml.md",
+        "the model against the error-code count rule, test period",
+        failure_prediction_table,
+        failure_prediction_plot,
+        command=lambda r: "the commands above",
+    ),
+)
+
+
+def results(figure: Figure) -> dict:
+    return json.loads(figure.results_file.read_text())
+
+
+def block(figure: Figure, data: dict) -> str:
+    """What the document's figure block holds (pure)."""
+    command = figure.command(data) if figure.command else data.get("command")
+    lines = [figure.table(data), "", f"![{figure.caption}](figures/{figure.name}.png)"]
+    if command:
+        where = figure.results_file.relative_to(ROOT)
+        lines += ["", f"Results: `{where}`, from `{command}`."]
+        if command.startswith("the "):
+            lines[-1] = f"Results: `{where}`, from {command}."
+    return "\n".join(lines)
+
+
+def replaced(text: str, name: str, content: str) -> str:
+    """`text` with the figure block `name` holding `content` (pure); a KeyError without one."""
+    start, end = f"<!-- figure: {name} -->", f"<!-- /figure: {name} -->"
+    if start not in text or end not in text:
+        raise KeyError(f"no {start} ... {end} block")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{content}\n{end}{tail}"
+
+
+def stale() -> list[str]:
+    """The figures whose document or plot is not what their results give."""
+    out = []
+    for figure in FIGURES_LIST:
+        doc = ROOT / "docs" / figure.document
+        text = doc.read_text()
+        if replaced(text, figure.name, block(figure, results(figure))) != text:
+            out.append(f"docs/{figure.document}: the {figure.name} table")
+        if not (FIGURES / f"{figure.name}.png").is_file():
+            out.append(f"docs/figures/{figure.name}.png is missing")
+    return out
+
+
+def render() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    for figure in FIGURES_LIST:
+        data = results(figure)
+        doc = ROOT / "docs" / figure.document
+        doc.write_text(replaced(doc.read_text(), figure.name, block(figure, data)))
+        fig, ax = plt.subplots(figsize=(8, 4))
+        figure.plot(data, ax)
+        ax.set_title(figure.caption)
+        fig.tight_layout()
+        # No timestamps in the file, so that an unchanged result leaves the PNG unchanged.
+        fig.savefig(FIGURES / f"{figure.name}.png", dpi=100, metadata={"Software": None})
+        plt.close(fig)
+        print(f"{figure.name}: docs/{figure.document}, docs/figures/{figure.name}.png")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if any figure is stale")
+    if parser.parse_args().check:
+        problems = stale()
+        for p in problems:
+            print(f"stale: {p} (python benchmarks/render.py)", file=sys.stderr)
+        return 1 if problems else 0
+    render()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
