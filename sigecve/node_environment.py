@@ -73,21 +73,9 @@ def ingress_behaviour(environ: Mapping[str, str]) -> dict[str, str]:
     if "RAY_SERVE_HAPROXY_MAXCONN" not in environ:
         files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         env["RAY_SERVE_HAPROXY_MAXCONN"] = str(max(4_096, int((files - 256) / 2.5)))
-    # A gateway replica HAProxy marks down sends its chargers to Serve's Python fallback proxy,
-    # several times slower. A fleet reconnecting at once fills the replica's accept queue, and
-    # HAProxy's health checks wait in that queue behind the chargers: checked every 5 s, the
-    # replica was marked down within 10 s (also 30 s) of a storm, and every handshake then
-    # timed out in the fallback; a storm of 7,500 never recovered. So HAProxy does not mark
-    # replicas down: Serve's controller health-checks them and replaces a dead one, and a
-    # charger whose replica died reconnects.
-    # Replicas otherwise stay reachable 30 s on shutdown for external load balancers;
-    # HAProxy is ours and stops with them (the draining period).
-    # Each change of Serve's backends (a replica moved, a node lost or back) reloads every
-    # node's HAProxy; the old process keeps its WebSockets only until its hard stop (120 s
-    # by default), so every charger of the cluster reconnected two minutes after each
-    # change. A day lets them stay; an old process ends when its last connection does. The
-    # freed replica ports' quarantine follows the hard stop unless set: WebSockets keep
-    # their replica, so ten minutes covers the old processes' HTTP keep-alives.
+    # For a fleet of long-lived WebSockets: replicas never marked down by HAProxy (Serve
+    # replaces dead ones), and a reload's old process keeps its connections for a day
+    # (docs/adr/0002-haproxy-ingress.md says what each default cost).
     env.update(
         _lacking(
             environ,
