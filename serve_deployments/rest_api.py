@@ -34,7 +34,7 @@ from sigecve.assistant import AssistantConfig
 from sigecve.db.repositories import Repositories
 from sigecve.services import audit
 from sigecve.services.cluster import ClusterView
-from sigecve.services.errors import ServiceError
+from sigecve.services.errors import ServiceError, Unavailable, as_service_error
 from sigecve.services.live_events import LiveFeed
 from sigecve.settings import Settings
 
@@ -171,24 +171,16 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
             parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return _error(422, "invalid_input", "; ".join(parts) or "invalid request")
 
-    @app.exception_handler(psycopg.errors.DataError)
-    async def data_error(_: Request, exc: psycopg.errors.DataError) -> JSONResponse:
-        # Values pydantic lets through but PostgreSQL cannot hold (NUL characters, numbers
-        # out of a column's range): bad input, not a server fault.
-        reason = exc.diag.message_primary or str(exc).splitlines()[0]
-        return _error(422, "invalid_input", f"a value cannot be stored: {reason}")
-
-    @app.exception_handler(psycopg.OperationalError)
-    async def database_away(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
-        # No connection within SIGECVE_DB_TIMEOUT_S, or it broke: the database is away (a
-        # restart, a failover). Said at once, so clients retry instead of hanging.
-        log.warning("database unavailable: %s", exc)
-        return _error(
-            503,
-            "unavailable",
-            "the database is unavailable just now; retry shortly",
-            {"Retry-After": "5"},
-        )
+    @app.exception_handler(psycopg.Error)
+    async def database_error(_: Request, exc: psycopg.Error) -> JSONResponse:
+        mapped = as_service_error(exc)
+        if mapped is None:
+            log.exception("unhandled database error in the REST API")
+            return _error(500, "internal_error", "internal error; the incident has been logged")
+        if isinstance(mapped, Unavailable):
+            log.warning("database unavailable: %s", exc)
+            return _error(503, mapped.code, mapped.message, {"Retry-After": "5"})
+        return _error(mapped.http_status, mapped.code, mapped.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

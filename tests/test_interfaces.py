@@ -4,11 +4,14 @@ same parameters with the same bounds (both documents built here, without a serve
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import pkgutil
 
 import pytest
 from mcp.server.mcpserver import MCPServer
 
+from serve_deployments import rest_routes
 from serve_deployments.context import ApiContext
 from serve_deployments.mcp_tools import register
 from serve_deployments.rest_api import build_rest_app
@@ -82,3 +85,37 @@ def mcp_parameters(tool: str) -> dict[str, list[str]]:
 @pytest.mark.parametrize("tool", sorted(TWINS))
 def test_an_mcp_tool_takes_its_rest_twins_parameters_and_bounds(tool):
     assert mcp_parameters(tool) == rest_parameters(*TWINS[tool])
+
+
+def _tool_modules() -> dict[str, str]:
+    """Each MCP tool's module under serve_deployments/mcp_tools/."""
+    server = MCPServer(name="sigecve")
+    found: dict[str, str] = {}
+    add_tool = server.add_tool
+
+    def recording(fn, **kwargs):
+        found[fn.__name__] = fn.__module__.rsplit(".", 1)[-1]
+        return add_tool(fn, **kwargs)
+
+    server.add_tool = recording  # type: ignore[method-assign]
+    register(server, CONTEXT)
+    return found
+
+
+def _route_modules() -> dict[tuple[str, str], str]:
+    """Each REST operation's module under serve_deployments/rest_routes/."""
+    found = {}
+    for info in pkgutil.iter_modules(rest_routes.__path__):
+        module = importlib.import_module(f"{rest_routes.__name__}.{info.name}")
+        if not hasattr(module, "router"):
+            continue
+        for route in module.router(CONTEXT).routes:
+            for method in getattr(route, "methods", None) or ():
+                found[(method.lower(), route.path)] = info.name
+    return found
+
+
+@pytest.mark.parametrize("tool", sorted(TWINS))
+def test_a_tool_lives_in_the_module_of_its_rest_twin(tool):
+    method, path = TWINS[tool]
+    assert _tool_modules()[tool] == _route_modules()[(method, path)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import psycopg
+
 
 class ServiceError(Exception):
     code = "error"
@@ -48,3 +50,20 @@ class CommandTimeout(ServiceError):
 class Unavailable(ServiceError):
     code = "unavailable"
     http_status = 503
+
+
+def as_service_error(exc: BaseException) -> ServiceError | None:
+    """The service error a failure is to its caller, the same in REST and MCP; None for a
+    fault of ours (a 500)."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, psycopg.errors.DataError):
+        # Values the schema lets through but PostgreSQL cannot hold (NUL characters, numbers
+        # out of a column's range): bad input, not a server fault.
+        reason = exc.diag.message_primary or str(exc).splitlines()[0]
+        return InvalidInput(f"a value cannot be stored: {reason}")
+    if isinstance(exc, psycopg.OperationalError):
+        # No connection within SIGECVE_DB_TIMEOUT_S, or it broke: said at once, so that
+        # clients retry instead of hanging.
+        return Unavailable("the database is unavailable just now; retry shortly")
+    return None
