@@ -98,7 +98,7 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @api.get("/charge-points", response_model=ChargePointPage, dependencies=[viewer])
     async def list_charge_points(
-        site_id: Annotated[str | None, Query(max_length=64)] = None,
+        site_id: parameters.SiteId | None = None,
         connected: bool | None = None,
         protocol: Literal["ocpp1.6", "ocpp2.0.1"] | None = None,
         status: Annotated[
@@ -301,7 +301,7 @@ def router(ctx: ApiContext) -> APIRouter:
         dependencies=[viewer],
     )
     async def reservations(
-        charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
+        charge_point_id: parameters.ChargePointId | None = None,
         status: Annotated[str | None, Query(max_length=32)] = None,
         sort: Literal["id", "-id"] = "-id",
         cursor: Cursor = None,
@@ -362,7 +362,7 @@ def router(ctx: ApiContext) -> APIRouter:
         dependencies=[viewer],
     )
     async def charging_profiles(
-        charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
+        charge_point_id: parameters.ChargePointId | None = None,
         active: bool | None = None,
         sort: Literal["id", "-id"] = "-id",
         cursor: Cursor = None,
@@ -383,7 +383,7 @@ def router(ctx: ApiContext) -> APIRouter:
         dependencies=[viewer],
     )
     async def available_connectors(
-        site_id: Annotated[str | None, Query(max_length=64)] = None,
+        site_id: parameters.SiteId | None = None,
         limit: PageSize = 100,
     ) -> AvailableConnectors:
         """Connectors a driver could plug into now: Available, on a connected charge point."""

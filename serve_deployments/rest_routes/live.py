@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from serve_deployments.rest_routes.common import ApiContext, errors, require
+from sigecve.services import parameters
 from sigecve.services.api_tokens import Role
 from sigecve.services.errors import Unavailable
 from sigecve.services.live_events import EventType, matches, sse_frame
@@ -31,7 +32,7 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     async def event_stream(
         types: Annotated[list[EventType], Query(description="none: every type")] = [],  # noqa: B006
-        charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
+        charge_point_id: parameters.ChargePointId | None = None,
         access_token: Annotated[
             str | None, Query(description="for EventSource, which cannot send headers")
         ] = None,

@@ -18,7 +18,7 @@ from serve_deployments.rest_routes.common import (
     require,
 )
 from sigecve.domain import Alert, FailureModelInfo, NewWorkOrder, Repair, WorkOrder
-from sigecve.services import alerts, maintenance, reports
+from sigecve.services import alerts, maintenance, parameters, reports
 from sigecve.services.alerts import AlertPage
 from sigecve.services.api_tokens import Role
 from sigecve.services.reports import Report, ReportName
@@ -51,7 +51,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 f"{reports.MAX_PERIOD.days} days after start"
             ),
         ] = None,
-        site_id: Annotated[str | None, Query(max_length=64)] = None,
+        site_id: parameters.SiteId | None = None,
         format: Literal["json", "csv"] = "json",
     ):
         """energy: sessions, kWh and revenue per site and day (by start); revenue: the same
@@ -69,8 +69,8 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @api.get("/alerts", response_model=AlertPage, tags=["alerts"], dependencies=[viewer])
     async def list_alerts(
-        charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
-        site_id: Annotated[str | None, Query(max_length=64)] = None,
+        charge_point_id: parameters.ChargePointId | None = None,
+        site_id: parameters.SiteId | None = None,
         active: Annotated[bool | None, Query(description="default: only open alerts")] = True,
         sort: Literal["id", "-id", "risk", "-risk"] = "-risk",
         cursor: Cursor = None,
@@ -117,7 +117,9 @@ def router(ctx: ApiContext) -> APIRouter:
         responses=errors(404, 422),
         dependencies=[operator],
     )
-    async def open_work_order(charge_point_id: str, body: NewWorkOrder) -> WorkOrder:
+    async def open_work_order(
+        charge_point_id: parameters.ChargePointId, body: NewWorkOrder
+    ) -> WorkOrder:
         """Record that the charger failed (and how): the label failure prediction learns."""
         return await maintenance.open_work_order(ctx.repos, charge_point_id, body)
 
@@ -139,7 +141,7 @@ def router(ctx: ApiContext) -> APIRouter:
         dependencies=[viewer],
     )
     async def work_orders(
-        charge_point_id: Annotated[str | None, Query(max_length=48)] = None,
+        charge_point_id: parameters.ChargePointId | None = None,
         open_only: Annotated[
             bool | None, Query(alias="open", description="true: still down")
         ] = None,
