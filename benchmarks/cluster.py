@@ -490,7 +490,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--table", action="store_true", help="print the docs' table and end")
     parser.add_argument("--name", help="the result's key in cluster.json")
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--chargers", type=int, default=3000)
@@ -512,17 +511,6 @@ def main() -> int:
     )
     parser.add_argument("--clients", type=int, default=100, help="with --saturate")
     args = parser.parse_args()
-    if args.table:
-        results = json.loads(OUT.read_text())
-        print(table(results))
-        for name, r in results.items():
-            if "saturation" in r:
-                print(f"\n{name}:\n\n{saturation_table(r)}")
-        for name, r in results.items():
-            faults = any("out" in e for e in r.get("events", []))
-            if "saturation" not in r and not faults and steady_window(r) is not None:
-                print(f"\n{name}, on paper:\n\n{projection(r)}")
-        return 0
     if not args.name:
         parser.error("--name is needed for a run")
     args.processes = args.processes or max(1, -(-args.chargers // 2500))

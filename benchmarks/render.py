@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.cluster import projection  # noqa: E402
 from benchmarks.cluster import saturation_table as cluster_saturation_table  # noqa: E402
 from benchmarks.cluster import table as cluster_table  # noqa: E402
 from composition.commands.ml import evaluation_table  # noqa: E402
@@ -35,7 +36,7 @@ class Figure:
     document: str  # under docs/
     caption: str
     table: Callable[[dict], str]
-    plot: Callable[[dict, object], None]  # (results, matplotlib axes)
+    plot: Callable[[dict, object], None] | None  # (results, matplotlib axes); None: a table
     source: str = ""  # results/SOURCE.json when it is not results/NAME.json
     # The command that made the results, when it is not their top-level `command`.
     command: Callable[[dict], str | None] | None = None
@@ -234,6 +235,15 @@ FIGURES_LIST: tuple[Figure, ...] = (
         command=lambda r: r["saturation"]["command"],
     ),
     Figure(
+        "cluster_projection",
+        "cluster.md",
+        "what larger fleets need, scaled from the steady run",
+        lambda r: projection(r["steady_10k"]),
+        None,
+        source="cluster",
+        command=lambda r: None,  # the projection names its run itself
+    ),
+    Figure(
         "failure_prediction",
         "ml.md",
         "the model against the error-code count rule, test period",
@@ -251,7 +261,9 @@ def results(figure: Figure) -> dict:
 def block(figure: Figure, data: dict) -> str:
     """What the document's figure block holds (pure)."""
     command = figure.command(data) if figure.command else data.get("command")
-    lines = [figure.table(data), "", f"![{figure.caption}](figures/{figure.name}.png)"]
+    lines = [figure.table(data)]
+    if figure.plot is not None:
+        lines += ["", f"![{figure.caption}](figures/{figure.name}.png)"]
     if command:
         where = figure.results_file.relative_to(ROOT)
         lines += ["", f"Results: `{where}`, from `{command}`."]
@@ -278,7 +290,7 @@ def stale() -> list[str]:
         text = doc.read_text()
         if replaced(text, figure.name, block(figure, results(figure))) != text:
             out.append(f"docs/{figure.document}: the {figure.name} table")
-        if not (FIGURES / f"{figure.name}.png").is_file():
+        if figure.plot is not None and not (FIGURES / f"{figure.name}.png").is_file():
             out.append(f"docs/figures/{figure.name}.png is missing")
     return out
 
@@ -294,6 +306,9 @@ def render() -> None:
         data = results(figure)
         doc = ROOT / "docs" / figure.document
         doc.write_text(replaced(doc.read_text(), figure.name, block(figure, data)))
+        print(f"{figure.name}: docs/{figure.document}")
+        if figure.plot is None:
+            continue
         fig, ax = plt.subplots(figsize=(8, 4))
         figure.plot(data, ax)
         ax.set_title(figure.caption)
@@ -301,7 +316,7 @@ def render() -> None:
         # No timestamps in the file, so that an unchanged result leaves the PNG unchanged.
         fig.savefig(FIGURES / f"{figure.name}.png", dpi=100, metadata={"Software": None})
         plt.close(fig)
-        print(f"{figure.name}: docs/{figure.document}, docs/figures/{figure.name}.png")
+        print(f"  docs/figures/{figure.name}.png")
 
 
 def main() -> int:
