@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.cluster import projection  # noqa: E402
 from benchmarks.cluster import saturation_table as cluster_saturation_table  # noqa: E402
 from benchmarks.cluster import table as cluster_table  # noqa: E402
+from benchmarks.smart_charging import STRATEGIES  # noqa: E402
 from composition.commands.ml import evaluation_table  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -60,17 +61,6 @@ def ingress_table(r: dict) -> str:
             f"| {x['p95_ms']} | {x['p99_ms']} | {x['errors']} |"
         )
     return "\n".join(rows)
-
-
-STRATEGIES = (
-    "offline",
-    "online",
-    "online_known_50",
-    "online_known_100",
-    "online_known_100_no_forecast",
-    "equal_share",
-    "uncontrolled",
-)
 
 
 def smart_charging_table(r: dict) -> str:
