@@ -30,6 +30,7 @@ from composition.commands import CLI
 from sigecve.bootstrap import (
     DEMO_ID_TAGS,
     DEMO_PREFIX,
+    DEMO_SHARE_21,
     DEMO_SHARE_201,
     bootstrap_database,
     register_demo_fleet,
@@ -186,6 +187,8 @@ class System:
                 ",".join(DEMO_ID_TAGS),
                 "--share-201",
                 str(DEMO_SHARE_201),
+                "--share-21",
+                str(DEMO_SHARE_21),
                 *(
                     ["--ca-file", str(self.settings.tls_certfile.resolve())]
                     if self.settings.tls

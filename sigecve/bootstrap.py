@@ -17,7 +17,8 @@ from sigecve.simulator.fleet import charge_point_ids
 
 DEMO_PREFIX = "DEMO-"
 DEMO_ID_TAGS = ("DEMO-TAG",)
-DEMO_SHARE_201 = 0.25  # a quarter of the demo fleet speaks OCPP 2.0.1
+DEMO_SHARE_201 = 0.25  # a quarter of the demo fleet speaks OCPP 2.0.1,
+DEMO_SHARE_21 = 0.25  # a quarter OCPP 2.1, the rest 1.6
 DEMO_SITE_KW_PER_CP = 7.4
 
 

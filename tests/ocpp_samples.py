@@ -1,6 +1,6 @@
 """Minimal schema-valid OCPP payloads, generated from the `ocpp` package's own JSON schemas.
 
-Every message of both versions can then be sent in both directions without a hand-written
+Every message of every version can then be sent in both directions without a hand-written
 payload per message; a payload the generator gets wrong fails the schema check it came from.
 """
 
@@ -14,17 +14,17 @@ from typing import Any
 
 import ocpp
 
-SCHEMA_DIRS = {"1.6": "v16", "2.0.1": "v201"}
+SCHEMA_DIRS = {"1.6": "v16", "2.0.1": "v201", "2.1": "v21"}
 TIMESTAMP = "2026-11-25T10:00:00Z"
 
 
 @cache
 def schema(version: str, action: str, kind: str) -> dict:
-    """kind: 'request' or 'response'."""
+    """kind: 'request', 'response' or 'send' (2.1's SEND, whose schema has no suffix)."""
     name = action
     if kind == "response":
         name += "Response"
-    elif version != "1.6":
+    elif version != "1.6" and kind == "request":
         name += "Request"
     path = Path(ocpp.__file__).parent / SCHEMA_DIRS[version] / "schemas" / f"{name}.json"
     return json.loads(path.read_text(encoding="utf-8-sig"))
@@ -54,7 +54,7 @@ def _instance(node: dict, root: dict) -> Any:
             return TIMESTAMP
         return "x" * max(1, node.get("minLength", 1))
     if kind == "integer":
-        return max(node.get("minimum", 1), 1) if node.get("minimum", 1) >= 0 else 1
+        return int(max(node.get("minimum", 1), 1)) if node.get("minimum", 1) >= 0 else 1
     if kind == "number":
         return float(max(node.get("minimum", 1), 1))
     if kind == "boolean":

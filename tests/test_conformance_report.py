@@ -15,7 +15,12 @@ def test_the_committed_report_matches_the_code():
 
 
 def test_no_message_is_left_out():
-    text = report()
-    assert "MISSING" not in text
-    assert text.count("| charger → CSMS |") == 14 + 25
-    assert text.count("| CSMS → charger |") == 26 + 40
+    lines = report().splitlines()
+    assert not any("MISSING" in line for line in lines)
+    # Rows of the per-version tables (1.6, 2.0.1, 2.1), each naming its test.
+    assert sum(line.startswith("| charger → CSMS |") for line in lines) == 14 + 25 + 36
+    assert sum(line.startswith("| CSMS → charger |") for line in lines) == 26 + 40 + 55
+    assert sum(line.startswith("| charger → CSMS (SEND) |") for line in lines) == 1
+    # The summary has a row per message and a column per version.
+    assert "| message | 1.6 | 2.0.1 | 2.1 |" in lines
+    assert "| NotifyAllowedEnergyTransfer | — | — | CSMS → charger |" in lines

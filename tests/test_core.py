@@ -150,6 +150,7 @@ def test_describe_frame():
 def test_choose_protocol_keeps_the_chargers_preference():
     assert choose_protocol(["ocpp2.0.1", "ocpp1.6"]) == "ocpp2.0.1"
     assert choose_protocol(["ocpp1.6", "ocpp2.0.1"]) == "ocpp1.6"
+    assert choose_protocol(["ocpp2.1", "ocpp2.0.1", "ocpp1.6"]) == "ocpp2.1"
     assert choose_protocol(["ocpp1.5"]) is None
     assert choose_protocol([]) is None
 
@@ -218,6 +219,38 @@ def test_frames_with_what_no_ocpp_field_may_hold_are_refused_with_the_versions_c
     deep = '[2, "a", "Heartbeat", ' + "[" * 100_000 + "]" * 100_000 + "]"
     assert code(deep) == "FormationViolation"
     assert code(deep, "ocpp2.0.1") == "RpcFrameworkError"
+
+
+def test_21s_send_and_callresulterror_are_read_and_never_answered():
+    import json
+
+    from sigecve.ocpp.framing import CallResultError, Send, read_frame
+
+    send = '[6, "s1", "NotifyPeriodicEventStream", {"id": 1}]'
+    assert read_frame(send, "ocpp2.1") == (Send("s1", "NotifyPeriodicEventStream", {"id": 1}), None)
+    resulterror = '[5, "r1", "FormatViolation", "bad", {}]'
+    assert read_frame(resulterror, "ocpp2.1") == (
+        CallResultError("r1", "FormatViolation", "bad", {}),
+        None,
+    )
+    # Neither is answered even when it is broken: no error goes back for a SEND.
+    for broken in ('[6, "s1"]', '[6, "s1", "X", {"n": 1e999}]', '[5, "r1"]', '[6, 7, "X", {}]'):
+        assert read_frame(broken, "ocpp2.1") == (None, None), broken
+    # Before 2.1 they are message types the version does not have.
+    for protocol, code in (("ocpp1.6", "ProtocolError"), ("ocpp2.0.1", "MessageTypeNotSupported")):
+        message, error = read_frame(send, protocol)
+        assert message is None and json.loads(error)[:3] == [4, "s1", code]
+
+
+def test_a_fleet_mixes_the_three_versions_evenly():
+    from sigecve.simulator.fleet import protocols_for
+
+    assert protocols_for(4, 0.0) == ["ocpp1.6"] * 4
+    assert protocols_for(4, 0.25) == ["ocpp1.6", "ocpp1.6", "ocpp1.6", "ocpp2.0.1"]
+    mixed = protocols_for(8, 0.25, 0.25)
+    assert mixed.count("ocpp2.0.1") == mixed.count("ocpp2.1") == 2
+    assert mixed[:2] == ["ocpp1.6", "ocpp2.0.1"] and "ocpp2.1" in mixed[2:4]  # spread, not runs
+    assert protocols_for(3, 0.0, 1.0) == ["ocpp2.1"] * 3
 
 
 def test_pacing_delays_past_the_burst_and_refuses_nothing():

@@ -1,10 +1,11 @@
-"""Every OCPP 1.6J and 2.0.1 message, in both directions, through the real Serve ingress.
+"""Every OCPP 1.6J, 2.0.1 and 2.1 message, in both directions, through the real Serve ingress.
 
 Charger-initiated: a raw OCPP-J client sends each message with a schema-generated payload and
 checks the reply is a CALLRESULT valid against the response schema, and that what the message
 reports is persisted. CSMS-initiated: each command goes through `POST .../commands` and the
 client answers it with a schema-valid reply, which must come back to the REST caller.
-Malformed frames get the spec's CALLERROR over the wire and the connection stays up.
+Malformed frames get the spec's CALLERROR over the wire and the connection stays up; 2.1's
+SEND and CALLRESULTERROR are taken and never answered.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import pytest
 import websockets
 from ocpp.messages import CallResult, validate_payload
 
-from sigecve.ocpp import v16, v201
+from sigecve.ocpp import v16, v21, v201
 from sigecve.simulator.charge_point import basic_auth_header
 from tests.conftest import RunningSystem, eventually, unique_id
 from tests.ocpp_samples import sample
 
-VERSIONS = {"1.6": ("ocpp1.6", v16), "2.0.1": ("ocpp2.0.1", v201)}
+VERSIONS = {"1.6": ("ocpp1.6", v16), "2.0.1": ("ocpp2.0.1", v201), "2.1": ("ocpp2.1", v21)}
 PASSWORD = "conformance-pass"
 # Handled by a specific path rather than stored as a notification.
 CORE = {"Authorize", "BootNotification", "Heartbeat", "MeterValues", "StartTransaction",
@@ -163,3 +164,52 @@ async def test_malformed_frames_over_the_wire(system, version, frame, code_16, c
         assert error[2] == (code_16 if version == "1.6" else code_201), error
         reply = await charger.call("Heartbeat", {})  # the connection is still up
         assert reply[0] == 3 and "currentTime" in reply[2]
+
+
+async def test_send_message_is_stored_and_never_answered(system, database_url):
+    """2.1's SEND (message type 6): a valid NotifyPeriodicEventStream is stored, an invalid
+    one dropped, and neither answered, not even with an error. The Heartbeat after them is
+    the proof: its reply is the next frame to come."""
+    async with raw_charger(system, "2.1") as charger:
+        stream = {**sample("2.1", "OpenPeriodicEventStream", "request")}
+        opened = await charger.call("OpenPeriodicEventStream", stream)
+        assert opened[0] == 3 and opened[2]["status"] == "Accepted", opened
+        data = {
+            "id": stream["constantStreamData"]["id"],
+            "pending": 0,
+            "basetime": "2026-12-07T10:00:00Z",
+            "data": [{"t": 0.0, "v": "7400"}, {"t": 1.5, "v": "7350"}],
+        }
+        await charger.ws.send(json.dumps([6, "s1", "NotifyPeriodicEventStream", data]))
+        await charger.ws.send(json.dumps([6, "s2", "NotifyPeriodicEventStream", {"id": 1}]))
+        await charger.ws.send(json.dumps([6, "s3", "Heartbeat", {}]))  # not a SEND action
+        await charger.ws.send(json.dumps([6, "s4"]))  # not even a SEND
+        # A CALLRESULTERROR: the charger could not take a reply of ours. Logged, not answered.
+        await charger.ws.send(json.dumps([5, "r1", "FormatViolation", "bad reply", {}]))
+        reply = await charger.call("Heartbeat", {})
+        assert reply[0] == 3 and "currentTime" in reply[2], reply
+        assert charger.replies.empty()
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT payload FROM charge_point_events WHERE charge_point_id = %s "
+                "AND action = 'NotifyPeriodicEventStream'",
+                (charger.cp_id,),
+            ).fetchall()
+            assert [r[0] for r in rows] == [data]
+            logged = await eventually(
+                lambda: _logged(conn, charger.cp_id, "NotifyPeriodicEventStream"),
+                within=10,
+                message="the SEND is not in the message log",
+            )
+            assert logged
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_send_and_callresulterror_are_not_message_types_before_21(system, version):
+    code = "ProtocolError" if version == "1.6" else "MessageTypeNotSupported"
+    async with raw_charger(system, version) as charger:
+        data = sample("2.1", "NotifyPeriodicEventStream", "send")
+        error = await charger.send_frame(json.dumps([6, "s1", "NotifyPeriodicEventStream", data]))
+        assert error[:3] == [4, "s1", code], error
+        error = await charger.send_frame(json.dumps([5, "r1", "FormatViolation", "x", {}]))
+        assert error[:3] == [4, "r1", code], error

@@ -34,7 +34,7 @@ def _actions(version: str) -> list[tuple[str, str]]:
     return [(version, a) for a in sorted(VERSIONS[version][1].CHARGER_INITIATED_ACTIONS)]
 
 
-@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+@pytest.mark.parametrize("version", list(VERSIONS))
 async def test_random_schema_valid_messages_get_a_valid_answer(system, version):
     """Whatever a schema allows (any enum value, optional fields or not, extreme numbers,
     odd characters, unknown transaction ids) gets a schema-valid CALLRESULT or a CALLERROR
@@ -66,7 +66,7 @@ def _mutations(payload: dict, rng: random.Random) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+@pytest.mark.parametrize("version", list(VERSIONS))
 async def test_schema_violations_get_the_specs_call_errors(system, version):
     rng = random.Random(f"mutate-{version}")
     expected = {
@@ -111,7 +111,7 @@ NOT_OCPP = [
 ]
 
 
-@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+@pytest.mark.parametrize("version", list(VERSIONS))
 async def test_frames_that_are_not_ocpp_are_refused_and_the_connection_stays(system, version):
     rng = random.Random(f"noise-{version}")
     frames: list[str | bytes] = list(NOT_OCPP)

@@ -498,10 +498,14 @@ async def test_201_authorize_tells_unknown_from_blocked(sessions, repos):
         assert reply["idTokenInfo"]["status"] == expected
 
 
-async def test_201_transaction_events_make_one_session_and_retries_change_nothing(sessions, repos):
+@pytest.mark.parametrize("protocol", ["ocpp2.0.1", "ocpp2.1"])
+async def test_201_transaction_events_make_one_session_and_retries_change_nothing(
+    sessions, repos, protocol
+):
+    """2.1 keeps 2.0.1's TransactionEvent: the same session, marked with its version."""
     tag = unique_id("T")
     await repos.id_tags.insert(IdTag(id_tag=tag))
-    cp = await connect(sessions, repos, protocol="ocpp2.0.1")
+    cp = await connect(sessions, repos, protocol=protocol)
     tx = unique_id("tx")
     started = await cp.call(
         "TransactionEvent", tx_event("Started", 0, tx, energy_wh=1000, id_token=tag)
@@ -531,7 +535,7 @@ async def test_201_transaction_events_make_one_session_and_retries_change_nothin
         ),
     )
     (t,) = await transactions_of(repos, cp.cp_id)
-    assert (t.transaction_id, t.protocol, t.id_tag, t.connector_id) == (tx, "ocpp2.0.1", tag, 1)
+    assert (t.transaction_id, t.protocol, t.id_tag, t.connector_id) == (tx, protocol, tag, 1)
     assert (t.meter_start_wh, t.meter_stop_wh, t.energy_wh) == (1000, 4000, 3000)
     assert t.stop_reason == "EVDisconnected" and t.stopped_at is not None
     energy = [s.value for s in await repos.meter_values.for_transaction(t.id)]
@@ -580,7 +584,34 @@ async def test_201_ev_charging_needs_become_the_sessions_demand(sessions, repos)
     assert demand["departure_at"].isoformat() == "2026-11-25T18:00:00+00:00"
 
 
-@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_21_v2x_charging_needs_become_the_sessions_demand(sessions, repos):
+    """A 2.1 EV that states its needs as V2X parameters only (target energy, power limits)."""
+    cp = await connect(sessions, repos, protocol="ocpp2.1")
+    tx = unique_id("tx")
+    await cp.call("TransactionEvent", tx_event("Started", 0, tx, energy_wh=0))
+    needs = {
+        "evseId": 1,
+        "chargingNeeds": {
+            "requestedEnergyTransfer": "AC_BPT",
+            "departureTime": "2026-11-25T19:00:00Z",
+            "v2xChargingParameters": {
+                "evTargetEnergyRequest": 30000,
+                "maxChargePower": 11000,
+                "maxDischargePower": 7000,
+            },
+        },
+    }
+    assert (await cp.call("NotifyEVChargingNeeds", needs))["status"] == "Accepted"
+    (t,) = await transactions_of(repos, cp.cp_id)
+    async with repos.pool.connection() as conn:
+        demand = await (
+            await conn.execute("SELECT * FROM session_demands WHERE transaction_id = %s", (t.id,))
+        ).fetchone()
+    assert (demand["target_energy_kwh"], demand["ev_max_power_kw"]) == (30.0, 11.0)
+    assert demand["departure_at"].isoformat() == "2026-11-25T19:00:00+00:00"
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
 @pytest.mark.parametrize(
     ("frame", "code_16", "code_201", "reply_id"),
     [

@@ -1,6 +1,7 @@
-"""The commands the CSMS sends, per OCPP version (sigecve/ocpp/outbound_v16.py and
-outbound_v201.py): both modules offer the same builders, every message they build passes the
-`ocpp` package's schema of its version, and the payloads are the ones chargers expect."""
+"""The commands the CSMS sends, per OCPP version (sigecve/ocpp/outbound_v16.py,
+outbound_v201.py and outbound_v21.py): the modules offer the same builders, every message they
+build passes the `ocpp` package's schema of its version, and the payloads are the ones
+chargers expect."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import inspect
 import pytest
 from ocpp.messages import Call
 
-from sigecve.ocpp import outbound_v16, outbound_v201
+from sigecve.ocpp import outbound_v16, outbound_v21, outbound_v201
 from sigecve.ocpp.outbound import OutboundCall, messages_for
 from sigecve.ocpp.schemas import validate_payload
 from sigecve.services.errors import InvalidInput
@@ -58,6 +59,11 @@ def test_both_versions_offer_the_same_builders_with_the_same_parameters():
         ), name
     assert messages_for("ocpp1.6") is outbound_v16
     assert messages_for("ocpp2.0.1") is outbound_v201
+    assert messages_for("ocpp2.1") is outbound_v21
+    with pytest.raises(ValueError, match=r"ocpp1\.5"):
+        messages_for("ocpp1.5")
+    # 2.1 sends what 2.0.1 sends: the same builders, each checked below against 2.1's schemas.
+    assert {n: getattr(outbound_v21, n) for n in v201} == v201
 
 
 def every_call(messages, profile: dict) -> list[OutboundCall]:
@@ -89,7 +95,11 @@ def every_call(messages, profile: dict) -> list[OutboundCall]:
 
 @pytest.mark.parametrize(
     ("messages", "version", "profile"),
-    [(outbound_v16, "1.6", PROFILE_16), (outbound_v201, "2.0.1", PROFILE_201)],
+    [
+        (outbound_v16, "1.6", PROFILE_16),
+        (outbound_v201, "2.0.1", PROFILE_201),
+        (outbound_v21, "2.1", PROFILE_201),
+    ],
 )
 async def test_every_built_message_passes_its_versions_schema(messages, version, profile):
     for built in every_call(messages, profile):

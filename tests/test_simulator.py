@@ -17,6 +17,7 @@ from sigecve.simulator.charge_point import (
     SimulationCounters,
     SimulationProfile,
 )
+from sigecve.simulator.charge_point_21 import SimulatedChargePoint21
 from sigecve.simulator.charge_point_201 import SimulatedChargePoint201
 from sigecve.simulator.fleet import (
     Storm,
@@ -117,7 +118,9 @@ def _scripted(cls, answers: dict[str, list]):
     return csms.charger, csms, counters
 
 
-@pytest.mark.parametrize("cls", [SimulatedChargePoint16, SimulatedChargePoint201])
+@pytest.mark.parametrize(
+    "cls", [SimulatedChargePoint16, SimulatedChargePoint201, SimulatedChargePoint21]
+)
 async def test_a_boot_answered_with_an_error_or_pending_is_sent_again_on_the_same_link(cls):
     # The same answer's fields in both versions.
     boot_ok = {"status": "Accepted", "currentTime": "2026-12-07T00:00:00Z", "interval": 300}
@@ -156,7 +159,8 @@ def test_a_charger_whose_boot_was_not_answered_backs_off_further():
 
 async def test_a_mixed_fleet_charges_through_the_system(system):
     prefix = unique_id("SIMF") + "-"
-    ids = charge_point_ids(prefix, 2)  # the second speaks 2.0.1
+    ids = charge_point_ids(prefix, 3)  # 1.6, 2.0.1 and 2.1
+    protocols = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
     async with system.api() as api:
         for cp_id in ids:
             r = await api.post("/charge-points", json={"id": cp_id, "password": f"pw-{cp_id}"})
@@ -165,12 +169,13 @@ async def test_a_mixed_fleet_charges_through_the_system(system):
         fleet = asyncio.create_task(
             run_fleet(
                 system.ocpp_url,
-                2,
+                3,
                 password_template="pw-{id}",
                 id_prefix=prefix,
                 profile=FAST,
                 seed=7,
-                share_201=0.5,
+                share_201=1 / 3,
+                share_21=1 / 3,
                 console=Console(quiet=True),
             )
         )
@@ -193,13 +198,14 @@ async def test_a_mixed_fleet_charges_through_the_system(system):
             fleet.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await fleet
-        first, second = (done[i][0] for i in ids)
-        assert first["protocol"] == "ocpp1.6" and isinstance(first["transaction_id"], int)
-        assert second["protocol"] == "ocpp2.0.1" and isinstance(second["transaction_id"], str)
-        assert all(t["energy_wh"] > 0 for t in (first, second))
-        for cp_id, protocol in zip(ids, ("ocpp1.6", "ocpp2.0.1"), strict=True):
+        sessions = [done[i][0] for i in ids]
+        assert [t["protocol"] for t in sessions] == list(protocols)
+        assert [type(t["transaction_id"]) for t in sessions] == [int, str, str]
+        assert all(t["energy_wh"] > 0 for t in sessions)
+        for cp_id, protocol in zip(ids, protocols, strict=True):
             cp = (await api.get(f"/charge-points/{cp_id}")).json()
             assert cp["ocpp_protocol"] == protocol and cp["vendor"] == "SIGEC-VE"
+        assert cp["model"] == "Simulator-2.1"
 
 
 async def test_a_fleet_observed_mid_day_charges_from_its_first_boot(system):

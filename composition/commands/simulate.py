@@ -32,9 +32,14 @@ def add_arguments(sim: argparse.ArgumentParser) -> None:
     sim.add_argument("--part", default="0/1", help=argparse.SUPPRESS)
     sim.add_argument("--progress-file", help=argparse.SUPPRESS)
     sim.add_argument("--count", type=int, default=1, help="number of charge points")
-    sim.add_argument("--ocpp", default="1.6", choices=["1.6", "2.0.1"], help="protocol of all")
+    sim.add_argument(
+        "--ocpp", default="1.6", choices=["1.6", "2.0.1", "2.1"], help="protocol of all"
+    )
     sim.add_argument(
         "--share-201", type=float, default=0.0, help="with --ocpp 1.6: share speaking 2.0.1"
+    )
+    sim.add_argument(
+        "--share-21", type=float, default=0.0, help="with --ocpp 1.6: share speaking 2.1"
     )
     sim.add_argument("--ca-file", help="CA certificate to trust for wss:// (self-signed servers)")
     sim.add_argument(
@@ -99,12 +104,18 @@ def run(args: argparse.Namespace) -> int:
 
     for flag, share in (
         ("--share-201", args.share_201),
+        ("--share-21", args.share_21),
         ("--charging-at-start", args.charging_at_start),
     ):
         if not 0.0 <= share <= 1.0:
             print(f"sigecve simulate: {flag} must be between 0 and 1", file=sys.stderr)
             return 2
-    share_201 = 1.0 if args.ocpp == "2.0.1" else args.share_201
+    if args.share_201 + args.share_21 > 1.0 + 1e-9:
+        print("sigecve simulate: --share-201 and --share-21 add up to more than 1", file=sys.stderr)
+        return 2
+    # (share speaking 2.0.1, share speaking 2.1); --ocpp 2.0.1 or 2.1 makes the whole fleet so.
+    shares = {"1.6": (args.share_201, args.share_21), "2.0.1": (1.0, 0.0), "2.1": (0.0, 1.0)}
+    share_201, share_21 = shares[args.ocpp]
     ssl_context = None
     if args.ca_file:
         import ssl
@@ -185,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             profile=profile,
             seed=args.seed,
             share_201=share_201,
+            share_21=share_21,
             ssl_context=ssl_context,
             failures=failures,
             ramp_s=args.ramp,

@@ -84,7 +84,7 @@ def router(ctx: ApiContext) -> APIRouter:
     async def list_charge_points(
         site_id: parameters.SiteId | None = None,
         connected: bool | None = None,
-        protocol: Literal["ocpp1.6", "ocpp2.0.1"] | None = None,
+        protocol: Literal["ocpp1.6", "ocpp2.0.1", "ocpp2.1"] | None = None,
         status: Annotated[
             str | None,
             Query(max_length=32, description="charge points with a connector in this status"),

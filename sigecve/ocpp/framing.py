@@ -3,6 +3,8 @@
 1.6 and 2.0.1 spell some codes differently (FormationViolation / FormatViolation,
 OccurenceConstraintViolation / OccurrenceConstraintViolation) and 1.6 has no
 RpcFrameworkError or MessageTypeNotSupported; `error_code` maps a code to the version's word.
+2.1 spells them as 2.0.1 does and adds two message types: CALLRESULTERROR (5, the answer to a
+CALLRESULT that could not be taken) and SEND (6, a message that is never answered).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallError, CallResult
@@ -48,13 +52,44 @@ def _readable_unique_id(frame: str) -> str:
     return match.group(1) if match else UNKNOWN_MESSAGE_ID
 
 
-Message = Call | CallResult | CallError
-_MESSAGE_CLASSES = {2: Call, 3: CallResult, 4: CallError}
+@dataclass(frozen=True)
+class Send:
+    """An OCPP 2.1 SEND: like a CALL, but the receiver never answers it, not even an error."""
+
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+    message_type_id = 6
+
+
+@dataclass(frozen=True)
+class CallResultError:
+    """An OCPP 2.1 CALLRESULTERROR: the charger could not take a CALLRESULT we sent it."""
+
+    unique_id: str
+    error_code: str
+    error_description: str
+    error_details: dict[str, Any]
+    message_type_id = 5
+
+
+Message = Call | CallResult | CallError | Send | CallResultError
+_MESSAGE_CLASSES: dict[int, type] = {
+    2: Call,
+    3: CallResult,
+    4: CallError,
+    5: CallResultError,
+    6: Send,
+}
+_TYPE_NAMES = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR", 5: "CALLRESULTERROR", 6: "SEND"}
+# The message types each version has.
+_MESSAGE_TYPES = {"ocpp1.6": (2, 3, 4), "ocpp2.0.1": (2, 3, 4), "ocpp2.1": (2, 3, 4, 5, 6)}
 
 
 def read_frame(frame: str, protocol: str) -> tuple[Message | None, str | None]:
     """(the message, None) for a well-formed OCPP-J RPC frame, else (None, the CALLERROR to
-    answer with) (pure). The frame is parsed once; actions and payload schemas are the
+    answer with), or (None, None) for a 2.1 SEND or CALLRESULTERROR that cannot be taken
+    (those are never answered) (pure). The frame is parsed once; actions and payload schemas are the
     router's to check."""
     rpc_error = "ProtocolError" if protocol == "ocpp1.6" else "RpcFrameworkError"
     try:
@@ -70,24 +105,28 @@ def read_frame(frame: str, protocol: str) -> tuple[Message | None, str | None]:
             UNKNOWN_MESSAGE_ID, rpc_error, "frame is not a JSON array", protocol
         )
     unique_id = message[1] if len(message) > 1 and isinstance(message[1], str) else None
-    if message[0] not in (2, 3, 4):
+    types = _MESSAGE_TYPES.get(protocol, (2, 3, 4))
+    if message[0] not in types:
+        known = ", ".join(f"{_TYPE_NAMES[t]} ({t})" for t in types)
         return None, call_error_frame(
             unique_id or UNKNOWN_MESSAGE_ID,
             "MessageTypeNotSupported",
-            f"message type {message[0]!r} is not CALL (2), CALLRESULT (3) or CALLERROR (4)",
+            f"message type {message[0]!r} is not one of {known}",
             protocol,
         )
     well_formed = unique_id is not None and (
         (
-            message[0] == 2
+            message[0] in (2, 6)
             and len(message) == 4
             and isinstance(message[2], str)
             and isinstance(message[3], dict)
         )
         or (message[0] == 3 and len(message) == 3)
-        or (message[0] == 4 and len(message) == 5)
+        or (message[0] in (4, 5) and len(message) == 5)
     )
     if not well_formed:
+        if message[0] in (5, 6):
+            return None, None  # never answered, not even with an error
         return None, call_error_frame(
             unique_id or UNKNOWN_MESSAGE_ID,
             rpc_error,
@@ -96,15 +135,19 @@ def read_frame(frame: str, protocol: str) -> tuple[Message | None, str | None]:
             protocol,
         )
     if len(unique_id) > MAX_UNIQUE_ID or "\x00" in unique_id:
+        if message[0] in (5, 6):
+            return None, None
         return None, call_error_frame(
             unique_id,
             rpc_error,
             f"a message id is at most {MAX_UNIQUE_ID} characters, without NUL",
             protocol,
         )
-    if message[0] == 2:
+    if message[0] in (2, 6):
         problem = payload_problem(message[3])
         if problem is not None:
+            if message[0] == 6:
+                return None, None
             return None, call_error_frame(unique_id, *problem, protocol)
     return _MESSAGE_CLASSES[message[0]](*message[1:]), None
 

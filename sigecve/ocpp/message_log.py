@@ -27,7 +27,8 @@ def describe_frame(frame: str) -> tuple[int | None, str | None, str | None]:
     if not isinstance(msg, list) or not msg or not isinstance(msg[0], int):
         return None, None, None
     unique_id = msg[1] if len(msg) > 1 and isinstance(msg[1], str) else None
-    action = msg[2] if msg[0] == 2 and len(msg) > 2 and isinstance(msg[2], str) else None
+    # CALL, or 2.1's SEND (6): the two that name an action.
+    action = msg[2] if msg[0] in (2, 6) and len(msg) > 2 and isinstance(msg[2], str) else None
     return msg[0], storable(unique_id), storable(action)
 
 

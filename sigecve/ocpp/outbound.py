@@ -1,6 +1,6 @@
-"""What the CSMS sends a charger, per OCPP version: the builders of `outbound_v16` and
-`outbound_v201` share this face, so the version-neutral `Commander` picks a module by the
-charger's protocol and never branches on it (pure)."""
+"""What the CSMS sends a charger, per OCPP version: the builders of `outbound_v16`,
+`outbound_v201` and `outbound_v21` share this face, so the version-neutral `Commander` picks
+a module by the charger's protocol and never branches on it (pure)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ def outbound(message: Any, **given: Any) -> OutboundCall:
 
 
 def messages_for(protocol: str) -> ModuleType:
-    """The builders of the charger's version: `ocpp1.6` or `ocpp2.0.1`."""
-    from sigecve.ocpp import outbound_v16, outbound_v201
+    """The builders of the charger's version (`ocpp1.6`, `ocpp2.0.1` or `ocpp2.1`)."""
+    from sigecve.ocpp import outbound_v16, outbound_v21, outbound_v201
 
-    return outbound_v16 if protocol == outbound_v16.PROTOCOL else outbound_v201
+    modules = {m.PROTOCOL: m for m in (outbound_v16, outbound_v201, outbound_v21)}
+    if protocol not in modules:
+        raise ValueError(f"no OCPP version {protocol!r}; one of {', '.join(modules)}")
+    return modules[protocol]

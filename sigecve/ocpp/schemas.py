@@ -41,8 +41,11 @@ def _compiled(message_type_id: int, action: str, ocpp_version: str) -> Callable[
         schema = ocpp.messages.get_validator(message_type_id, action, ocpp_version).schema
     except (OSError, ValueError) as e:
         raise NotImplementedError(details={"cause": f"no schema for action {action}"}) from e
-    # As the package's Draft 4 validator: formats are not checked, defaults not filled in.
-    return fastjsonschema.compile(schema, use_default=False, use_formats=False)
+    # As the package's Draft 4 validator, whatever draft the file names (2.0.1 and 2.1 name
+    # draft 6, where 1.0 is an integer; Draft 4 refuses it): formats are not checked,
+    # defaults not filled in.
+    draft4 = {**schema, "$schema": "http://json-schema.org/draft-04/schema#"}
+    return fastjsonschema.compile(draft4, use_default=False, use_formats=False)
 
 
 async def validate_payload(message: Call | CallResult, ocpp_version: str) -> None:

@@ -1,9 +1,10 @@
-"""What the 1.6 and 2.0.1 central-system sessions share, on top of the `ocpp` ChargePoint.
+"""What the central-system sessions of every version share, on top of the `ocpp` ChargePoint.
 
 - Routing that answers every malformed frame with the CALLERROR its version's spec names and
   keeps the connection (the library logs and drops them).
 - CSMS-initiated calls given as an action name and a JSON payload, checked against the schema.
 - Notifications that are validated, stored as they came and answered with a fixed reply.
+- 2.1's SEND messages (validated, stored, never answered) and CALLRESULTERRORs (logged).
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from ocpp.routing import on
 from sigecve.db.group_commit import GroupCommitter, after_commit
 from sigecve.db.repositories import Repositories
 from sigecve.db.write_behind import WriteBehind
-from sigecve.ocpp.framing import call_error_frame, error_for_exception, read_frame
+from sigecve.ocpp.framing import (
+    CallResultError,
+    Send,
+    call_error_frame,
+    error_for_exception,
+    read_frame,
+)
 from sigecve.ocpp.meter_values import last_active_power_kw
 from sigecve.ocpp.schemas import validate_payload
 from sigecve.ocpp.timestamps import format_timestamp, utc_now
@@ -51,6 +58,8 @@ class CentralSystemSession:
     protocol: str
     csms_initiated_actions: frozenset[str]
     all_actions: frozenset[str]  # every action name of the version, either direction
+    # 2.1: what a charger may SEND (a CALL never answered); stored as it came.
+    send_actions: frozenset[str] = frozenset()
     repos: Repositories
     commits: GroupCommitter
     heartbeats: WriteBehind[tuple[str, datetime]]
@@ -97,7 +106,21 @@ class CentralSystemSession:
     async def route_message(self, raw_msg: str) -> None:
         msg, error = read_frame(raw_msg, self.protocol)
         if msg is None:
-            await self._send(error)
+            if error is not None:
+                await self._send(error)
+            return
+        if isinstance(msg, Send):
+            await self._handle_send(msg)
+            return
+        if isinstance(msg, CallResultError):
+            # The frame is in the message log; there is nothing to answer or retry.
+            log.warning(
+                "%s could not take our reply to %s: %s %s",
+                self.id,
+                msg.unique_id,
+                msg.error_code,
+                msg.error_description,
+            )
             return
         if msg.message_type_id != MessageType.Call:
             self._response_queue.put_nowait(msg)
@@ -150,6 +173,31 @@ class CentralSystemSession:
                     self.protocol,
                 )
             )
+
+    async def _handle_send(self, msg: Send) -> None:
+        """Store a SEND as it came. Nothing goes back, whatever happens: the spec forbids an
+        answer to a SEND, even an error, so problems are only logged."""
+        if msg.action not in self.send_actions:
+            log.warning(
+                "%s sent %s as a SEND, which OCPP %s does not allow; dropped",
+                self.id,
+                msg.action,
+                self._ocpp_version,
+            )
+            return
+        try:
+            await validate_payload(msg, self._ocpp_version)  # type: ignore[arg-type]
+        except OCPPError as e:
+            log.warning("%s: invalid %s dropped: %s", self.id, msg.action, e.details or e)
+            return
+
+        async def store() -> None:
+            await self.repos.events.add(self.id, self.protocol, msg.action, msg.payload)
+
+        try:
+            await self.commits.run(store)
+        except Exception:
+            log.exception("%s: %s could not be stored", self.id, msg.action)
 
     async def call_action(self, action: str, payload: dict[str, Any], timeout_s: float) -> dict:
         """Send `action` with `payload` exactly as given; the charger's reply payload."""

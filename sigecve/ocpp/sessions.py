@@ -23,7 +23,7 @@ from sigecve.db.group_commit import GroupCommitter, after_commit
 from sigecve.db.repositories import ChargePointArrival, Repositories
 from sigecve.db.write_behind import WriteBehind
 from sigecve.domain import CommandResult
-from sigecve.ocpp import v16, v201
+from sigecve.ocpp import v16, v21, v201
 from sigecve.ocpp.message_log import MessageLogWriter
 from sigecve.ocpp.session_base import CallErrorReply
 from sigecve.security import VerifiedPasswords
@@ -33,6 +33,7 @@ from sigecve.services.errors import NotConnected
 log = logging.getLogger(__name__)
 
 SESSION_CLASSES = {
+    v21.PROTOCOL: v21.ChargePointSession21,
     v201.PROTOCOL: v201.ChargePointSession201,
     v16.PROTOCOL: v16.ChargePointSession16,
 }

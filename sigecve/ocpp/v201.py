@@ -54,12 +54,16 @@ _TOKEN_STATUS = {IdTagStatus.invalid: "Unknown"}
 
 
 def ev_charging_needs(needs: dict[str, Any]) -> SessionDemand:
-    """A session demand from 2.0.1 ChargingNeeds (snake_case keys; Wh, A, V, W) (pure)."""
+    """A session demand from 2.0.1 or 2.1 ChargingNeeds (snake_case keys; Wh, A, V, W): the
+    AC or DC parameters, else 2.1's V2X ones (target energy, maximum charging power) (pure)."""
     params = needs.get("ac_charging_parameters") or needs.get("dc_charging_parameters") or {}
-    energy_wh = params.get("energy_amount")
+    v2x = needs.get("v2x_charging_parameters") or {}
+    energy_wh = params.get("energy_amount", v2x.get("ev_target_energy_request"))
     max_power_w = params.get("ev_max_power")
     if max_power_w is None and params.get("ev_max_current") and params.get("ev_max_voltage"):
         max_power_w = params["ev_max_current"] * params["ev_max_voltage"]
+    if max_power_w is None:
+        max_power_w = v2x.get("max_charge_power")
     departure = needs.get("departure_time")
     return SessionDemand(
         target_energy_kwh=energy_wh / 1000 if energy_wh is not None else None,
@@ -152,6 +156,7 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
             meter_wh=last_energy_register_wh(samples),
             stopped_reason=transaction_info.get("stopped_reason"),
             samples=samples,
+            protocol=self.protocol,
         )
         if event_type in ("Started", "Ended"):
             self.charging_changed()

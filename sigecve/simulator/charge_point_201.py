@@ -16,6 +16,8 @@ from sigecve.simulator.charge_point import UNITS, SimulatedCharger
 class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
     """Sends what a 2.0.1 station sends (TransactionEvent lifecycle) and answers commands."""
 
+    model = "Simulator-2.0.1"
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.variables = {("OCPPCommCtrlr", "HeartbeatInterval"): "300"}
@@ -30,7 +32,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
         interval = await self.boot_until_accepted(
             call.BootNotification(
                 charging_station={
-                    "model": "Simulator-2.0.1",
+                    "model": self.model,
                     "vendor_name": "SIGEC-VE",
                     "serial_number": f"SIM-{self.id}",
                     "firmware_version": "1.0.0",

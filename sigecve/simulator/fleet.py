@@ -25,12 +25,17 @@ from sigecve.simulator.charge_point import (
     SimulationProfile,
     connect,
 )
+from sigecve.simulator.charge_point_21 import SimulatedChargePoint21
 from sigecve.simulator.charge_point_201 import SimulatedChargePoint201
 from sigecve.simulator.failure_modes import FAILURE_MODES
 from sigecve.simulator.metrics import LatencyHistogram, merged
 
 STORM_STEP_S = 5.0  # the storm report's boots-again curve, one point per step
-SIMULATED_CLASSES = {"ocpp1.6": SimulatedChargePoint16, "ocpp2.0.1": SimulatedChargePoint201}
+SIMULATED_CLASSES = {
+    "ocpp1.6": SimulatedChargePoint16,
+    "ocpp2.0.1": SimulatedChargePoint201,
+    "ocpp2.1": SimulatedChargePoint21,
+}
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +45,24 @@ def charge_point_ids(prefix: str, count: int) -> list[str]:
     return [f"{prefix}{i:0{width}d}" for i in range(1, count + 1)]
 
 
-def protocols_for(count: int, share_201: float) -> list[str]:
-    """Which charge points speak 2.0.1: `share_201` of them, spread evenly through the fleet."""
-    return [
-        "ocpp2.0.1" if math.floor((i + 1) * share_201) > math.floor(i * share_201) else "ocpp1.6"
-        for i in range(count)
-    ]
+def protocols_for(count: int, share_201: float, share_21: float = 0.0) -> list[str]:
+    """Which charge points speak 2.0.1 and 2.1 (those shares of the fleet, the rest 1.6), each
+    spread evenly through the fleet (pure)."""
+    share_2x = min(1.0, share_201 + share_21)
+    of_2x_21 = share_21 / share_2x if share_2x else 0.0
+    protocols, n_2x = [], 0
+    for i in range(count):
+        if not _picked(i, share_2x):
+            protocols.append("ocpp1.6")
+            continue
+        protocols.append("ocpp2.1" if _picked(n_2x, of_2x_21) else "ocpp2.0.1")
+        n_2x += 1
+    return protocols
+
+
+def _picked(i: int, share: float) -> bool:
+    """Whether the i-th of a row is one of `share` of it spread evenly (pure)."""
+    return math.floor((i + 1) * share) > math.floor(i * share)
 
 
 @dataclass
@@ -276,6 +293,7 @@ async def run_fleet(
     seed: int | None = None,
     console: Console | None = None,
     share_201: float = 0.0,
+    share_21: float = 0.0,
     ssl_context: ssl.SSLContext | None = None,
     failures: dict[str, FailurePlan] | None = None,
     ramp_s: float = 0.0,
@@ -310,7 +328,7 @@ async def run_fleet(
         counters.ramp_ends_at = started + ramp_s
     storm = Storm(started + storm_after_s) if storm_after_s is not None else None
     stopping = asyncio.Event()
-    protocols = protocols_for(count, share_201)
+    protocols = protocols_for(count, share_201, share_21)
     memories: dict[str, ChargerMemory] = {}
     tasks = []
     for i in mine:

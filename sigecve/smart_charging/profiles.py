@@ -74,9 +74,9 @@ def composite_schedule_request(
     protocol: str, connector_id: int, unit: str, duration_s: int = 900
 ) -> dict[str, Any]:
     """A GetCompositeSchedule payload asking what limit is in force on a connector/EVSE."""
-    if protocol == "ocpp2.0.1":
-        return {"evseId": connector_id, "duration": duration_s, "chargingRateUnit": unit}
-    return {"connectorId": connector_id, "duration": duration_s, "chargingRateUnit": unit}
+    if protocol == "ocpp1.6":
+        return {"connectorId": connector_id, "duration": duration_s, "chargingRateUnit": unit}
+    return {"evseId": connector_id, "duration": duration_s, "chargingRateUnit": unit}  # 2.x
 
 
 def composite_limit(reply: dict[str, Any], unit: str, phases: int) -> float | None:

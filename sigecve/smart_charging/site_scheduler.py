@@ -357,13 +357,13 @@ class SiteScheduler:
     async def _send(self, row: dict[str, Any], power_kw: float) -> PlannedPower:
         unit, phases = row["charging_rate_unit"], row["phases"]
         limit = rate_limit(power_kw, unit, phases)
-        if row["protocol"] == "ocpp2.0.1":
-            payload = tx_profile_201(
-                row["connector_id"], row["ocpp_id"], row["id"], limit, unit, phases
-            )
-        else:
+        if row["protocol"] == "ocpp1.6":
             payload = tx_profile_16(
                 row["connector_id"], int(row["ocpp_id"]), row["id"], limit, unit, phases
+            )
+        else:  # 2.0.1 and 2.1 profiles are the same
+            payload = tx_profile_201(
+                row["connector_id"], row["ocpp_id"], row["id"], limit, unit, phases
             )
         planned = PlannedPower(
             charge_point_id=row["charge_point_id"],

@@ -177,8 +177,9 @@ class TransactionRepository:
         meter_wh: float | None,
         stopped_reason: str | None,
         samples: Sequence[MeterSample],
+        protocol: str,
     ) -> tuple[int, bool]:
-        """Apply one 2.0.1 TransactionEvent atomically: (our id, False if a retry).
+        """Apply one 2.0.1 or 2.1 TransactionEvent atomically: (our id, False if a retry).
 
         Any event creates the transaction if it is new to us (a Started lost while offline
         must not lose the session); Ended closes it with the last energy reading.
@@ -202,7 +203,7 @@ class TransactionRepository:
             cur = await conn.execute(
                 """INSERT INTO transactions (charge_point_id, connector_id, id_tag, started_at,
                        meter_start_wh, start_id_tag_status, protocol, ocpp_transaction_id)
-                   VALUES (%s, %s, %s, %s, %s, %s, 'ocpp2.0.1', %s)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (charge_point_id, ocpp_transaction_id)
                        WHERE ocpp_transaction_id IS NOT NULL
                    DO UPDATE SET
@@ -218,6 +219,7 @@ class TransactionRepository:
                     timestamp,
                     round(meter_wh or 0),
                     id_tag_status,
+                    protocol,
                     ocpp_transaction_id,
                 ),
             )
