@@ -16,13 +16,8 @@ import pytest
 import websockets
 
 from sigecve.ocpp.timestamps import now_timestamp
-from sigecve.simulator.charge_point import (
-    SimulatedChargePoint16,
-    SimulationCounters,
-    SimulationProfile,
-    connect,
-)
-from sigecve.simulator.charge_point_201 import SimulatedChargePoint201
+from sigecve.simulator.charge_point import SimulationCounters, SimulationProfile, connect
+from sigecve.simulator.fleet import SIMULATED_CLASSES
 from tests.conftest import RunningSystem, eventually, unique_id
 
 PASSWORD = "rest-password-1"
@@ -139,9 +134,9 @@ async def register(api: httpx.AsyncClient, cp_id: str, site_id: str | None = Non
 
 @contextlib.asynccontextmanager
 async def charger(system: RunningSystem, cp_id: str, protocol: str = "ocpp1.6", password=PASSWORD):
-    """A booted simulated charger of either version, answering commands, through the ingress."""
+    """A booted simulated charger of any version, answering commands, through the ingress."""
     ws = await connect(system.ocpp_url, cp_id, password, protocol=protocol)
-    cls = SimulatedChargePoint16 if protocol == "ocpp1.6" else SimulatedChargePoint201
+    cls = SIMULATED_CLASSES[protocol]
     cp = cls(cp_id, ws, SimulationProfile(), SimulationCounters(), random.Random(7))
     router = asyncio.create_task(cp.start())
     try:
@@ -449,7 +444,7 @@ async def test_sites_are_created_changed_listed_and_deleted_only_when_empty(syst
 # --- commands, configuration, reservations, charging profiles ------------------------------
 
 
-@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
 async def test_named_commands_reach_the_charger_in_its_own_version(system, tokens, protocol):
     cp_id, tag = unique_id("CMD"), unique_id("TAG")[:20]
     async with as_role(system, tokens, "operator") as op, system.api() as admin:
@@ -604,7 +599,7 @@ async def test_reservations_are_made_listed_and_cancelled(system, tokens, protoc
         assert_error(await op.delete("/reservations/2147483647"), 404, "not_found")
 
 
-@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
 async def test_charging_profiles_are_set_kept_and_cleared(system, tokens, protocol):
     cp_id = unique_id("PRF")
     schedule = {

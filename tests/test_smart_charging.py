@@ -210,6 +210,7 @@ async def test_tx_profiles_are_valid_ocpp_and_carry_the_planned_power(unit):
     p201 = tx_profile_201(1, "tx-42", 7, limit, unit, 3)
     await validate_payload(Call("1", "SetChargingProfile", p16), "1.6")
     await validate_payload(Call("1", "SetChargingProfile", p201), "2.0.1")
+    await validate_payload(Call("1", "SetChargingProfile", p201), "2.1")  # 2.1 sends the same
     for payload in (p16, p201):
         assert profile_limit_kw(payload) == pytest.approx(11.0, rel=0.01)
 
@@ -356,6 +357,12 @@ def test_the_limit_in_force_is_read_from_either_versions_composite_schedule():
         "duration": 900,
         "chargingRateUnit": "W",
     }
+    for protocol in ("ocpp2.0.1", "ocpp2.1"):
+        assert composite_schedule_request(protocol, 2, "W") == {
+            "evseId": 2,
+            "duration": 900,
+            "chargingRateUnit": "W",
+        }
 
 
 def test_a_known_departure_waits_for_cheap_slots_unless_a_crowd_is_expected_then():
