@@ -23,6 +23,7 @@ from serve_deployments.rest_routes import (
     assistant,
     charge_points,
     cluster,
+    device_model,
     id_tags,
     live,
     reports,
@@ -215,6 +216,7 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
 
     for module in (
         charge_points,
+        device_model,
         id_tags,
         transactions,
         sites,

@@ -167,6 +167,12 @@ async def test_an_operator_sees_the_fleet_opens_a_charger_commands_it_and_watche
             await expect(line).to_have_attribute("data-points", str(before + 1))
             await page.get_by_test_id("read-configuration").click()
             await expect(page.get_by_test_id("configuration")).to_contain_text("HeartbeatInterval")
+            # The stored device model: asked for, shown with what the charger said of each key.
+            await page.get_by_test_id("request-report").click()
+            await expect(page.get_by_test_id("device-model-report")).to_contain_text("complete")
+            model = page.get_by_test_id("device-model")
+            await expect(model).to_contain_text("NumberOfConnectors")
+            await expect(model).to_contain_text("ReadOnly")
             await expect(page.get_by_test_id("message-log")).to_contain_text("MeterValues")
             await screenshot(page, "charge-point")
 

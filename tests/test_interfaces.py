@@ -37,6 +37,9 @@ TWINS = {
     "get_energy_report": ("get", "/reports/{name}"),
     "open_work_order": ("post", "/charge-points/{charge_point_id}/work-orders"),
     "close_work_order": ("post", "/work-orders/{work_order_id}/restore"),
+    "get_charge_point_variables": ("get", "/charge-points/{charge_point_id}/variables"),
+    "request_device_model_report": ("post", "/charge-points/{charge_point_id}/variables/report"),
+    "find_charge_points_by_variables": ("get", "/variables"),
 }
 # Where a tool names a parameter for the model rather than as REST's path does.
 RENAMED = {

@@ -32,6 +32,8 @@ READ_ONLY_TOOLS = {
     "get_energy_report",
     "get_failure_risk",
     "diagnose_charge_point",
+    "get_charge_point_variables",
+    "find_charge_points_by_variables",
 }
 DESTRUCTIVE_TOOLS = {
     "stop_charging_session",
@@ -48,6 +50,7 @@ OTHER_TOOLS = {
     "set_session_demand",
     "open_work_order",
     "close_work_order",
+    "request_device_model_report",
 }
 
 
@@ -186,6 +189,27 @@ async def test_every_tool_works_on_a_live_charger(system, tokens, database_url):
         )
         assert diagnosis["untrusted"] is True
         assert diagnosis["suggested_action"].startswith("no action needed")
+
+        asked = structured(
+            await op.call_tool("request_device_model_report", {"charge_point_id": cp_id})
+        )
+        assert asked["result"]["action"] == "GetConfiguration"  # a 1.6 charger
+        model = structured(
+            await op.call_tool("get_charge_point_variables", {"charge_point_id": cp_id})
+        )
+        assert [r["state"] for r in model["reports"]] == ["complete"]
+        assert "HeartbeatInterval" in {v["variable"] for v in model["variables"]}
+        beat = cp.configuration["HeartbeatInterval"]
+        found = structured(
+            await op.call_tool(
+                "find_charge_points_by_variables", {"where": [f"HeartbeatInterval={beat}"]}
+            )
+        )
+        assert cp_id in {m["charge_point_id"] for m in found["items"]}
+        text = error_text(
+            await op.call_tool("find_charge_points_by_variables", {"where": ["NoEquals"]})
+        )
+        assert "Component.Variable=Value" in text
 
 
 async def test_diagnosis_names_the_fault_its_action_and_the_risk(system, tokens, database_url):

@@ -1,4 +1,4 @@
-"""OCPP 1.6 and 2.0.1 handling in the charge-point sessions, on the real database, without Ray.
+"""OCPP 1.6, 2.0.1 and 2.1 handling in the charge-point sessions, on the real database, without Ray.
 
 Frames go in the way a gateway delivers them and replies come out of the gateway's poll, so
 these tests see exactly what a charger would, minus the network.

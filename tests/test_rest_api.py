@@ -59,6 +59,9 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", "/charge-points/NO-CP/events", "viewer"),
     ("GET", "/charge-points/NO-CP/diagnosis", "viewer"),
     ("GET", "/charge-points/NO-CP/failure-risk", "viewer"),
+    ("GET", "/charge-points/NO-CP/variables", "viewer"),
+    ("POST", "/charge-points/NO-CP/variables/report", "operator"),
+    ("GET", "/variables?where=A.B=1", "viewer"),
     ("GET", "/connectors/available", "viewer"),
     ("POST", "/assistant", "viewer"),
     ("POST", "/id-tags", "operator"),
@@ -103,6 +106,7 @@ def template_of(path: str) -> str:
         "/work-orders/999999": "/work-orders/{work_order_id}",
         "/reports/energy": "/reports/{name}",
     }
+    path = path.partition("?")[0]
     for concrete, template in replacements.items():
         path = path.replace(concrete, template)
     if path.endswith("/demand"):
@@ -542,7 +546,7 @@ async def test_configuration_is_read_and_changed(system, tokens, protocol, key, 
             assert r.status_code == 200, r.text
             items = {i["key"]: i for i in r.json()["items"]}
             assert items[key]["value"] == value
-            assert items["Nope.Nope"]["status"] in ("UnknownKey", "UnknownVariable")
+            assert items["Nope.Nope"]["status"] in ("UnknownKey", "UnknownComponent")
             if protocol == "ocpp1.6":
                 everything = (await op.get(f"/charge-points/{cp_id}/configuration")).json()
                 assert {"HeartbeatInterval", "MeterValueSampleInterval"} <= {

@@ -423,6 +423,45 @@ async function chargePointView(view, id) {
     reply);
   } else commandsBox.append(h("p", { class: "muted" }, "Viewer tokens cannot send commands."));
 
+  // The device model as stored (2.x reports and answers, 1.6 keys): viewers read it too.
+  const deviceModel = h("div", { class: "card" }, h("h2", {}, "Device model"));
+  const modelOut = h("div", { testid: "device-model" });
+  const drawModel = async () => {
+    try {
+      const m = await api(`/charge-points/${enc(cp.id)}/variables`);
+      const report = m.reports[0];
+      const where = (v) => [v.component || "(1.6)", v.component_instance, v.evse_id ? `EVSE ${v.evse_id}${v.connector_id ? `/${v.connector_id}` : ""}` : ""].filter(Boolean).join(" ");
+      modelOut.replaceChildren(
+        h("p", { class: "muted", testid: "device-model-report" }, report ? `Last report ${report.request_id}: ${report.state}, ${report.parts_received} part(s)` : "No report asked for yet."),
+        m.variables.length ? h("div", { class: "log-wrap" }, h("table", {},
+          h("thead", {}, h("tr", {}, ["Component", "Variable", "Value", "Access", "Type", "Last answer"].map((t) => h("th", {}, t)))),
+          h("tbody", {}, m.variables.flatMap((v) => v.attributes.map((a) =>
+            h("tr", {},
+              h("td", {}, where(v)),
+              h("td", {}, v.variable + (v.variable_instance ? ` (${v.variable_instance})` : "") + (a.type !== "Actual" ? ` [${a.type}]` : "")),
+              h("td", {}, a.value ?? ""),
+              h("td", { class: "muted" }, a.mutability || ""),
+              h("td", { class: "muted" }, (v.characteristics && v.characteristics.data_type) || ""),
+              h("td", { class: "muted" }, a.status || "")))))))
+          : h("p", { class: "muted" }, "Nothing stored yet."));
+    } catch (e) {
+      modelOut.replaceChildren(errorBox(e));
+    }
+  };
+  if (canOperate)
+    deviceModel.append(h("button", { testid: "request-report", onclick: async () => {
+      modelOut.replaceChildren(h("p", { class: "muted" }, "Asking the charger for its report…"));
+      try {
+        await api(`/charge-points/${enc(cp.id)}/variables/report`, { method: "POST" });
+      } catch (e) {
+        modelOut.replaceChildren(errorBox(e));
+        return;
+      }
+      await drawModel();
+    } }, "Ask for a report"), " ", h("button", { onclick: drawModel }, "Refresh"));
+  deviceModel.append(modelOut);
+  drawModel();
+
   const config = h("div", { class: "card" }, h("h2", {}, "Configuration"));
   const logBox = h("div", { class: "card" }, h("h2", {}, "OCPP message log"));
   if (canOperate) {
@@ -492,6 +531,7 @@ async function chargePointView(view, id) {
       session),
     commandsBox,
     h("div", { class: "grid" }, config, logBox),
+    deviceModel,
   );
 }
 

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import MCPServer
 from serve_deployments.context import ApiContext
 from serve_deployments.mcp_tools import (
     charge_points,
+    device_model,
     prompts,
     reports,
     resources,
@@ -17,7 +18,7 @@ from serve_deployments.mcp_tools import (
 )
 from serve_deployments.mcp_tools.base import Tools
 
-MODULES = (charge_points, transactions, sites, reports, resources, prompts)
+MODULES = (charge_points, device_model, transactions, sites, reports, resources, prompts)
 
 
 def register(server: MCPServer, api: ApiContext) -> None:

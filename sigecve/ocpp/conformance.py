@@ -26,6 +26,9 @@ _HANDLING = {
     "Get15118EVCertificate": "stored; replies Failed (no ISO 15118 backend configured)",
     "GetCertificateStatus": "stored; replies Failed (no OCSP backend configured)",
     "NotifyEVChargingNeeds": "stored in `charge_point_events`; Accepted",
+    "NotifyReport": "its variables into the device model (`device_model_variables`, "
+    "`device_model_attributes`), parts in any order, completeness per requestId; kept as it "
+    "came in `charge_point_events`",
     "NotifyEVChargingSchedule": "stored in `charge_point_events`; Accepted",
     "OpenPeriodicEventStream": "stored in `charge_point_events`; Accepted",
     "NotifyPeriodicEventStream": "a SEND: stored in `charge_point_events`, never answered "

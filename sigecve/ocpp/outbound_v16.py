@@ -7,6 +7,11 @@ from typing import Any
 
 from ocpp.v16 import call
 
+from sigecve.device_model import (
+    Variable,
+    variable_from_change_16,
+    variables_from_configuration_16,
+)
 from sigecve.ocpp.outbound import OutboundCall, outbound
 from sigecve.services.errors import InvalidInput
 
@@ -64,6 +69,21 @@ def change_configuration(key: str, value: str) -> OutboundCall:
 def configuration_status(response: dict[str, Any]) -> str | None:
     """The change's own status: ChangeConfiguration's reply has it at the top (None)."""
     return None
+
+
+def device_model_report(request_id: int) -> OutboundCall:
+    """Ask for the whole configuration: 1.6 answers GetConfiguration in its reply."""
+    return get_configuration([])
+
+
+def variables_read(response: dict[str, Any]) -> list[Variable]:
+    """The variables a GetConfiguration reply tells of."""
+    return variables_from_configuration_16(response.get("configurationKey") or [])
+
+
+def variables_changed(key: str, value: str, response: dict[str, Any]) -> list[Variable]:
+    """The variable a ChangeConfiguration and its reply tell of."""
+    return [variable_from_change_16(key, value, str(response.get("status", "Replied")))]
 
 
 def set_password(password: str) -> OutboundCall:

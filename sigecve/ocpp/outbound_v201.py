@@ -7,6 +7,11 @@ from typing import Any
 
 from ocpp.v201 import call
 
+from sigecve.device_model import (
+    Variable,
+    variables_from_get_variables,
+    variables_from_set_variables,
+)
 from sigecve.ocpp.outbound import OutboundCall, outbound
 from sigecve.services.errors import InvalidInput
 
@@ -79,6 +84,22 @@ def configuration_status(response: dict[str, Any]) -> str | None:
     """The change's own status: SetVariables has it per variable, not at the top."""
     results = response.get("setVariableResult") or []
     return str(results[0].get("attributeStatus", "Replied")) if results else None
+
+
+def device_model_report(request_id: int) -> OutboundCall:
+    """Ask for the whole device model: it comes in NotifyReport parts under `request_id`."""
+    return outbound(call.GetBaseReport(request_id=request_id, report_base="FullInventory"))
+
+
+def variables_read(response: dict[str, Any]) -> list[Variable]:
+    """The variables a GetVariables reply tells of (none in a GetBaseReport reply)."""
+    return variables_from_get_variables(response.get("getVariableResult") or [])
+
+
+def variables_changed(key: str, value: str, response: dict[str, Any]) -> list[Variable]:
+    """The variables a SetVariables of `key` and its reply tell of."""
+    sent = [{**variable_ref(key), "attributeValue": value}]
+    return variables_from_set_variables(sent, response.get("setVariableResult") or [])
 
 
 def set_password(password: str) -> OutboundCall:

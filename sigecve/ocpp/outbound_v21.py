@@ -13,6 +13,7 @@ from sigecve.ocpp.outbound_v201 import (
     clear_charging_profile,
     configuration_items,
     configuration_status,
+    device_model_report,
     get_configuration,
     remote_start,
     remote_stop,
@@ -24,6 +25,8 @@ from sigecve.ocpp.outbound_v201 import (
     unlock,
     update_firmware,
     variable_ref,
+    variables_changed,
+    variables_read,
 )
 
 PROTOCOL = "ocpp2.1"
@@ -38,6 +41,7 @@ __all__ = [
     "clear_charging_profile",
     "configuration_items",
     "configuration_status",
+    "device_model_report",
     "get_configuration",
     "remote_start",
     "remote_stop",
@@ -49,4 +53,6 @@ __all__ = [
     "unlock",
     "update_firmware",
     "variable_ref",
+    "variables_changed",
+    "variables_read",
 ]

@@ -16,7 +16,7 @@ from sigecve.ocpp.meter_values import (
 )
 from sigecve.ocpp.session_base import CentralSystemSession, stored_notification
 from sigecve.ocpp.timestamps import now_timestamp, parse_timestamp, utc_now
-from sigecve.services import transactions
+from sigecve.services import device_model, transactions
 from sigecve.services.id_tags import authorize
 
 PROTOCOL = "ocpp2.0.1"
@@ -172,9 +172,15 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
         await transactions.record_meter_values(self.repos, self.id, samples)
         return call_result.MeterValues()
 
+    @on(Action.notify_report)
+    async def on_notify_report(self, **_):
+        """A part of a device model report: kept as it came, its variables stored."""
+        await self.repos.events.add(self.id, self.protocol, "NotifyReport", self.current_payload())
+        await device_model.record_report_part(self.repos, self.id, self.current_payload())
+        return call_result.NotifyReport()
+
     # Everything else a station reports is validated, stored as it came and acknowledged.
     on_notify_event = stored_notification(Action.notify_event, call_result.NotifyEvent)
-    on_notify_report = stored_notification(Action.notify_report, call_result.NotifyReport)
 
     @on(Action.notify_ev_charging_needs)
     async def on_notify_ev_charging_needs(self, evse_id: int, charging_needs: dict, **_):

@@ -22,3 +22,7 @@ Cursor = Annotated[
 ]
 PageSize = Annotated[int, Ge(1), Le(MAX_PAGE)]
 TransactionSort = Literal["id", "-id", "started_at", "-started_at"]
+# A fleet query's condition on the stored device model: `Component.Variable=Value`.
+VariableCondition = Annotated[str, StringConstraints(min_length=2, max_length=300)]
+MAX_CONDITIONS = 10
+FirmwareVersion = Annotated[str, StringConstraints(min_length=1, max_length=50)]

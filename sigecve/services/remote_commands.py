@@ -21,6 +21,7 @@ from sigecve.domain import CommandResult, Flag, IdTagStatus, Integer, Reservatio
 from sigecve.ocpp.outbound import OutboundCall, messages_for
 from sigecve.services.charge_points import get_charge_point, store_new_password
 from sigecve.services.commands import ChargePointDirectory
+from sigecve.services.device_model import check_change
 from sigecve.services.errors import Conflict, InvalidInput, NotConnected, NotFound
 from sigecve.services.id_tags import authorize
 
@@ -104,6 +105,11 @@ class ConfigurationItem(BaseModel):
 class Configuration(BaseModel):
     charge_point_id: str
     items: list[ConfigurationItem]
+
+
+class DeviceModelRequest(BaseModel):
+    request_id: int = Field(description="the report's id (its parts carry it)")
+    result: CommandResult
 
 
 class FirmwareUpdate(BaseModel):
@@ -215,20 +221,47 @@ class Commander:
         return await self._send(charge_point_id, messages.clear_cache())
 
     async def get_configuration(self, charge_point_id: str, keys: list[str]) -> Configuration:
+        """Read from the charger now; what it says is kept in its device model too."""
         messages = await self._messages(charge_point_id)
         result = await self._send(charge_point_id, messages.get_configuration(keys))
         _raise_on_call_error(result)
+        await self.repos.device_model.store(
+            charge_point_id, messages.variables_read(result.response), datetime.now(UTC)
+        )
         items = [ConfigurationItem(**i) for i in messages.configuration_items(result.response)]
         return Configuration(charge_point_id=charge_point_id, items=items)
 
     async def change_configuration(
         self, charge_point_id: str, change: ConfigurationChange
     ) -> CommandResult:
+        """Checked against the charger's stored device model first (read-only, type, limits,
+        allowed values: 422 before anything is sent); its answer is kept there, taken or not."""
         messages = await self._messages(charge_point_id)
-        result = await self._send(
-            charge_point_id, messages.change_configuration(change.key, change.value)
-        )
+        outbound = messages.change_configuration(change.key, change.value)
+        await check_change(self.repos, charge_point_id, change.key, change.value)
+        result = await self._send(charge_point_id, outbound)
+        if result.status != "CallError":
+            await self.repos.device_model.store(
+                charge_point_id,
+                messages.variables_changed(change.key, change.value, result.response),
+                datetime.now(UTC),
+            )
         return _with_configuration_status(result, messages)
+
+    async def request_device_model_report(self, charge_point_id: str) -> DeviceModelRequest:
+        """Ask for the whole device model (2.x GetBaseReport FullInventory, whose parts come
+        in NotifyReport; 1.6 GetConfiguration, answered at once)."""
+        messages = await self._messages(charge_point_id)
+        request_id = _new_request_id()
+        await self.repos.device_model.report_requested(charge_point_id, request_id, "FullInventory")
+        result = await self._send(charge_point_id, messages.device_model_report(request_id))
+        _raise_on_call_error(result)
+        if read := messages.variables_read(result.response):  # it came in the reply (1.6)
+            now = datetime.now(UTC)
+            await self.repos.device_model.store(charge_point_id, read, now)
+            await self.repos.device_model.report_part(charge_point_id, request_id, 0, True, now)
+            await self.repos.device_model.report_completed(charge_point_id, request_id)
+        return DeviceModelRequest(request_id=request_id, result=result)
 
     async def update_firmware(self, charge_point_id: str, req: FirmwareUpdate) -> CommandResult:
         messages = await self._messages(charge_point_id)

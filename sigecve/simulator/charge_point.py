@@ -421,7 +421,12 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.configuration = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "60"}
+        self.configuration = {
+            "HeartbeatInterval": "300",
+            "MeterValueSampleInterval": "60",
+            "NumberOfConnectors": str(self.profile.connectors),
+        }
+        self.read_only = {"NumberOfConnectors"}  # as the 1.6 spec (9.1) makes it
         self.reservations: set[int] = set()
 
     # --- what the charger initiates ------------------------------------------------------
@@ -603,7 +608,7 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
     def on_get_configuration(self, key: list[str] | None = None):
         keys = key or list(self.configuration)
         known = [
-            {"key": k, "readonly": False, "value": self.configuration[k]}
+            {"key": k, "readonly": k in self.read_only, "value": self.configuration[k]}
             for k in keys
             if k in self.configuration
         ]
@@ -612,6 +617,8 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
 
     @on(Action.change_configuration)
     def on_change_configuration(self, key: str, value: str):
+        if key in self.read_only:
+            return call_result.ChangeConfiguration(status=ConfigurationStatus.rejected)
         self.configuration[key] = value
         return call_result.ChangeConfiguration(status=ConfigurationStatus.accepted)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint as OcppChargePoint
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
 from sigecve.ocpp.timestamps import now_timestamp
 from sigecve.simulator.charge_point import UNITS, SimulatedCharger
+from sigecve.simulator.device_model import SimulatedDeviceModel
 
 
 class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
@@ -20,7 +21,9 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.variables = {("OCPPCommCtrlr", "HeartbeatInterval"): "300"}
+        self.device_model = SimulatedDeviceModel.standard(
+            self.model, "1.0.0", self.profile.connectors
+        )
         self.reservations: set[int] = set()
         self._seq = 0
 
@@ -264,14 +267,19 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
     def on_get_variables(self, get_variable_data: list, **_):
         results = []
         for item in get_variable_data:
-            key = (item["component"]["name"], item["variable"]["name"])
-            known = key in self.variables
+            component, name = item["component"]["name"], item["variable"]["name"]
+            found = self.device_model.find(component, name)
+            if found is None:
+                known = self.device_model.knows_component(component)
+                status = "UnknownVariable" if known else "UnknownComponent"
+            else:
+                status = "Rejected" if found.mutability == "WriteOnly" else "Accepted"
             results.append(
                 {
-                    "attribute_status": "Accepted" if known else "UnknownVariable",
+                    "attribute_status": status,
                     "component": item["component"],
                     "variable": item["variable"],
-                    **({"attribute_value": self.variables[key]} if known else {}),
+                    **({"attribute_value": found.value} if status == "Accepted" else {}),
                 }
             )
         return call_result.GetVariables(get_variable_result=results)
@@ -280,14 +288,39 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
     def on_set_variables(self, set_variable_data: list, **_):
         results = []
         for item in set_variable_data:
-            self.variables[(item["component"]["name"], item["variable"]["name"])] = item[
-                "attribute_value"
-            ]
+            component, name = item["component"]["name"], item["variable"]["name"]
+            found = self.device_model.find(component, name)
+            if found is None:
+                known = self.device_model.knows_component(component)
+                status = "UnknownVariable" if known else "UnknownComponent"
+            elif found.refuses(item["attribute_value"]):
+                status = "Rejected"
+            else:
+                found.value, status = item["attribute_value"], "Accepted"
             results.append(
                 {
-                    "attribute_status": "Accepted",
+                    "attribute_status": status,
                     "component": item["component"],
                     "variable": item["variable"],
                 }
             )
         return call_result.SetVariables(set_variable_result=results)
+
+    @on(Action.get_base_report)
+    def on_get_base_report(self, request_id: int, report_base: str, **_):
+        return call_result.GetBaseReport(status="Accepted")
+
+    @after(Action.get_base_report)
+    async def send_base_report(self, request_id: int, report_base: str, **_):
+        """The report in parts, as a station sends it after accepting (B07)."""
+        parts = self.device_model.report_parts()
+        for seq_no, part in enumerate(parts):
+            await self.send(
+                self._call.NotifyReport(
+                    request_id=request_id,
+                    generated_at=now_timestamp(),
+                    seq_no=seq_no,
+                    tbc=seq_no < len(parts) - 1,
+                    report_data=part,
+                )
+            )

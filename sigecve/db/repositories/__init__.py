@@ -17,6 +17,7 @@ from sigecve.db.repositories.charge_points import (
     ConnectorRepository,
 )
 from sigecve.db.repositories.charging_profiles import ChargingProfileRepository
+from sigecve.db.repositories.device_model import DeviceModelRepository
 from sigecve.db.repositories.failure_models import FailureModelRepository
 from sigecve.db.repositories.id_tags import IdTagRepository
 from sigecve.db.repositories.maintenance import MaintenanceRepository
@@ -40,6 +41,7 @@ __all__ = [
     "ChargePointRepository",
     "ChargingProfileRepository",
     "ConnectorRepository",
+    "DeviceModelRepository",
     "FailureModelRepository",
     "IdTagRepository",
     "MaintenanceRepository",
@@ -75,3 +77,4 @@ class Repositories:
         self.alerts = AlertRepository(pool)
         self.maintenance = MaintenanceRepository(pool)
         self.failure_models = FailureModelRepository(pool)
+        self.device_model = DeviceModelRepository(pool)
