@@ -79,6 +79,16 @@ class ConnectorStatus(BaseModel):
     status_at: datetime
 
 
+class ConnectorProblem(BaseModel):
+    """An error code on a connector (`NoError`: over), its status left as it is."""
+
+    connector_id: int
+    error_code: str
+    info: str | None = None
+    vendor_error_code: str | None = None
+    at: datetime
+
+
 class Transaction(BaseModel):
     id: int = Field(description="SIGEC-VE's own id of the transaction")
     transaction_id: int | str = Field(

@@ -736,3 +736,69 @@ async def test_a_gateway_not_heard_from_loses_its_sessions_and_a_silent_charger_
     assert not sessions.is_connected(other.cp_id) and sessions.is_connected(speaking.cp_id)
     assert (await sessions.poll(GATEWAY, 1)) == [(f"conn-{other.cp_id}", None)]  # closed
     assert not (await repos.charge_points.get(other.cp_id)).connected
+
+
+def _event(component: dict, variable: str, value: str, at: str, **extra) -> dict:
+    return {
+        "eventId": 1,
+        "timestamp": at,
+        "trigger": "Alerting",
+        "actualValue": value,
+        "eventNotificationType": "HardWiredNotification",
+        "component": component,
+        "variable": {"name": variable},
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("protocol", ["ocpp2.0.1", "ocpp2.1"])
+async def test_2x_notify_event_is_read_as_connector_status_and_error_codes(
+    sessions, repos, protocol
+):
+    """What 1.6 says in StatusNotification, 2.x says in NotifyEvent: the connector's state
+    and its problem (techCode), cleared when it is over. Other components' events are kept
+    as they came, and change no connector."""
+    cp = await connect(sessions, repos, protocol=protocol)
+    evse1 = {"name": "EVSE", "evse": {"id": 1}}
+    await cp.call(
+        "StatusNotification",
+        {
+            "timestamp": "2026-12-07T10:00:00Z",
+            "connectorStatus": "Faulted",
+            "evseId": 1,
+            "connectorId": 1,
+        },
+    )
+    events = [
+        _event(evse1, "Problem", "true", "2026-12-07T10:00:01Z", techCode="GroundFailure"),
+        _event(
+            {"name": "Connector", "evse": {"id": 2, "connectorId": 1}},
+            "AvailabilityState",
+            "Unavailable",
+            "2026-12-07T10:00:02Z",
+        ),
+        _event({"name": "TempSensor"}, "Temperature", "71", "2026-12-07T10:00:03Z"),
+    ]
+    payload = {"generatedAt": "2026-12-07T10:00:04Z", "seqNo": 0, "eventData": events}
+    assert await cp.call("NotifyEvent", payload) == {}
+    stored = await repos.charge_points.get(cp.cp_id)
+    connectors = {c.connector_id: (c.status, c.error_code) for c in stored.connectors}
+    assert connectors == {1: ("Faulted", "GroundFailure"), 2: ("Unavailable", None)}
+    cleared = _event(evse1, "Problem", "false", "2026-12-07T10:05:00Z", cleared=True)
+    await cp.call("NotifyEvent", {**payload, "eventData": [cleared]})
+    async with repos.pool.connection() as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT connector_id, status, error_code FROM status_events "
+                "WHERE charge_point_id = %s ORDER BY timestamp",
+                (cp.cp_id,),
+            )
+        ).fetchall()
+    assert [(r["connector_id"], r["status"], r["error_code"]) for r in rows] == [
+        (1, "Faulted", None),
+        (1, "Faulted", "GroundFailure"),
+        (2, "Unavailable", None),
+        (1, "Faulted", "NoError"),
+    ]
+    kept = await repos.events.recent(cp.cp_id, action="NotifyEvent")
+    assert len(kept) == 2 and kept[-1]["payload"] == payload

@@ -26,6 +26,9 @@ _HANDLING = {
     "Get15118EVCertificate": "stored; replies Failed (no ISO 15118 backend configured)",
     "GetCertificateStatus": "stored; replies Failed (no OCSP backend configured)",
     "NotifyEVChargingNeeds": "stored in `charge_point_events`; Accepted",
+    "NotifyEvent": "kept in `charge_point_events`; a Connector/EVSE `AvailabilityState` is "
+    "its status, a `Problem` its error code (`techCode`; NoError when cleared) in "
+    "`connectors` and `status_events`, as 1.6 StatusNotification",
     "NotifyReport": "its variables into the device model (`device_model_variables`, "
     "`device_model_attributes`), parts in any order, completeness per requestId; kept as it "
     "came in `charge_point_events`",

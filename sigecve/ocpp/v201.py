@@ -14,6 +14,7 @@ from sigecve.ocpp.meter_values import (
     last_energy_register_wh,
     samples_from_meter_values_201,
 )
+from sigecve.ocpp.notify_event import connector_updates
 from sigecve.ocpp.session_base import CentralSystemSession, stored_notification
 from sigecve.ocpp.timestamps import now_timestamp, parse_timestamp, utc_now
 from sigecve.services import device_model, transactions
@@ -179,8 +180,20 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
         await device_model.record_report_part(self.repos, self.id, self.current_payload())
         return call_result.NotifyReport()
 
+    @on(Action.notify_event)
+    async def on_notify_event(self, **_):
+        """Kept as it came; what it says of connectors (their state, their problems) goes
+        where 1.6's StatusNotification puts it, so every version reads alike."""
+        payload = self.current_payload()
+        await self.repos.events.add(self.id, self.protocol, "NotifyEvent", payload)
+        statuses, problems = connector_updates(payload["eventData"])
+        for status in statuses:
+            await self.repos.connectors.record_status(self.id, status)
+        for problem in problems:
+            await self.repos.connectors.record_problem(self.id, problem)
+        return call_result.NotifyEvent()
+
     # Everything else a station reports is validated, stored as it came and acknowledged.
-    on_notify_event = stored_notification(Action.notify_event, call_result.NotifyEvent)
 
     @on(Action.notify_ev_charging_needs)
     async def on_notify_ev_charging_needs(self, evse_id: int, charging_needs: dict, **_):

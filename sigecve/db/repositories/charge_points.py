@@ -24,6 +24,7 @@ from sigecve.db.repositories.transactions import TRANSACTION_COLUMNS, transactio
 from sigecve.domain import (
     ChargePoint,
     ChargePointSummary,
+    ConnectorProblem,
     ConnectorStatus,
 )
 
@@ -336,6 +337,31 @@ class ConnectorRepository:
                 """COPY status_events (charge_point_id, connector_id, status, error_code, info,
                                        vendor_error_code, timestamp) FROM STDIN""",
                 [row],
+            )
+
+    async def record_problem(self, charge_point_id: str, problem: ConnectorProblem) -> None:
+        """An error code on a connector (2.x NotifyEvent Problem): on the connector as it
+        is, and as a status event with the status it has (Unknown if it reported none)."""
+        async with transaction(self.pool) as conn:
+            await conn.execute(
+                """WITH updated AS (
+                       UPDATE connectors SET error_code = %(code)s, info = %(info)s,
+                           vendor_error_code = %(vendor)s, updated_at = now()
+                       WHERE charge_point_id = %(cp)s AND connector_id = %(connector)s
+                       RETURNING status)
+                   INSERT INTO status_events (charge_point_id, connector_id, status,
+                       error_code, info, vendor_error_code, timestamp)
+                   VALUES (%(cp)s, %(connector)s,
+                           COALESCE((SELECT status FROM updated), 'Unknown'),
+                           %(code)s, %(info)s, %(vendor)s, %(at)s)""",
+                {
+                    "cp": charge_point_id,
+                    "connector": problem.connector_id,
+                    "code": problem.error_code,
+                    "info": problem.info,
+                    "vendor": problem.vendor_error_code,
+                    "at": problem.at,
+                },
             )
 
     async def available(self, *, site_id: str | None, limit: int) -> list[Row]:
