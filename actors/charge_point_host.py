@@ -66,6 +66,7 @@ class ChargePointHost:
             Repositories(pool),
             auto_register=self._settings.auto_register,
             heartbeat_interval_s=self._settings.heartbeat_interval_s,
+            boot_retry_s=self._settings.boot_retry_s,
             command_timeout_s=self._settings.command_timeout_s,
             site_replanner=self._replan_site_of,
             power_observer=self._power_of,

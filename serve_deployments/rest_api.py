@@ -26,6 +26,7 @@ from serve_deployments.rest_routes import (
     device_model,
     id_tags,
     live,
+    onboarding,
     reports,
     sites,
     transactions,
@@ -217,6 +218,7 @@ def build_rest_app(ctx: ApiContext) -> FastAPI:
     for module in (
         charge_points,
         device_model,
+        onboarding,
         id_tags,
         transactions,
         sites,

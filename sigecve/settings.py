@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         description="solver time per re-plan; past it the site gets an equal share",
     )
     heartbeat_interval_s: int = Field(default=300, ge=1, validation_alias="SIGECVE_HEARTBEAT_S")
+    boot_retry_s: int = Field(
+        default=60,
+        ge=1,
+        validation_alias="SIGECVE_BOOT_RETRY_S",
+        description="the interval a Pending or Rejected boot is given: when to boot again",
+    )
     command_timeout_s: float = Field(
         default=30.0, gt=0, validation_alias="SIGECVE_COMMAND_TIMEOUT_S"
     )

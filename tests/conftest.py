@@ -181,6 +181,7 @@ def system(
         SIGECVE_LLM_MODEL="claude-test-model",
         SIGECVE_ADMIN_TOKEN="sgv_test_" + secrets.token_hex(16),
         SIGECVE_COMMAND_TIMEOUT_S="10",
+        SIGECVE_BOOT_RETRY_S="2",  # stations waiting for approval boot again soon
         SIGECVE_GATEWAY_REPLICAS="2",  # reconnections may land on the other replica
         # Failure scoring only while a test deploys a model; events scored within a second.
         SIGECVE_ML_BOOTSTRAP_MODEL="false",

@@ -5,6 +5,7 @@ go to a temporary folder, so a test run leaves the checkout as it was."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -18,7 +19,7 @@ from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
 from playwright.async_api import Browser, Page, async_playwright, expect
 from psycopg.types.json import Jsonb
 
-from tests.conftest import RunningSystem, unique_id
+from tests.conftest import RunningSystem, eventually, unique_id
 from tests.fake_llm import text, tool_use
 from tests.test_rest_api import charger, register
 from tests.test_system import add_tag
@@ -248,3 +249,27 @@ async def test_alerts_show_their_signals_and_the_assistant_asks_before_acting(
                 "Reset accepted."
             )
             assert len(llm.requests) == 2
+
+
+async def test_an_operator_approves_a_waiting_station_from_the_fleet_page(system, tokens):
+    from tests.test_onboarding import policy, stranger
+
+    cp_id = unique_id("DNEW")
+    async with policy(system, "pending"), stranger(system, cp_id, "ocpp2.0.1") as station:
+        async with system.api() as api:
+
+            async def queued() -> bool:
+                items = (await api.get("/onboarding/queue")).json()["items"]
+                return any(i["id"] == cp_id and i["booted_at"] for i in items)
+
+            await eventually(queued, within=20, message="the station is not queued")
+        async with logged_in(system, tokens["operator"]) as page:
+            row = page.get_by_test_id(f"pending-{cp_id}")
+            await expect(row).to_contain_text("Pending")
+            await expect(row).to_contain_text("Simulator-2.0.1")
+            await page.get_by_test_id(f"approve-{cp_id}").click()
+            await page.locator("#confirm-ok").click()
+            await expect(row).to_contain_text("approved")
+            await screenshot(page, "approval-queue")
+        await asyncio.wait_for(station.booting, 40)
+        assert station.booted

@@ -40,6 +40,8 @@ TWINS = {
     "get_charge_point_variables": ("get", "/charge-points/{charge_point_id}/variables"),
     "request_device_model_report": ("post", "/charge-points/{charge_point_id}/variables/report"),
     "find_charge_points_by_variables": ("get", "/variables"),
+    "list_pending_charge_points": ("get", "/onboarding/queue"),
+    "approve_charge_point": ("post", "/charge-points/{charge_point_id}/approve"),
 }
 # Where a tool names a parameter for the model rather than as REST's path does.
 RENAMED = {

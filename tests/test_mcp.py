@@ -34,6 +34,7 @@ READ_ONLY_TOOLS = {
     "diagnose_charge_point",
     "get_charge_point_variables",
     "find_charge_points_by_variables",
+    "list_pending_charge_points",
 }
 DESTRUCTIVE_TOOLS = {
     "stop_charging_session",
@@ -51,6 +52,7 @@ OTHER_TOOLS = {
     "open_work_order",
     "close_work_order",
     "request_device_model_report",
+    "approve_charge_point",
 }
 
 

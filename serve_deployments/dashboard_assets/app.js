@@ -323,8 +323,33 @@ async function fleetView(view) {
     redraw();
   };
 
+  // Stations nobody registered, waiting for approval (onboarding policy pending/rejected).
+  const queue = (await api("/onboarding/queue")).items;
+  const canApprove = state.me.role !== "viewer";
+  const queueBox = queue.length ? h("div", { class: "card", testid: "approval-queue" },
+    h("h2", {}, `Awaiting approval (${queue.length})`),
+    h("p", { class: "muted" }, "What each station booted with is its own text. Approved, it is configured from its templates and accepted at its next boot."),
+    h("table", {}, h("tbody", {}, queue.map((q) => {
+      const out = h("span", { class: "muted" });
+      const act = (verb) => async () => {
+        if (!(await confirmAction(`${verb === "approve" ? "Approve" : "Reject"} ${q.id}?`))) return;
+        try {
+          const r = await api(`/charge-points/${enc(q.id)}/${verb}`, { method: "POST", body: {} });
+          out.textContent = r.approved_at ? "approved: configuring at its next boot" : r.registration_status;
+        } catch (e) {
+          out.textContent = `${e.status || ""} ${e.message}`;
+        }
+      };
+      return h("tr", { testid: `pending-${q.id}` },
+        h("td", {}, q.id), h("td", {}, pill(q.approved_at ? "approved" : q.registration_status, q.registration_status === "Rejected" ? "Faulted" : "Reserved")),
+        h("td", {}, `${q.vendor || "—"} / ${q.model || "—"}`), h("td", {}, q.serial_number || ""), h("td", {}, q.firmware_version || ""),
+        h("td", {}, canApprove && !q.approved_at ? [h("button", { testid: `approve-${q.id}`, onclick: act("approve") }, "Approve"), " ", h("button", { onclick: act("reject") }, "Reject")] : ""),
+        h("td", {}, out));
+    })))) : "";
+
   view.replaceChildren(
     h("h1", {}, "Fleet"),
+    queueBox,
     countsBox,
     h("div", { class: "filters" }, siteSelect, search, h("span", { class: "muted" }, "problems first: faulted, unavailable, offline, at risk")),
     h("table", { testid: "fleet" },

@@ -10,6 +10,7 @@ from serve_deployments.context import ApiContext
 from serve_deployments.mcp_tools import (
     charge_points,
     device_model,
+    onboarding,
     prompts,
     reports,
     resources,
@@ -18,7 +19,16 @@ from serve_deployments.mcp_tools import (
 )
 from serve_deployments.mcp_tools.base import Tools
 
-MODULES = (charge_points, device_model, transactions, sites, reports, resources, prompts)
+MODULES = (
+    charge_points,
+    device_model,
+    onboarding,
+    transactions,
+    sites,
+    reports,
+    resources,
+    prompts,
+)
 
 
 def register(server: MCPServer, api: ApiContext) -> None:

@@ -13,7 +13,8 @@ from sigecve.ocpp import v16, v21, v201
 # What happens to a charger-initiated message beyond validation and the message log.
 _HANDLING = {
     "Authorize": "id tag checked against `id_tags` (status, expiry)",
-    "BootNotification": "vendor, model, firmware, boot payload on the charge point; Accepted",
+    "BootNotification": "vendor, model, firmware, boot payload on the charge point; Accepted, "
+    "or Pending / Rejected while it waits for approval (onboarding)",
     "Heartbeat": "last seen time, connectivity event",
     "StatusNotification": "connector status (newest wins) and `status_events`",
     "StartTransaction": "`transactions` row, idempotent on retry; tag status",

@@ -37,6 +37,7 @@ from sigecve.ocpp.framing import (
 from sigecve.ocpp.meter_values import last_active_power_kw
 from sigecve.ocpp.schemas import validate_payload
 from sigecve.ocpp.timestamps import format_timestamp, utc_now
+from sigecve.onboarding import RETRY_BOOT_S, boot_answer
 from sigecve.services.errors import CommandTimeout, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class CentralSystemSession:
     _ocpp_version: str
     _call_lock: asyncio.Lock
     _current_call: Call | None = None
+    # What BootNotification is told: Pending or Rejected while it waits for approval.
+    registration_status: str = "Accepted"
+    approved: bool = False
+    boot_retry_s: int = RETRY_BOOT_S
 
     def __init__(
         self,
@@ -79,6 +84,7 @@ class CentralSystemSession:
         response_timeout_s: float,
         on_charging_change: Callable[[str], None] | None = None,
         on_power: Callable[[str, int | str, float], None] | None = None,
+        on_approved_boot: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
         self.repos = repos
@@ -87,6 +93,7 @@ class CentralSystemSession:
         self.heartbeat_interval_s = heartbeat_interval_s
         self._on_charging_change = on_charging_change
         self._on_power = on_power
+        self._on_approved_boot = on_approved_boot
         self._handler_error: Exception | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -227,6 +234,21 @@ class CentralSystemSession:
                 response.error_code, response.error_description, response.error_details
             )
         return response.payload
+
+    async def boot_answer(self) -> tuple[str, int]:
+        """(the BootNotification status, its interval) for this station now. One waiting
+        for approval is looked up again (an operator may just have approved it); once
+        approved, its boot starts its onboarding after the reply."""
+        if self.registration_status != "Accepted":
+            row = await self.repos.charge_points.get_row(self.id)
+            if row is not None:
+                self.registration_status = row["registration_status"]
+                self.approved = row["approved_at"] is not None
+        status, onboard = boot_answer(self.registration_status, self.approved)
+        if onboard and self._on_approved_boot is not None:
+            callback, cp_id = self._on_approved_boot, self.id
+            after_commit(lambda: callback(cp_id))
+        return status, self.heartbeat_interval_s if status == "Accepted" else self.boot_retry_s
 
     def heartbeat_seen(self) -> str:
         """Note a heartbeat (written in the next batch); the time to answer it with."""

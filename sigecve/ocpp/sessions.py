@@ -26,9 +26,12 @@ from sigecve.domain import CommandResult
 from sigecve.ocpp import v16, v21, v201
 from sigecve.ocpp.message_log import MessageLogWriter
 from sigecve.ocpp.session_base import CallErrorReply
+from sigecve.onboarding import RETRY_BOOT_S
 from sigecve.security import VerifiedPasswords
-from sigecve.services.charge_points import admit_charge_points
+from sigecve.services.charge_points import AdmissionDecision, admit_charge_points
 from sigecve.services.errors import NotConnected
+from sigecve.services.onboarding import onboard_approved_station
+from sigecve.services.remote_commands import Commander
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,7 @@ class ChargePointSessions:
         auto_register: bool,
         heartbeat_interval_s: int,
         command_timeout_s: float,
+        boot_retry_s: int = RETRY_BOOT_S,
         site_replanner: Callable[[str], Awaitable[None]] | None = None,
         power_observer: Callable[[str, int | str, float], Awaitable[None]] | None = None,
         gateways_on_live_nodes: Callable[[set[str]], Awaitable[set[str]]] | None = None,
@@ -129,9 +133,11 @@ class ChargePointSessions:
         # Told each session's measured power (kW), so its site can see it stray from the plan.
         self._power_observer = power_observer
         self._background: set[asyncio.Task] = set()
+        self._onboarding: set[str] = set()  # approved stations being configured now
         self.auto_register = auto_register
         self.verified_passwords = VerifiedPasswords()
         self.heartbeat_interval_s = heartbeat_interval_s
+        self.boot_retry_s = boot_retry_s
         self.command_timeout_s = command_timeout_s
         self.message_log = MessageLogWriter(repos.message_log)
         # (charge point id, when): a heartbeat is answered without waiting for its write.
@@ -283,7 +289,7 @@ class ChargePointSessions:
                 # Asked again (the gateway lost the answer): its session goes on as it is.
                 results.append(ConnectResult(True, decision.reason))
                 continue
-            await self._host(gateway_id, request)
+            await self._host(gateway_id, request, decision)
             arrivals[request.charge_point_id] = ChargePointArrival(
                 request.charge_point_id, request.protocol, request.connection_id
             )
@@ -300,7 +306,9 @@ class ChargePointSessions:
             raise
         return results
 
-    async def _host(self, gateway_id: str, request: ConnectRequest) -> None:
+    async def _host(
+        self, gateway_id: str, request: ConnectRequest, admitted: AdmissionDecision
+    ) -> None:
         """Start the admitted charger's session, replacing the one it had here, if any."""
         charge_point_id = request.charge_point_id
         previous = self._hosted.get(charge_point_id)
@@ -319,8 +327,12 @@ class ChargePointSessions:
             heartbeat_interval_s=self.heartbeat_interval_s,
             on_charging_change=self._charging_changed,
             on_power=self._power_observed,
+            on_approved_boot=self._onboard,
             response_timeout_s=self.command_timeout_s,
         )
+        session.registration_status = admitted.registration_status
+        session.approved = admitted.approved
+        session.boot_retry_s = self.boot_retry_s
         task = asyncio.create_task(session.start(), name=f"ocpp-session-{charge_point_id}")
         self._hosted[charge_point_id] = HostedChargePoint(
             mailbox, session, request.protocol, task, request.ingress
@@ -403,6 +415,22 @@ class ChargePointSessions:
         if self._power_observer is not None:
             self._in_background(self._power_observer(charge_point_id, transaction_id, kw))
 
+    def _onboard(self, charge_point_id: str) -> None:
+        """An approved station booted: read its device model, configure it and accept it,
+        once at a time (its boots while that runs are answered Pending)."""
+        if charge_point_id in self._onboarding:
+            return
+        self._onboarding.add(charge_point_id)
+
+        async def run() -> None:
+            try:
+                commander = Commander(self.repos, LocalDirectory(self))
+                await onboard_approved_station(self.repos, commander, charge_point_id)
+            finally:
+                self._onboarding.discard(charge_point_id)
+
+        self._in_background(run())
+
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
@@ -427,3 +455,19 @@ class ChargePointSessions:
         hosted.task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await hosted.task
+
+
+class LocalDirectory:
+    """The charge points hosted here, as the services reach chargers (ChargePointDirectory):
+    for work the host does on its own, such as onboarding an approved station."""
+
+    def __init__(self, sessions: ChargePointSessions) -> None:
+        self._sessions = sessions
+
+    async def protocol_of(self, charge_point_id: str) -> str | None:
+        return self._sessions.protocol_of(charge_point_id)
+
+    async def call(
+        self, charge_point_id: str, action: str, payload: dict[str, Any], timeout_s: float | None
+    ) -> CommandResult:
+        return await self._sessions.call(charge_point_id, action, payload, timeout_s)

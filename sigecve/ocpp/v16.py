@@ -76,10 +76,9 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
             firmware_version=kw.get("firmware_version"),
             boot_info=boot_info,
         )
+        status, interval = await self.boot_answer()
         return call_result.BootNotification(
-            current_time=now_timestamp(),
-            interval=self.heartbeat_interval_s,
-            status=RegistrationStatus.accepted,
+            current_time=now_timestamp(), interval=interval, status=RegistrationStatus(status)
         )
 
     @on(Action.heartbeat)

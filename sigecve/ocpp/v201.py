@@ -98,10 +98,11 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
             firmware_version=charging_station.get("firmware_version"),
             boot_info=self.current_payload(),
         )
+        status, interval = await self.boot_answer()
         return call_result.BootNotification(
             current_time=now_timestamp(),
-            interval=self.heartbeat_interval_s,
-            status=RegistrationStatusEnumType.accepted,
+            interval=interval,
+            status=RegistrationStatusEnumType(status),
         )
 
     @on(Action.heartbeat)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from sigecve.db.repositories import ChargePointFilter, ChargePointRepository, Repositories
 from sigecve.domain import ChargePoint, ChargePointSummary, ChargePointUpdate, Flag
+from sigecve.onboarding import UnknownStations
 from sigecve.security import VerifiedPasswords, hash_password, verify_password
 from sigecve.services.errors import Conflict, NotFound
 from sigecve.services.pagination import paginate
@@ -48,6 +49,9 @@ class AdmissionDecision:
     accepted: bool
     reason: str
     register: bool = False
+    # What its BootNotification will be told until an operator approves it.
+    registration_status: str = "Accepted"
+    approved: bool = False
 
 
 def decide_admission(
@@ -55,24 +59,41 @@ def decide_admission(
     password: str | None,
     *,
     auto_register: bool,
+    unknown_stations: UnknownStations = "refuse",
     password_matches: Callable[[str, str], bool] = verify_password,
 ) -> AdmissionDecision:
     """Whether a charger presenting `password` may connect (no I/O; `password_matches(password,
-    stored hash)` is scrypt unless given a memory of verified passwords)."""
+    stored hash)` is scrypt unless given a memory of verified passwords). An unknown one is
+    registered if `auto_register`, or admitted to wait for approval by the onboarding
+    policy (`unknown_stations` pending or rejected)."""
     if registered is None:
         if auto_register:
             return AdmissionDecision(True, "auto-registered", register=True)
+        if unknown_stations != "refuse":
+            status = unknown_stations.capitalize()
+            return AdmissionDecision(
+                True, "waiting for approval", register=True, registration_status=status
+            )
         return AdmissionDecision(False, "unknown charge point")
     if registered.get("decommissioned_at") is not None:
         return AdmissionDecision(False, "decommissioned")
     stored = registered.get("password_hash")
     if stored is None:
-        return AdmissionDecision(True, "registered without a password")
+        return _admitted(registered, "registered without a password")
     if password is None:
         return AdmissionDecision(False, "password required")
     if not password_matches(password, stored):
         return AdmissionDecision(False, "wrong password")
-    return AdmissionDecision(True, "password verified")
+    return _admitted(registered, "password verified")
+
+
+def _admitted(registered: dict[str, Any], reason: str) -> AdmissionDecision:
+    return AdmissionDecision(
+        True,
+        reason,
+        registration_status=registered.get("registration_status", "Accepted"),
+        approved=registered.get("approved_at") is not None,
+    )
 
 
 async def admit_charge_points(
@@ -87,10 +108,21 @@ async def admit_charge_points(
     if not candidates:
         return []
     rows = await repos.charge_points.get_rows({cp_id for cp_id, _ in candidates})
+    # Strangers are rare: the policy for them is read only when one comes.
+    strangers = not auto_register and any(cp_id not in rows for cp_id, _ in candidates)
+    unknown_stations = await repos.onboarding.policy() if strangers else "refuse"
     return list(
         await asyncio.gather(
             *(
-                _admit(repos, cp_id, password, rows.get(cp_id), auto_register, verified)
+                _admit(
+                    repos,
+                    cp_id,
+                    password,
+                    rows.get(cp_id),
+                    auto_register,
+                    unknown_stations,
+                    verified,
+                )
                 for cp_id, password in candidates
             )
         )
@@ -103,6 +135,7 @@ async def _admit(
     password: str | None,
     row: dict[str, Any] | None,
     auto_register: bool,
+    unknown_stations: UnknownStations,
     verified: VerifiedPasswords,
 ) -> AdmissionDecision:
     stored = row.get("password_hash") if row is not None else None
@@ -111,6 +144,7 @@ async def _admit(
         row,
         password,
         auto_register=auto_register,
+        unknown_stations=unknown_stations,
         password_matches=functools.partial(verified.verify, charge_point_id),
     )
     if password is not None and stored is not None and not verified.known(charge_point_id, stored):
@@ -120,7 +154,9 @@ async def _admit(
         decision = decide()
     if decision.register:
         password_hash = await asyncio.to_thread(hash_password, password) if password else None
-        await repos.charge_points.insert(charge_point_id, password_hash, None)
+        await repos.charge_points.insert(
+            charge_point_id, password_hash, None, decision.registration_status
+        )
     return decision
 
 

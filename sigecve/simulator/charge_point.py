@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import random
 import time
@@ -241,6 +242,9 @@ class SimulatedCharger:
         self.counters = counters
         self.rng = rng
         self.memory = memory or ChargerMemory.new(rng, profile.connectors)
+        # A TriggerMessage BootNotification while its boot is Pending: boot again now.
+        self.boot_requested = asyncio.Event()
+        self.booted = False
         # Per connector (1.6) or EVSE (2.0.1); fractional so slow charging still adds up.
         self.energy_wh: dict[int, float] = self.memory.energy_wh
         # Charging profile limits in W per connector (0: the whole charger), as the CSMS set.
@@ -378,12 +382,17 @@ class SimulatedCharger:
         Rejected answer gives; the connection stays up meanwhile."""
         delay = 1.0
         while True:
+            self.boot_requested.clear()
             reply = await self.send(payload)
             if reply is not None and reply.status == "Accepted":
                 self.counters.boots += 1
+                self.booted = True
                 return int(reply.interval)
             wait = reply.interval if reply is not None and reply.interval > 0 else delay
-            await asyncio.sleep(wait * self.rng.uniform(0.5, 1.5))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.boot_requested.wait(), wait * self.rng.uniform(0.5, 1.5)
+                )
             delay = min(delay * 2, 30.0)
 
     def acknowledged(self, connector: int, payload, reply) -> None:
@@ -636,6 +645,8 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
 
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, **kw):
+        if requested_message == "BootNotification" and not self.booted:
+            self.boot_requested.set()  # its Pending boot loop sends it now
         return call_result.TriggerMessage(status=TriggerMessageStatus.accepted)
 
     @on(Action.clear_cache)

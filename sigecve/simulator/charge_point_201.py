@@ -216,6 +216,10 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
 
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, **_):
+        if requested_message == "BootNotification":
+            if self.booted:  # F06.FR.17: a station already Accepted refuses
+                return call_result.TriggerMessage(status="Rejected")
+            self.boot_requested.set()  # its Pending boot loop sends it now
         return call_result.TriggerMessage(status="Accepted")
 
     @on(Action.clear_cache)

@@ -22,6 +22,7 @@ from sigecve.db.repositories.failure_models import FailureModelRepository
 from sigecve.db.repositories.id_tags import IdTagRepository
 from sigecve.db.repositories.maintenance import MaintenanceRepository
 from sigecve.db.repositories.message_log import MessageLogRepository
+from sigecve.db.repositories.onboarding import OnboardingRepository
 from sigecve.db.repositories.reservations import ReservationRepository
 from sigecve.db.repositories.sites import SessionDemandRepository, SiteRepository
 from sigecve.db.repositories.transactions import (
@@ -47,6 +48,7 @@ __all__ = [
     "MaintenanceRepository",
     "MessageLogRepository",
     "MeterValueRepository",
+    "OnboardingRepository",
     "Repositories",
     "ReservationRepository",
     "SessionDemandRepository",
@@ -78,3 +80,4 @@ class Repositories:
         self.maintenance = MaintenanceRepository(pool)
         self.failure_models = FailureModelRepository(pool)
         self.device_model = DeviceModelRepository(pool)
+        self.onboarding = OnboardingRepository(pool)

@@ -79,17 +79,24 @@ class ChargePointRepository:
             return {row["id"]: row for row in await cur.fetchall()}
 
     async def insert(
-        self, charge_point_id: str, password_hash: str | None, site_id: str | None
+        self,
+        charge_point_id: str,
+        password_hash: str | None,
+        site_id: str | None,
+        registration_status: str = "Accepted",
     ) -> bool:
         """Register a charge point (again, if it was decommissioned); False if one with that id
-        is in service."""
+        is in service. `registration_status`: Pending or Rejected for one that came unasked
+        and waits for approval."""
         async with connection(self.pool) as conn:
             cur = await conn.execute(
-                """INSERT INTO charge_points (id, password_hash, site_id) VALUES (%s, %s, %s)
+                """INSERT INTO charge_points (id, password_hash, site_id, registration_status)
+                   VALUES (%s, %s, %s, %s)
                    ON CONFLICT (id) DO UPDATE SET decommissioned_at = NULL,
-                       password_hash = EXCLUDED.password_hash, site_id = EXCLUDED.site_id
+                       password_hash = EXCLUDED.password_hash, site_id = EXCLUDED.site_id,
+                       registration_status = EXCLUDED.registration_status, approved_at = NULL
                    WHERE charge_points.decommissioned_at IS NOT NULL""",
-                (charge_point_id, password_hash, site_id),
+                (charge_point_id, password_hash, site_id, registration_status),
             )
             return cur.rowcount == 1
 
