@@ -285,7 +285,10 @@ def value_problem(stored: Variable, value: str, attribute_type: str = "Actual") 
 def report_complete(parts: Iterable[int], last_seq_no: int | None) -> bool:
     """Whether a multi-part report is whole: the part that said none would follow is in, and
     every part before it (parts may come in any order, and twice)."""
-    return last_seq_no is not None and set(range(last_seq_no + 1)) <= set(parts)
+    if last_seq_no is None or last_seq_no < 0:
+        return False
+    # Counted, not enumerated: a seqNo may be as large as 2**31 - 1.
+    return len({p for p in parts if 0 <= p <= last_seq_no}) == last_seq_no + 1
 
 
 def parse_condition(condition: str) -> tuple[str, str, str]:

@@ -106,6 +106,11 @@ class Transaction(BaseModel):
         default=None, description="meter_stop_wh - meter_start_wh, or the last reading so far"
     )
     stop_reason: str | None = None
+    offline: bool = Field(
+        default=False,
+        description="some of its events were queued by the charger while offline and sent "
+        "later (2.x): its times are the charger's",
+    )
 
 
 class ChargePointSummary(BaseModel):
@@ -148,6 +153,41 @@ class MeterSample(BaseModel):
     phase: str | None = None
     context: str | None = None
     location: str | None = None
+
+
+class SignedMeterValue(BaseModel):
+    """A meter reading as the meter signed it (1.6 SignedData, 2.x signedMeterValue)."""
+
+    connector_id: int
+    transaction_id: int | None = Field(default=None, description="SIGEC-VE's id")
+    timestamp: datetime
+    measurand: str = "Energy.Active.Import.Register"
+    context: str | None = None
+    signed_data: str = Field(description="as the charger sent it (e.g. an OCMF string)")
+    signing_method: str | None = None
+    encoding_method: str | None = None
+    public_key: str | None = None
+
+
+class DisplayMessage(BaseModel):
+    """A message on a 2.x station's display, as set or as the station reported it."""
+
+    # As the station has them: 2.1 adds formats (QRCODE) and states (Suspended, ...).
+    charge_point_id: str
+    id: int
+    priority: str = "NormalCycle"
+    state: str | None = Field(default=None, description="shown only in this station state")
+    format: str = "UTF8"
+    language: str | None = Field(default=None, description="RFC 5646")
+    content: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    transaction_id: str | None = Field(default=None, max_length=36)
+    status: str = Field(
+        default="Reported",
+        description="the station's answer to setting it (Accepted, Rejected, "
+        "NotSupportedPriority, ...), or Reported when it came in NotifyDisplayMessages",
+    )
 
 
 class Command(BaseModel):
@@ -297,9 +337,17 @@ class Reservation(BaseModel):
     connector_id: int = Field(description="connector (1.6) or EVSE (2.0.1); 0: any")
     id_tag: str
     expires_at: datetime
-    status: str = Field(description="the charger's reply (Accepted, Occupied, ...) or Cancelled")
+    status: str = Field(
+        description="the charger's reply (Accepted, Occupied, ...); then Used (a session "
+        "started on it), Expired (its time ran out unused), Removed (the charger ended it) "
+        "or Cancelled"
+    )
     created_at: datetime
     cancelled_at: datetime | None = None
+    used_at: datetime | None = None
+    transaction_id: int | None = Field(
+        default=None, description="SIGEC-VE's id of the session that used it"
+    )
 
 
 class ChargingProfileRecord(BaseModel):

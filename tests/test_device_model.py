@@ -85,6 +85,8 @@ def test_a_report_is_whole_once_its_last_part_and_all_before_it_came():
     assert not report_complete([2, 0], 2)  # part 1 is missing
     assert report_complete([2, 0, 1, 1], 2)  # any order, a retry counted once
     assert report_complete([0], 0)
+    assert not report_complete([0], 2**31 - 1)  # counted, not enumerated
+    assert not report_complete([-1, 0], -1)
 
 
 def test_conditions_and_reports_are_read_as_chargers_write_them():

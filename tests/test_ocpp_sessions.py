@@ -802,3 +802,281 @@ async def test_2x_notify_event_is_read_as_connector_status_and_error_codes(
     ]
     kept = await repos.events.recent(cp.cp_id, action="NotifyEvent")
     assert len(kept) == 2 and kept[-1]["payload"] == payload
+
+
+async def test_a_new_start_on_a_connector_closes_the_transaction_left_open_there(sessions, repos):
+    """A charger that lost its session (a reboot, a host lost under it) starts a new one on
+    the same connector without ending the old: the old is closed at the new start, with the
+    energy its register shows, and a reason. Its real StopTransaction, if it comes after all,
+    still wins; other connectors' sessions are left alone."""
+    tag = unique_id("T")[:20]
+    await repos.id_tags.insert(IdTag(id_tag=tag))
+    cp = await connect(sessions, repos)
+
+    async def start(connector: int, meter: int, at: str) -> int:
+        reply = await cp.call(
+            "StartTransaction",
+            {"connectorId": connector, "idTag": tag, "meterStart": meter, "timestamp": at},
+        )
+        return reply["transactionId"]
+
+    lost = await start(1, 1000, "2026-12-07T08:00:00Z")
+    other = await start(2, 500, "2026-12-07T08:05:00Z")
+    await cp.call(
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": lost,
+            "meterValue": [
+                {
+                    "timestamp": "2026-12-07T08:30:00Z",
+                    "sampledValue": [
+                        {"value": "4000", "measurand": "Energy.Active.Import.Register"}
+                    ],
+                }
+            ],
+        },
+    )
+    new = await start(1, 4500, "2026-12-07T09:00:00Z")
+    by_id = {t.transaction_id: t for t in await transactions_of(repos, cp.cp_id)}
+    closed = by_id[lost]
+    assert closed.stop_reason == "SupersededByNewTransaction"
+    assert closed.stopped_at == parse_timestamp("2026-12-07T09:00:00Z")
+    assert (closed.meter_stop_wh, closed.energy_wh) == (4500, 3500)  # the register ran on
+    assert by_id[new].stopped_at is None and by_id[other].stopped_at is None
+    await cp.call(
+        "StopTransaction",
+        {"transactionId": lost, "meterStop": 4200, "timestamp": "2026-12-07T08:40:00Z"},
+    )
+    by_id = {t.transaction_id: t for t in await transactions_of(repos, cp.cp_id)}
+    assert (by_id[lost].meter_stop_wh, by_id[lost].stop_reason) == (4200, "Local")
+
+
+async def test_a_2x_station_starting_on_a_busy_evse_closes_the_old_transaction(sessions, repos):
+    cp = await connect(sessions, repos, protocol="ocpp2.0.1")
+    old, new = unique_id("tx"), unique_id("tx")
+    await cp.call("TransactionEvent", tx_event("Started", 0, old, energy_wh=100))
+    await cp.call(
+        "TransactionEvent",
+        tx_event("Started", 0, new, energy_wh=900, at="2026-11-25T11:00:00Z"),
+    )
+    by_id = {t.transaction_id: t for t in await transactions_of(repos, cp.cp_id)}
+    assert by_id[old].stop_reason == "SupersededByNewTransaction"
+    assert (by_id[old].meter_stop_wh, by_id[new].stopped_at) == (900, None)
+
+
+async def test_a_reservation_is_used_expires_and_holds_its_connector(sessions, repos):
+    from datetime import UTC, datetime, timedelta
+
+    from sigecve.domain import Reservation
+
+    holder, other = unique_id("T")[:20], unique_id("T")[:20]
+    for tag in (holder, other):
+        await repos.id_tags.insert(IdTag(id_tag=tag))
+    cp = await connect(sessions, repos)
+    now = datetime.now(UTC)
+
+    async def reserve(connector: int, tag: str, expires_in: timedelta) -> int:
+        rid = await repos.reservations.next_id()
+        await repos.reservations.insert(
+            Reservation(
+                id=rid,
+                charge_point_id=cp.cp_id,
+                connector_id=connector,
+                id_tag=tag,
+                expires_at=now + expires_in,
+                status="Accepted",
+                created_at=now,
+            )
+        )
+        return rid
+
+    held = await reserve(1, holder, timedelta(minutes=30))
+    lapsed = await reserve(2, holder, timedelta(seconds=-1))
+
+    async def start(connector: int, tag: str, **extra) -> dict:
+        return await cp.call(
+            "StartTransaction",
+            {
+                "connectorId": connector,
+                "idTag": tag,
+                "meterStart": 0,
+                "timestamp": now.isoformat(),
+                **extra,
+            },
+        )
+
+    # Another tag on the reserved connector is refused; on a free one it may charge.
+    assert (await start(1, other))["idTagInfo"]["status"] == "Invalid"
+    assert (await start(3, other))["idTagInfo"]["status"] == "Accepted"
+    # The holder's start uses the reservation, named or not.
+    used = await start(1, holder, reservationId=held)
+    assert used["idTagInfo"]["status"] == "Accepted"
+    reservation = await repos.reservations.get(held)
+    assert reservation.status == "Used" and reservation.used_at is not None
+    (tx,) = [
+        t
+        for t in await transactions_of(repos, cp.cp_id)
+        if t.transaction_id == used["transactionId"]
+    ]
+    assert reservation.transaction_id == tx.id
+    # Unused past its time: Expired, and it holds nothing any more.
+    assert (await repos.reservations.get(lapsed)).status == "Expired"
+    assert (await start(2, other))["idTagInfo"]["status"] == "Accepted"
+
+
+async def test_a_2x_station_ends_a_reservation_and_refuses_its_evse_to_others(sessions, repos):
+    from datetime import UTC, datetime, timedelta
+
+    from sigecve.domain import Reservation
+
+    holder, other = unique_id("T")[:20], unique_id("T")[:20]
+    for tag in (holder, other):
+        await repos.id_tags.insert(IdTag(id_tag=tag))
+    cp = await connect(sessions, repos, protocol="ocpp2.0.1")
+    now = datetime.now(UTC)
+    rids = []
+    for _ in range(2):
+        rid = await repos.reservations.next_id()
+        rids.append(rid)
+        await repos.reservations.insert(
+            Reservation(
+                id=rid,
+                charge_point_id=cp.cp_id,
+                connector_id=1,
+                id_tag=holder,
+                expires_at=now + timedelta(hours=1),
+                status="Accepted",
+                created_at=now,
+            )
+        )
+    started = await cp.call(
+        "TransactionEvent",
+        tx_event("Started", 0, unique_id("tx"), id_token=other, at=now.isoformat()),
+    )
+    assert started["idTokenInfo"]["status"] == "Invalid"
+    await cp.call(
+        "ReservationStatusUpdate", {"reservationId": rids[0], "reservationUpdateStatus": "Removed"}
+    )
+    await cp.call(
+        "ReservationStatusUpdate", {"reservationId": rids[1], "reservationUpdateStatus": "Expired"}
+    )
+    assert [(await repos.reservations.get(r)).status for r in rids] == ["Removed", "Expired"]
+    started = await cp.call(
+        "TransactionEvent",
+        tx_event("Started", 0, unique_id("tx"), id_token=other, at=now.isoformat()),
+    )
+    assert started["idTokenInfo"]["status"] == "Accepted"
+
+
+OCMF = (
+    'OCMF|{"FV":"1.0","GI":"SIGEC-VE TEST","RD":[{"TM":"2026-12-07T10:00:00,000+0000 S",'
+    '"RV":1.0,"RI":"1-b:1.8.0","RU":"kWh"}]}|{"SA":"ECDSA-secp256r1-SHA256","SD":"3045"}'
+)
+
+
+async def test_signed_meter_values_are_kept_with_their_transaction(sessions, repos):
+    """What a calibrated meter signed (1.6 SignedData; 2.x signedMeterValue) is kept with
+    the transaction as it came, a resent one once, for as long as the transaction."""
+    tag = unique_id("T")[:20]
+    await repos.id_tags.insert(IdTag(id_tag=tag))
+    cp = await connect(sessions, repos)
+    tx = (
+        await cp.call(
+            "StartTransaction",
+            {"connectorId": 2, "idTag": tag, "meterStart": 0, "timestamp": "2026-12-07T10:00:00Z"},
+        )
+    )["transactionId"]
+    signed = {
+        "value": OCMF,
+        "format": "SignedData",
+        "context": "Transaction.Begin",
+        "measurand": "Energy.Active.Import.Register",
+    }
+    reading = {"timestamp": "2026-12-07T10:00:00Z", "sampledValue": [signed, {"value": "0"}]}
+    for _ in range(2):  # resent after a lost reply
+        await cp.call(
+            "MeterValues", {"connectorId": 2, "transactionId": tx, "meterValue": [reading]}
+        )
+    end = {**signed, "context": "Transaction.End", "value": OCMF.replace('RV":1.0', 'RV":3.5')}
+    await cp.call(
+        "StopTransaction",
+        {
+            "transactionId": tx,
+            "meterStop": 3500,
+            "timestamp": "2026-12-07T11:00:00Z",
+            "transactionData": [{"timestamp": "2026-12-07T11:00:00Z", "sampledValue": [end]}],
+        },
+    )
+    kept = await repos.meter_values.signed_for_transaction(tx)
+    assert [(v.context, v.connector_id, v.signed_data) for v in kept] == [
+        ("Transaction.Begin", 2, OCMF),
+        ("Transaction.End", 2, end["value"]),
+    ]
+    # The numeric readings are not confused with the signed ones.
+    assert [s.value for s in await repos.meter_values.for_transaction(tx)] == [0.0]
+
+    cp2 = await connect(sessions, repos, protocol="ocpp2.1")
+    tx2 = unique_id("tx")
+    event = tx_event("Ended", 0, tx2, energy_wh=3500)
+    event["meterValue"][0]["sampledValue"][0]["signedMeterValue"] = {
+        "signedMeterData": "c2lnbmVk",
+        "signingMethod": "ECDSA-secp256r1-SHA256",
+        "encodingMethod": "OCMF",
+        "publicKey": "cHVibGlj",
+    }
+    await cp2.call("TransactionEvent", event)
+    (t,) = await transactions_of(repos, cp2.cp_id)
+    (v,) = await repos.meter_values.signed_for_transaction(t.id)
+    assert (v.signed_data, v.encoding_method, v.public_key, v.connector_id) == (
+        "c2lnbmVk",
+        "OCMF",
+        "cHVibGlj",
+        1,
+    )
+
+
+async def test_a_transaction_replayed_after_an_offline_spell_is_stored_in_its_own_order(
+    sessions, repos
+):
+    """A station back from offline sends what it queued, timestamps in the past, flagged
+    offline; its Started may come after a later event (a reply lost on the way). The session
+    keeps the start's time and reading, and is marked as recorded offline."""
+    cp = await connect(sessions, repos, protocol="ocpp2.0.1")
+    tx = unique_id("tx")
+    updated = tx_event(
+        "Updated", 1, tx, energy_wh=2500, trigger="MeterValuePeriodic", at="2026-12-06T10:15:00Z"
+    )
+    started = tx_event("Started", 0, tx, energy_wh=1000, at="2026-12-06T10:00:00Z")
+    ended = tx_event(
+        "Ended", 2, tx, energy_wh=4000, trigger="EVDeparted", at="2026-12-06T10:30:00Z"
+    )
+    for event in (updated, started, ended):
+        await cp.call("TransactionEvent", {**event, "offline": True})
+    (t,) = await transactions_of(repos, cp.cp_id)
+    assert t.started_at == parse_timestamp("2026-12-06T10:00:00Z")
+    assert (t.meter_start_wh, t.meter_stop_wh, t.energy_wh, t.offline) == (1000, 4000, 3000, True)
+    readings = [
+        (s.timestamp.minute, s.value) for s in await repos.meter_values.for_transaction(t.id)
+    ]
+    assert readings == [(0, 1000.0), (15, 2500.0), (30, 4000.0)]  # in time order
+
+
+async def test_a_16_transaction_id_never_reaches_a_2x_transaction(sessions, repos):
+    """SIGEC-VE's own id of a 2.x session is a number a 1.6 charger could send: a station
+    that comes back speaking 1.6 cannot stop or meter its 2.x session by that number."""
+    cp_id = unique_id("CP")
+    cp = await connect(sessions, repos, cp_id=cp_id, protocol="ocpp2.0.1")
+    await cp.call("TransactionEvent", tx_event("Started", 0, unique_id("tx"), energy_wh=10))
+    (t,) = await transactions_of(repos, cp_id)
+    await sessions.disconnect(cp_id, cp.connection_id)
+    result = await connect_one(sessions, cp_id, "a-good-password", f"conn16-{cp_id}")
+    assert result.accepted
+    cp16 = Charger(sessions, cp_id, f"conn16-{cp_id}")
+    reply = await cp16.call(
+        "StopTransaction",
+        {"transactionId": t.id, "meterStop": 99, "timestamp": "2026-12-07T12:00:00Z"},
+    )
+    assert "idTagInfo" not in reply
+    (again,) = await transactions_of(repos, cp_id)
+    assert again.stopped_at is None and again.transaction_id == t.transaction_id

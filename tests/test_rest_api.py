@@ -50,6 +50,13 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", "/charge-points/NO-CP/configuration", "operator"),
     ("PUT", "/charge-points/NO-CP/configuration", "operator"),
     ("POST", "/charge-points/NO-CP/reservations", "operator"),
+    ("POST", "/charge-points/NO-CP/display-messages", "operator"),
+    ("GET", "/charge-points/NO-CP/display-messages", "viewer"),
+    ("POST", "/charge-points/NO-CP/display-messages/refresh", "operator"),
+    ("DELETE", "/charge-points/NO-CP/display-messages/999999", "operator"),
+    ("POST", "/charge-points/NO-CP/local-list", "operator"),
+    ("GET", "/charge-points/NO-CP/local-list", "viewer"),
+    ("POST", "/charge-points/NO-CP/local-list/check", "operator"),
     ("GET", "/reservations", "viewer"),
     ("DELETE", "/reservations/999999", "operator"),
     ("POST", "/charge-points/NO-CP/charging-profiles", "operator"),
@@ -83,6 +90,7 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", "/transactions", "viewer"),
     ("GET", "/transactions/999999999", "viewer"),
     ("GET", "/transactions/999999999/meter-values", "viewer"),
+    ("GET", "/transactions/999999999/signed-meter-values", "viewer"),
     ("PUT", "/transactions/999999999/demand", "operator"),
     ("POST", "/sites", "operator"),
     ("GET", "/sites", "viewer"),
@@ -116,6 +124,7 @@ def template_of(path: str) -> str:
         "/alerts/999999": "/alerts/{alert_id}",
         "/work-orders/999999": "/work-orders/{work_order_id}",
         "/configuration-templates/999999": "/configuration-templates/{template_id}",
+        "/display-messages/999999": "/display-messages/{message_id}",
         "/reports/energy": "/reports/{name}",
     }
     path = path.partition("?")[0]
@@ -602,6 +611,14 @@ async def test_reservations_are_made_listed_and_cancelled(system, tokens, protoc
             assert_error(r, 422, "invalid_input", "expires_at", "timezone")
             listed = (await op.get("/reservations", params={"charge_point_id": cp_id})).json()
             assert [x["id"] for x in listed["items"]] == [reservation["id"]]
+            # Held: another driver cannot be started there remotely.
+            someone = unique_id("TAG")[:20]
+            await op.post("/id-tags", json={"id_tag": someone})
+            r = await op.post(
+                f"/charge-points/{cp_id}/remote-start",
+                json={"id_tag": someone, "connector_id": 1},
+            )
+            assert_error(r, 409, "conflict", "reserved for another id tag")
             r = await op.delete(f"/reservations/{reservation['id']}")
             assert r.status_code == 200 and r.json()["status"] == "Accepted", r.text
             r = await op.delete(f"/reservations/{reservation['id']}")

@@ -28,12 +28,21 @@ from sigecve.services.charge_points import (
 )
 from sigecve.services.charging_profiles import ChargingProfilePage, list_charging_profiles
 from sigecve.services.diagnostics import Diagnosis, FailureRisk
+from sigecve.services.display_messages import DisplayMessages, display_messages_of
+from sigecve.services.local_lists import (
+    LocalListRequest,
+    LocalListSync,
+    LocalListUpdate,
+    local_list_sync,
+)
 from sigecve.services.message_log import MessageLog, recent_frames
 from sigecve.services.remote_commands import (
     AvailabilityRequest,
     ChargingProfileRequest,
     Configuration,
     ConfigurationChange,
+    DisplayMessageRequest,
+    DisplayMessageSet,
     FirmwareUpdate,
     RemoteStartRequest,
     RemoteStopRequest,
@@ -262,6 +271,91 @@ def router(ctx: ApiContext) -> APIRouter:
     ) -> CommandResult:
         """Change one key (1.6 ChangeConfiguration) or variable (2.0.1 SetVariables)."""
         return await ctx.commander.change_configuration(charge_point_id, body)
+
+    @api.post(
+        "/charge-points/{charge_point_id}/display-messages",
+        response_model=DisplayMessageSet,
+        tags=["display messages"],
+        responses=CommandErrors,
+        dependencies=[operator],
+    )
+    async def set_display_message(
+        charge_point_id: parameters.ChargePointId, body: DisplayMessageRequest
+    ) -> DisplayMessageSet:
+        """Show a message on a 2.x station's display (SetDisplayMessage); 409 for 1.6."""
+        return await ctx.commander.set_display_message(charge_point_id, body)
+
+    @api.get(
+        "/charge-points/{charge_point_id}/display-messages",
+        response_model=DisplayMessages,
+        tags=["display messages"],
+        responses=errors(404),
+        dependencies=[viewer],
+    )
+    async def list_display_messages(charge_point_id: parameters.ChargePointId) -> DisplayMessages:
+        """The messages set on the station or reported by it, not cleared."""
+        return await display_messages_of(ctx.repos, charge_point_id)
+
+    @api.post(
+        "/charge-points/{charge_point_id}/display-messages/refresh",
+        response_model=CommandResult,
+        tags=["display messages"],
+        responses=CommandErrors,
+        dependencies=[operator],
+    )
+    async def refresh_display_messages(charge_point_id: parameters.ChargePointId) -> CommandResult:
+        """Ask the station what it shows (GetDisplayMessages); its NotifyDisplayMessages is
+        kept."""
+        return await ctx.commander.request_display_messages(charge_point_id)
+
+    @api.delete(
+        "/charge-points/{charge_point_id}/display-messages/{message_id}",
+        response_model=CommandResult,
+        tags=["display messages"],
+        responses=CommandErrors,
+        dependencies=[operator],
+    )
+    async def clear_display_message(
+        charge_point_id: parameters.ChargePointId, message_id: IntId
+    ) -> CommandResult:
+        return await ctx.commander.clear_display_message(charge_point_id, message_id)
+
+    @api.post(
+        "/charge-points/{charge_point_id}/local-list",
+        response_model=LocalListUpdate,
+        tags=["local authorisation list"],
+        responses=CommandErrors,
+        dependencies=[operator],
+    )
+    async def send_local_list(
+        charge_point_id: parameters.ChargePointId, body: LocalListRequest
+    ) -> LocalListUpdate:
+        """Send the id tags as the charger's local list, versioned (SendLocalList): all of
+        them, or what changed since the version it has. 409 when the charger holds another
+        version (VersionMismatch): send a full list."""
+        return await ctx.commander.send_local_list(charge_point_id, body)
+
+    @api.get(
+        "/charge-points/{charge_point_id}/local-list",
+        response_model=LocalListSync,
+        tags=["local authorisation list"],
+        responses=errors(404),
+        dependencies=[viewer],
+    )
+    async def get_local_list_sync(charge_point_id: parameters.ChargePointId) -> LocalListSync:
+        """The version the charger was last sent, the id tags changed since, its last answer."""
+        return await local_list_sync(ctx.repos, charge_point_id)
+
+    @api.post(
+        "/charge-points/{charge_point_id}/local-list/check",
+        response_model=LocalListSync,
+        tags=["local authorisation list"],
+        responses=CommandErrors,
+        dependencies=[operator],
+    )
+    async def check_local_list(charge_point_id: parameters.ChargePointId) -> LocalListSync:
+        """Ask the charger which version it holds (GetLocalListVersion)."""
+        return await ctx.commander.check_local_list(charge_point_id)
 
     @api.post(
         "/charge-points/{charge_point_id}/reservations",

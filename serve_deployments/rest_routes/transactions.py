@@ -17,7 +17,7 @@ from serve_deployments.rest_routes.common import (
     require,
 )
 from sigecve.db.repositories import TransactionFilter
-from sigecve.domain import MeterSample, Transaction
+from sigecve.domain import MeterSample, SignedMeterValue, Transaction
 from sigecve.services import parameters, transactions
 from sigecve.services.api_tokens import Role
 from sigecve.services.transactions import TransactionPage
@@ -26,6 +26,11 @@ from sigecve.services.transactions import TransactionPage
 class TransactionMeterValues(BaseModel):
     id: int
     items: list[MeterSample]
+
+
+class TransactionSignedMeterValues(BaseModel):
+    id: int
+    items: list[SignedMeterValue]
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -75,5 +80,17 @@ def router(ctx: ApiContext) -> APIRouter:
     async def meter_values(id: BigId) -> TransactionMeterValues:
         items = await transactions.transaction_meter_values(ctx.repos, id)
         return TransactionMeterValues(id=id, items=items)
+
+    @api.get(
+        "/transactions/{id}/signed-meter-values",
+        response_model=TransactionSignedMeterValues,
+        responses=errors(404),
+        dependencies=[viewer],
+    )
+    async def signed_meter_values(id: BigId) -> TransactionSignedMeterValues:
+        """Its readings as the meter signed them (1.6 SignedData, 2.x signedMeterValue, such
+        as OCMF), kept as long as the transaction, for checking its bill."""
+        items = await transactions.signed_meter_values(ctx.repos, id)
+        return TransactionSignedMeterValues(id=id, items=items)
 
     return api

@@ -17,11 +17,18 @@ _HANDLING = {
     "or Pending / Rejected while it waits for approval (onboarding)",
     "Heartbeat": "last seen time, connectivity event",
     "StatusNotification": "connector status (newest wins) and `status_events`",
-    "StartTransaction": "`transactions` row, idempotent on retry; tag status",
-    "StopTransaction": "closes the transaction with its transactionData, idempotent",
-    "MeterValues": "`meter_values`, a resent reading stored once, units in Wh/W",
+    "StartTransaction": "`transactions` row, idempotent on retry; tag status (Invalid on a "
+    "connector reserved for another tag); its reservation marked Used; a transaction left "
+    "open on the connector closed (SupersededByNewTransaction)",
+    "StopTransaction": "closes the transaction with its transactionData (signed readings "
+    "kept), idempotent; an id that is a 2.x session's never reaches it",
+    "MeterValues": "`meter_values`, a resent reading stored once, units in Wh/W; signed "
+    "readings (SignedData, signedMeterValue) in `signed_meter_values` with their transaction",
     "TransactionEvent": "Started/Updated/Ended into one `transactions` row, `meter_values`; "
-    "seqNo makes retries no-ops; a lost Started still makes the session",
+    "seqNo makes retries no-ops; a lost Started still makes the session; reservations and "
+    "a transaction left open on the EVSE as for 1.6 StartTransaction",
+    "NotifyDisplayMessages": "kept; what the station shows into `display_messages` (Reported)",
+    "ReservationStatusUpdate": "kept; the reservation Expired or Removed as the station says",
     "DataTransfer": "stored in `charge_point_events`; replies UnknownVendorId",
     "SignCertificate": "stored; replies Rejected (no certificate authority configured)",
     "Get15118EVCertificate": "stored; replies Failed (no ISO 15118 backend configured)",

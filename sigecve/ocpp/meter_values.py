@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sigecve.domain import MeterSample
+from sigecve.domain import MeterSample, SignedMeterValue
 from sigecve.ocpp.timestamps import parse_timestamp
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
@@ -53,7 +53,7 @@ def samples_from_meter_values(
 ) -> list[MeterSample]:
     """Samples from a 1.6 `meterValue` list (keys in snake_case, as the ocpp router gives them).
 
-    Values that are not numbers (SignedData) are skipped: they are kept in the message log.
+    Values that are not numbers are skipped; SignedData ones are kept by `signed_values_16`.
     """
     samples: list[MeterSample] = []
     for mv in meter_value:
@@ -82,6 +82,51 @@ def samples_from_meter_values_201(
             value = float(sv["value"]) * 10 ** int(unit_of_measure.get("multiplier", 0))
             samples.append(_sample(evse_id, None, at, sv, value, unit_of_measure.get("unit")))
     return samples
+
+
+def signed_values_16(
+    connector_id: int, transaction_id: int | None, meter_value: Iterable[dict[str, Any]]
+) -> list[SignedMeterValue]:
+    """The signed readings of a 1.6 `meterValue` list: sampled values of format SignedData,
+    whose value is the signed blob (the signing scheme is inside it, as OCMF has it)."""
+    return [
+        SignedMeterValue(
+            connector_id=connector_id,
+            transaction_id=transaction_id,
+            timestamp=parse_timestamp(mv["timestamp"]),
+            measurand=sv.get("measurand") or ENERGY_REGISTER,
+            context=sv.get("context"),
+            signed_data=str(sv["value"]),
+        )
+        for mv in meter_value
+        for sv in mv.get("sampled_value", [])
+        if sv.get("format") == "SignedData"
+    ]
+
+
+def signed_values_201(
+    evse_id: int, meter_value: Iterable[dict[str, Any]]
+) -> list[SignedMeterValue]:
+    """The signed readings of a 2.0.1 / 2.1 `meterValue` list (`signed_meter_value`)."""
+    out = []
+    for mv in meter_value:
+        for sv in mv.get("sampled_value", []):
+            signed = sv.get("signed_meter_value")
+            if not signed:
+                continue
+            out.append(
+                SignedMeterValue(
+                    connector_id=evse_id,
+                    timestamp=parse_timestamp(mv["timestamp"]),
+                    measurand=sv.get("measurand") or ENERGY_REGISTER,
+                    context=sv.get("context"),
+                    signed_data=signed["signed_meter_data"],
+                    signing_method=signed.get("signing_method"),
+                    encoding_method=signed.get("encoding_method"),
+                    public_key=signed.get("public_key"),
+                )
+            )
+    return out
 
 
 def _newest_total(samples: Iterable[MeterSample], measurand: str) -> float | None:

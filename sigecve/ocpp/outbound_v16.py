@@ -12,8 +12,10 @@ from sigecve.device_model import (
     variable_from_change_16,
     variables_from_configuration_16,
 )
+from sigecve.domain import DisplayMessage
+from sigecve.local_list import LocalListEntry
 from sigecve.ocpp.outbound import OutboundCall, outbound
-from sigecve.services.errors import InvalidInput
+from sigecve.services.errors import Conflict, InvalidInput
 
 PROTOCOL = "ocpp1.6"
 MAX_ID_TAG = 20  # CiString20Type
@@ -137,3 +139,49 @@ def clear_charging_profile(profile_id: int | None) -> OutboundCall:
 def _check_id_tag(id_tag: str) -> None:
     if len(id_tag) > MAX_ID_TAG:
         raise InvalidInput(f"id_tag: OCPP 1.6 chargers take at most {MAX_ID_TAG} characters")
+
+
+def send_local_list(version: int, update_type: str, entries: list[LocalListEntry]) -> OutboundCall:
+    return outbound(
+        call.SendLocalList(
+            list_version=version,
+            update_type=update_type,
+            # Left out when empty: the schemas want at least one entry if it is there.
+            local_authorization_list=[_local_entry(e) for e in entries] or None,
+        )
+    )
+
+
+def _local_entry(e: LocalListEntry) -> dict[str, Any]:
+    if e.status is None:
+        return {"id_tag": e.id_tag}  # removed from the charger's list
+    info: dict[str, Any] = {"status": e.status}
+    if e.expiry_date is not None:
+        info["expiry_date"] = e.expiry_date.isoformat()
+    if e.parent_id_tag is not None:
+        info["parent_id_tag"] = e.parent_id_tag
+    return {"id_tag": e.id_tag, "id_tag_info": info}
+
+
+def get_local_list_version() -> OutboundCall:
+    return outbound(call.GetLocalListVersion())
+
+
+def local_list_version(response: dict[str, Any]) -> int:
+    return int(response["listVersion"])
+
+
+def _no_display_messages() -> Conflict:
+    return Conflict("OCPP 1.6 has no display messages (they came with 2.0.1)")
+
+
+def set_display_message(message: DisplayMessage) -> OutboundCall:
+    raise _no_display_messages()
+
+
+def get_display_messages(request_id: int) -> OutboundCall:
+    raise _no_display_messages()
+
+
+def clear_display_message(message_id: int) -> OutboundCall:
+    raise _no_display_messages()

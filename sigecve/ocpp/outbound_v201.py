@@ -12,6 +12,9 @@ from sigecve.device_model import (
     variables_from_get_variables,
     variables_from_set_variables,
 )
+from sigecve.display_messages import message_info
+from sigecve.domain import DisplayMessage
+from sigecve.local_list import LocalListEntry
 from sigecve.ocpp.outbound import OutboundCall, outbound
 from sigecve.services.errors import InvalidInput
 
@@ -158,3 +161,45 @@ def variable_ref(key: str) -> dict[str, Any]:
 
 def _id_token(id_tag: str) -> dict[str, str]:
     return {"id_token": id_tag, "type": "ISO14443"}
+
+
+def send_local_list(version: int, update_type: str, entries: list[LocalListEntry]) -> OutboundCall:
+    return outbound(
+        call.SendLocalList(
+            version_number=version,
+            update_type=update_type,
+            # Left out when empty: the schemas want at least one entry if it is there.
+            local_authorization_list=[_local_entry(e) for e in entries] or None,
+        )
+    )
+
+
+def _local_entry(e: LocalListEntry) -> dict[str, Any]:
+    if e.status is None:
+        return {"id_token": _id_token(e.id_tag)}  # removed from the station's list
+    info: dict[str, Any] = {"status": e.status}
+    if e.expiry_date is not None:
+        info["cache_expiry_date_time"] = e.expiry_date.isoformat()
+    if e.parent_id_tag is not None:
+        info["group_id_token"] = _id_token(e.parent_id_tag)
+    return {"id_token": _id_token(e.id_tag), "id_token_info": info}
+
+
+def get_local_list_version() -> OutboundCall:
+    return outbound(call.GetLocalListVersion())
+
+
+def local_list_version(response: dict[str, Any]) -> int:
+    return int(response["versionNumber"])
+
+
+def set_display_message(message: DisplayMessage) -> OutboundCall:
+    return outbound(call.SetDisplayMessage(message=message_info(message)))
+
+
+def get_display_messages(request_id: int) -> OutboundCall:
+    return outbound(call.GetDisplayMessages(request_id=request_id))
+
+
+def clear_display_message(message_id: int) -> OutboundCall:
+    return outbound(call.ClearDisplayMessage(id=message_id))

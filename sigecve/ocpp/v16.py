@@ -11,7 +11,7 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
 from sigecve.domain import ConnectorStatus
-from sigecve.ocpp.meter_values import samples_from_meter_values
+from sigecve.ocpp.meter_values import samples_from_meter_values, signed_values_16
 from sigecve.ocpp.session_base import CentralSystemSession, stored_notification
 from sigecve.ocpp.timestamps import format_timestamp, now_timestamp, parse_timestamp, utc_now
 from sigecve.services import transactions
@@ -128,6 +128,8 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
     async def on_meter_values(self, connector_id: int, meter_value: list, **kw):
         samples = samples_from_meter_values(connector_id, kw.get("transaction_id"), meter_value)
         await transactions.record_meter_values(self.repos, self.id, samples)
+        signed = signed_values_16(connector_id, kw.get("transaction_id"), meter_value)
+        await transactions.record_signed_meter_values(self.repos, self.id, signed)
         self.power_observed(kw.get("transaction_id"), samples)
         return call_result.MeterValues()
 
@@ -145,6 +147,8 @@ class ChargePointSession16(CentralSystemSession, OcppChargePoint):
             samples=samples,
             now=utc_now(),
         )
+        signed = signed_values_16(0, transaction_id, kw.get("transaction_data") or [])
+        await transactions.record_signed_meter_values(self.repos, self.id, signed)
         self.charging_changed()
         return call_result.StopTransaction(
             id_tag_info={"status": status.value} if status is not None else None

@@ -9,15 +9,17 @@ from ocpp.v201 import ChargePoint as OcppChargePoint
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, RegistrationStatusEnumType
 
+from sigecve.display_messages import from_message_info
 from sigecve.domain import ConnectorStatus, IdTagStatus, SessionDemand
 from sigecve.ocpp.meter_values import (
     last_energy_register_wh,
     samples_from_meter_values_201,
+    signed_values_201,
 )
 from sigecve.ocpp.notify_event import connector_updates
 from sigecve.ocpp.session_base import CentralSystemSession, stored_notification
 from sigecve.ocpp.timestamps import now_timestamp, parse_timestamp, utc_now
-from sigecve.services import device_model, transactions
+from sigecve.services import device_model, reservations, transactions
 from sigecve.services.id_tags import authorize
 
 PROTOCOL = "ocpp2.0.1"
@@ -143,14 +145,20 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
         samples = samples_from_meter_values_201(evse.get("id", 0), kw.get("meter_value") or [])
         id_token = kw.get("id_token")
         status = await self._token_status(id_token)
+        at = parse_timestamp(timestamp)
+        if event_type == "Started" and id_token and status is not None:
+            # An EVSE reserved for another token is refused to this one.
+            status = await reservations.status_on_connector(
+                self.repos, self.id, evse.get("id", 0), id_token["id_token"], status, at
+            )
         # Committed with the reply's group commit; a repeated seqNo is a retry and a no-op.
-        await self.repos.transactions.apply_event(
+        internal_id, _ = await self.repos.transactions.apply_event(
             charge_point_id=self.id,
             ocpp_transaction_id=transaction_info["transaction_id"],
             seq_no=seq_no,
             event_type=event_type,
             trigger_reason=trigger_reason,
-            timestamp=parse_timestamp(timestamp),
+            timestamp=at,
             payload=self.current_payload(),
             connector_id=evse.get("id", 0),
             id_tag=id_token["id_token"] if id_token else None,
@@ -159,7 +167,22 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
             stopped_reason=transaction_info.get("stopped_reason"),
             samples=samples,
             protocol=self.protocol,
+            offline=bool(kw.get("offline")),
         )
+        signed = signed_values_201(evse.get("id", 0), kw.get("meter_value") or [])
+        for value in signed:
+            value.transaction_id = internal_id
+        await transactions.record_signed_meter_values(self.repos, self.id, signed)
+        if event_type == "Started" and id_token and status == "Accepted":
+            await reservations.use_reservation(
+                self.repos,
+                self.id,
+                reservation_id=kw.get("reservation_id"),
+                connector_id=evse.get("id", 0),
+                id_tag=id_token["id_token"],
+                transaction_id=internal_id,
+                at=at,
+            )
         if event_type in ("Started", "Ended"):
             self.charging_changed()
         else:
@@ -172,6 +195,8 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
     async def on_meter_values(self, evse_id: int, meter_value: list, **_):
         samples = samples_from_meter_values_201(evse_id, meter_value)
         await transactions.record_meter_values(self.repos, self.id, samples)
+        signed = signed_values_201(evse_id, meter_value)
+        await transactions.record_signed_meter_values(self.repos, self.id, signed)
         return call_result.MeterValues()
 
     @on(Action.notify_report)
@@ -235,15 +260,33 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
     on_security_event_notification = stored_notification(
         Action.security_event_notification, call_result.SecurityEventNotification
     )
-    on_reservation_status_update = stored_notification(
-        Action.reservation_status_update, call_result.ReservationStatusUpdate
-    )
+
+    @on(Action.reservation_status_update)
+    async def on_reservation_status_update(
+        self, reservation_id: int, reservation_update_status: str, **_
+    ):
+        """The station ended a reservation (Expired, Removed): kept, and the reservation too."""
+        await self.repos.events.add(
+            self.id, self.protocol, "ReservationStatusUpdate", self.current_payload()
+        )
+        await self.repos.reservations.ended_by_charger(
+            self.id, reservation_id, reservation_update_status
+        )
+        return call_result.ReservationStatusUpdate()
+
     on_notify_customer_information = stored_notification(
         Action.notify_customer_information, call_result.NotifyCustomerInformation
     )
-    on_notify_display_messages = stored_notification(
-        Action.notify_display_messages, call_result.NotifyDisplayMessages
-    )
+
+    @on(Action.notify_display_messages)
+    async def on_notify_display_messages(self, **_):
+        """What the station shows (a GetDisplayMessages answer, in parts): kept."""
+        payload = self.current_payload()
+        await self.repos.events.add(self.id, self.protocol, "NotifyDisplayMessages", payload)
+        reported = from_message_info(self.id, payload.get("messageInfo") or [])
+        await self.repos.display_messages.store(reported)
+        return call_result.NotifyDisplayMessages()
+
     on_notify_monitoring_report = stored_notification(
         Action.notify_monitoring_report, call_result.NotifyMonitoringReport
     )

@@ -12,18 +12,32 @@ import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from sigecve.db.repositories import Repositories
-from sigecve.domain import CommandResult, Flag, IdTagStatus, Integer, Reservation
+from sigecve.domain import (
+    CommandResult,
+    DisplayMessage,
+    Flag,
+    IdTagStatus,
+    Integer,
+    Reservation,
+)
+from sigecve.local_list import MAX_ENTRIES, latest_per_tag, update_to_send
 from sigecve.ocpp.outbound import OutboundCall, messages_for
 from sigecve.services.charge_points import get_charge_point, store_new_password
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.services.device_model import check_change
 from sigecve.services.errors import Conflict, InvalidInput, NotConnected, NotFound
 from sigecve.services.id_tags import authorize
+from sigecve.services.local_lists import (
+    LocalListRequest,
+    LocalListSync,
+    LocalListUpdate,
+    local_list_sync,
+)
 
 MAX_CONNECTOR = 2**31 - 1
 
@@ -105,6 +119,26 @@ class ConfigurationItem(BaseModel):
 class Configuration(BaseModel):
     charge_point_id: str
     items: list[ConfigurationItem]
+
+
+class DisplayMessageRequest(BaseModel):
+    content: str = Field(min_length=1, max_length=512, examples=["Out of order until 14:00"])
+    format: Literal["ASCII", "HTML", "URI", "UTF8"] = "UTF8"
+    language: str | None = Field(default=None, max_length=8, examples=["en"])
+    priority: Literal["AlwaysFront", "InFront", "NormalCycle"] = "NormalCycle"
+    state: Literal["Charging", "Faulted", "Idle", "Unavailable"] | None = Field(
+        default=None, description="shown only while the station is in this state"
+    )
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    transaction_id: str | None = Field(
+        default=None, max_length=36, description="shown during this transaction only"
+    )
+
+
+class DisplayMessageSet(BaseModel):
+    message: DisplayMessage
+    result: CommandResult
 
 
 class DeviceModelRequest(BaseModel):
@@ -192,6 +226,14 @@ class Commander:
         start = messages.remote_start(req.id_tag, req.connector_id, _new_request_id())
         if req.connector_id is not None:
             await self._check_connector(charge_point_id, req.connector_id)
+            held = await self.repos.reservations.holding(
+                charge_point_id, req.connector_id, datetime.now(UTC)
+            )
+            if held is not None and held.id_tag != req.id_tag:
+                raise Conflict(
+                    f"connector {req.connector_id} is reserved for another id tag until "
+                    f"{held.expires_at.isoformat()} (reservation {held.id})"
+                )
         return await self._send(charge_point_id, start)
 
     async def remote_stop(self, charge_point_id: str, req: RemoteStopRequest) -> CommandResult:
@@ -247,6 +289,86 @@ class Commander:
                 datetime.now(UTC),
             )
         return _with_configuration_status(result, messages)
+
+    async def send_local_list(self, charge_point_id: str, req: LocalListRequest) -> LocalListUpdate:
+        """Send the id tags (full) or their changes since the charger's version
+        (differential), versioned; the charger's answer decides the sync state. A version
+        mismatch (the charger holds another list) is a 409: send a full list."""
+        messages = await self._messages(charge_point_id)
+        state = await self.repos.local_lists.state(charge_point_id)
+        requested = "Full" if req.update == "full" else "Differential"
+        update, version = update_to_send(requested, state["version"] if state else None)
+        through = await self.repos.local_lists.last_change()
+        if update == "Full":
+            rows = await self.repos.local_lists.all_tags(MAX_ENTRIES + 1)
+        else:
+            assert state is not None
+            rows = await self.repos.local_lists.changes(state["through_seq"], through)
+        entries = latest_per_tag(rows)
+        if len(entries) > MAX_ENTRIES:
+            raise InvalidInput(
+                f"{len(entries)} id tags are more than a local list holds ({MAX_ENTRIES})"
+            )
+        result = await self._send(
+            charge_point_id, messages.send_local_list(version, update, entries)
+        )
+        _raise_on_call_error(result)
+        if result.status == "Accepted":
+            await self.repos.local_lists.synced(charge_point_id, version, through, update)
+        else:
+            await self.repos.local_lists.attempted(charge_point_id, result.status)
+        sync = await local_list_sync(self.repos, charge_point_id)
+        if result.status == "VersionMismatch":
+            raise Conflict(
+                f"the charger holds another list version than {version - 1}: its answer was "
+                "VersionMismatch; send a full update"
+            )
+        return LocalListUpdate(sync=sync, update_type=update, entries=len(entries), result=result)
+
+    async def set_display_message(
+        self, charge_point_id: str, req: DisplayMessageRequest
+    ) -> DisplayMessageSet:
+        """Show a message on a 2.x station's display (SetDisplayMessage); kept with the
+        station's answer. 409 for a 1.6 charger, which has no display messages."""
+        messages = await self._messages(charge_point_id)
+        if req.starts_at and req.ends_at and req.ends_at <= req.starts_at:
+            raise InvalidInput("ends_at: must be after starts_at")
+        message = DisplayMessage(
+            charge_point_id=charge_point_id,
+            id=await self.repos.display_messages.next_id(charge_point_id),
+            **req.model_dump(),
+        )
+        result = await self._send(charge_point_id, messages.set_display_message(message))
+        _raise_on_call_error(result)
+        message.status = result.status
+        await self.repos.display_messages.store([message])
+        return DisplayMessageSet(message=message, result=result)
+
+    async def clear_display_message(self, charge_point_id: str, message_id: int) -> CommandResult:
+        messages = await self._messages(charge_point_id)
+        result = await self._send(charge_point_id, messages.clear_display_message(message_id))
+        _raise_on_call_error(result)
+        if result.status in ("Accepted", "Unknown"):  # gone from the display either way
+            await self.repos.display_messages.cleared(charge_point_id, message_id)
+        return result
+
+    async def request_display_messages(self, charge_point_id: str) -> CommandResult:
+        """Ask the station what it shows (GetDisplayMessages): NotifyDisplayMessages follows
+        and is kept."""
+        messages = await self._messages(charge_point_id)
+        result = await self._send(charge_point_id, messages.get_display_messages(_new_request_id()))
+        _raise_on_call_error(result)
+        return result
+
+    async def check_local_list(self, charge_point_id: str) -> LocalListSync:
+        """Ask the charger which list version it holds (GetLocalListVersion)."""
+        messages = await self._messages(charge_point_id)
+        result = await self._send(charge_point_id, messages.get_local_list_version())
+        _raise_on_call_error(result)
+        await self.repos.local_lists.checked(
+            charge_point_id, messages.local_list_version(result.response)
+        )
+        return await local_list_sync(self.repos, charge_point_id)
 
     async def request_device_model_report(self, charge_point_id: str) -> DeviceModelRequest:
         """Ask for the whole device model (2.x GetBaseReport FullInventory, whose parts come

@@ -7,7 +7,8 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from sigecve.db.repositories import Repositories, TransactionFilter, TransactionRepository
-from sigecve.domain import IdTagStatus, MeterSample, Transaction
+from sigecve.domain import IdTagStatus, MeterSample, SignedMeterValue, Transaction
+from sigecve.services import reservations
 from sigecve.services.errors import NotFound
 from sigecve.services.id_tags import authorize
 from sigecve.services.pagination import paginate
@@ -35,6 +36,12 @@ async def start_transaction(
     recorded too: the charger ends it when it reads the status.
     """
     status, _ = await authorize(repos, id_tag, now)
+    # A connector reserved for another tag is refused to this one (the charger ends it).
+    status = IdTagStatus(
+        await reservations.status_on_connector(
+            repos, charge_point_id, connector_id, id_tag, status.value, started_at
+        )
+    )
     transaction_id = await repos.transactions.start(
         charge_point_id=charge_point_id,
         connector_id=connector_id,
@@ -44,6 +51,16 @@ async def start_transaction(
         reservation_id=reservation_id,
         id_tag_status=status.value,
     )
+    if status is IdTagStatus.accepted:
+        await reservations.use_reservation(
+            repos,
+            charge_point_id,
+            reservation_id=reservation_id,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            transaction_id=transaction_id,
+            at=started_at,
+        )
     return transaction_id, status
 
 
@@ -58,6 +75,24 @@ async def record_meter_values(
         if s.transaction_id is not None and s.transaction_id not in known:
             s.transaction_id = None
     await repos.meter_values.add(charge_point_id, samples)
+
+
+async def record_signed_meter_values(
+    repos: Repositories, charge_point_id: str, values: list[SignedMeterValue]
+) -> None:
+    """Keep signed readings; one naming a transaction this charge point never had is kept
+    without it. A reading of a known transaction on no connector gets the transaction's."""
+    if not values:
+        return
+    ids = {v.transaction_id for v in values if v.transaction_id is not None}
+    known = {t.id: t for t in [await repos.transactions.get(i) for i in ids] if t is not None}
+    for v in values:
+        t = known.get(v.transaction_id) if v.transaction_id is not None else None
+        if t is None or t.charge_point_id != charge_point_id:
+            v.transaction_id = None
+        elif v.connector_id == 0:
+            v.connector_id = t.connector_id
+    await repos.meter_values.add_signed(charge_point_id, values)
 
 
 async def stop_transaction(
@@ -114,3 +149,9 @@ async def get_transaction(repos: Repositories, transaction_id: int) -> Transacti
 async def transaction_meter_values(repos: Repositories, transaction_id: int) -> list[MeterSample]:
     await get_transaction(repos, transaction_id)
     return await repos.meter_values.for_transaction(transaction_id)
+
+
+async def signed_meter_values(repos: Repositories, transaction_id: int) -> list[SignedMeterValue]:
+    """The transaction's readings as its meter signed them, to check its bill against."""
+    await get_transaction(repos, transaction_id)
+    return await repos.meter_values.signed_for_transaction(transaction_id)

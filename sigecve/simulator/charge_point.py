@@ -181,9 +181,12 @@ class OngoingSession:
     wanted_w: float
     remaining_s: float
     meter_works: bool
-    transaction_id: int | None = None  # None until the CSMS answers its start
+    # 1.6: None until the CSMS answers its start; 2.x: the station names it at once.
+    transaction_id: int | str | None = None
     accepted: bool | None = None  # the id tag, as the start's answer said
     counted: bool = False  # in counters.sessions_started
+    seq_no: int = 0  # 2.x: the last TransactionEvent seqNo of this transaction
+    ended: bool = False  # 2.x: its Ended is sent (or queued to be)
 
 
 @dataclass
@@ -363,9 +366,13 @@ class SimulatedCharger:
         """After a boot: the transaction messages the last connection left unanswered."""
         while self.memory.unacknowledged:
             connector, payload = self.memory.unacknowledged[0]
-            reply = await self._until_answered(payload)
+            reply = await self._until_answered(self.replayed(payload))
             self.memory.unacknowledged.pop(0)
             self.acknowledged(connector, payload, reply)
+
+    def replayed(self, payload):
+        """A queued transaction message as it is sent again after a reconnection."""
+        return payload
 
     async def _until_answered(self, payload):
         # A CALLERROR means it was not stored (the database away): again, with backoff, as
@@ -436,6 +443,8 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
             "NumberOfConnectors": str(self.profile.connectors),
         }
         self.read_only = {"NumberOfConnectors"}  # as the 1.6 spec (9.1) makes it
+        self.local_list: dict[str, dict] = {}
+        self.local_list_version = 0
         self.reservations: set[int] = set()
 
     # --- what the charger initiates ------------------------------------------------------
@@ -630,6 +639,25 @@ class SimulatedChargePoint16(SimulatedCharger, OcppChargePoint):
             return call_result.ChangeConfiguration(status=ConfigurationStatus.rejected)
         self.configuration[key] = value
         return call_result.ChangeConfiguration(status=ConfigurationStatus.accepted)
+
+    @on(Action.send_local_list)
+    def on_send_local_list(self, list_version: int, update_type: str, **kw):
+        entries = kw.get("local_authorization_list") or []
+        if update_type == "Differential" and list_version <= self.local_list_version:
+            return call_result.SendLocalList(status="VersionMismatch")  # 1.6 5.15
+        if update_type == "Full":
+            self.local_list = {}
+        for e in entries:
+            if e.get("id_tag_info"):
+                self.local_list[e["id_tag"]] = e["id_tag_info"]
+            else:
+                self.local_list.pop(e["id_tag"], None)
+        self.local_list_version = list_version
+        return call_result.SendLocalList(status="Accepted")
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self):
+        return call_result.GetLocalListVersion(list_version=self.local_list_version)
 
     @on(Action.remote_start_transaction)
     def on_remote_start(self, id_tag: str, **kw):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from ocpp.routing import after, on
@@ -10,7 +11,7 @@ from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
 from sigecve.ocpp.timestamps import now_timestamp
-from sigecve.simulator.charge_point import UNITS, SimulatedCharger
+from sigecve.simulator.charge_point import UNITS, OngoingSession, SimulatedCharger
 from sigecve.simulator.device_model import SimulatedDeviceModel
 
 
@@ -25,6 +26,9 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
             self.model, "1.0.0", self.profile.connectors
         )
         self.reservations: set[int] = set()
+        self.local_list: dict[str, dict] = {}
+        self.local_list_version = 0
+        self.display: dict[int, dict] = {}  # message id -> message info, as set
         self._seq = 0
 
     def _next_seq(self) -> int:
@@ -85,23 +89,49 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
         return [{"timestamp": now_timestamp(), "sampled_value": sampled}]
 
     async def transaction_event(
-        self, event_type: str, trigger: str, evse: int, tx_id: str, **kw
+        self,
+        event_type: str,
+        trigger: str,
+        evse: int,
+        tx_id: str,
+        session: OngoingSession | None = None,
+        **kw,
     ) -> call_result.TransactionEvent:
+        """Sent once; with the session it belongs to, kept until answered and sent again
+        after a reconnection (marked offline), its seqNo running on across connections."""
         info = {"transaction_id": tx_id}
         for key in ("charging_state", "stopped_reason"):
             if key in kw:
                 info[key] = kw.pop(key)
-        return await self.send(
-            call.TransactionEvent(
-                event_type=event_type,
-                timestamp=now_timestamp(),
-                trigger_reason=trigger,
-                seq_no=self._next_seq(),
-                transaction_info=info,
-                evse={"id": evse, "connector_id": 1},
-                **kw,
-            )
+        if session is not None:
+            session.seq_no += 1
+        payload = call.TransactionEvent(
+            event_type=event_type,
+            timestamp=now_timestamp(),
+            trigger_reason=trigger,
+            seq_no=session.seq_no if session is not None else self._next_seq(),
+            transaction_info=info,
+            evse={"id": evse, "connector_id": 1},
+            **kw,
         )
+        if session is None:
+            return await self.send(payload)
+        return await self.transaction_message(evse, payload)
+
+    def replayed(self, payload):
+        """Queued while the connection was down: the event says it happened offline."""
+        if isinstance(payload, call.TransactionEvent):
+            return dataclasses.replace(payload, offline=True)
+        return payload
+
+    def acknowledged(self, connector: int, payload, reply) -> None:
+        if isinstance(payload, call.TransactionEvent) and payload.event_type == "Ended":
+            session = self.memory.sessions.get(connector)
+            if (
+                session is not None
+                and session.transaction_id == payload.transaction_info["transaction_id"]
+            ):
+                del self.memory.sessions[connector]
 
     async def report_fault(self, code: str) -> None:
         await self.status(1, "Faulted")
@@ -151,41 +181,54 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
         )
 
     async def charging_session(self, evse: int) -> None:
-        p = self.profile
-        token = {"id_token": self.rng.choice(p.id_tags), "type": "ISO14443"}
-        if self.card_misread():
-            await self.misread_start(evse, {**token, "id_token": token["id_token"] + "?"})
-            return
-        auth = await self.send(call.Authorize(id_token=token))
-        if auth is None or auth.id_token_info["status"] != "Accepted":
-            self.counters.refused_tags += 1
-            return
-        await self.status(evse, "Occupied")
-        tx_id = str(uuid.uuid4())
-        await self.transaction_event(
-            "Started",
-            "Authorized",
-            evse,
-            tx_id,
-            id_token=token,
-            meter_value=self._meter_value(evse, None),
-            charging_state="Charging",
-        )
-        self.counters.sessions_started += 1
-        async for drawn_w in self.charging(evse):
+        """A session, or the one this station had on `evse` when its connection was lost:
+        that one goes on (same transaction, seqNo running on), as a real station's does."""
+        session = self.memory.sessions.get(evse)
+        if session is None:
+            p = self.profile
+            token = {"id_token": self.rng.choice(p.id_tags), "type": "ISO14443"}
+            if self.card_misread():
+                await self.misread_start(evse, {**token, "id_token": token["id_token"] + "?"})
+                return
+            auth = await self.send(call.Authorize(id_token=token))
+            if auth is None or auth.id_token_info["status"] != "Accepted":
+                self.counters.refused_tags += 1
+                return
+            await self.status(evse, "Occupied")
+            session = self.memory.sessions[evse] = self.new_session(token["id_token"])
+            session.transaction_id = str(uuid.uuid4())
+            session.counted = True
+            self.counters.sessions_started += 1
+            await self.transaction_event(
+                "Started",
+                "Authorized",
+                evse,
+                session.transaction_id,
+                session,
+                id_token=token,
+                meter_value=self._meter_value(evse, None),
+                charging_state="Charging",
+            )
+        elif session.ended:
+            return  # its Ended is queued: sent again after the boot, before this
+        tx_id = str(session.transaction_id)
+        async for drawn_w in self.charging(evse, session):
             await self.transaction_event(
                 "Updated",
                 "MeterValuePeriodic",
                 evse,
                 tx_id,
+                session,
                 meter_value=self._meter_value(evse, drawn_w),
             )
+        session.ended = True
         await self.transaction_event(
             "Ended",
             "StopAuthorized",
             evse,
             tx_id,
-            id_token=token,
+            session,
+            id_token={"id_token": session.id_tag, "type": "ISO14443"},
             meter_value=self._meter_value(evse, 0),
             stopped_reason="Local",
         )
@@ -309,6 +352,51 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
                 }
             )
         return call_result.SetVariables(set_variable_result=results)
+
+    @on(Action.send_local_list)
+    def on_send_local_list(self, version_number: int, update_type: str, **kw):
+        entries = kw.get("local_authorization_list") or []
+        if update_type == "Differential" and version_number <= self.local_list_version:
+            return call_result.SendLocalList(status="VersionMismatch")  # D01.FR.19
+        if update_type == "Full":
+            self.local_list = {}
+        for e in entries:
+            token = e["id_token"]["id_token"]
+            if e.get("id_token_info"):
+                self.local_list[token] = e["id_token_info"]
+            else:
+                self.local_list.pop(token, None)
+        self.local_list_version = version_number
+        return call_result.SendLocalList(status="Accepted")
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **_):
+        return call_result.GetLocalListVersion(version_number=self.local_list_version)
+
+    @on(Action.set_display_message)
+    def on_set_display_message(self, message: dict, **_):
+        if message["message"]["format"] == "HTML":  # a plain display (O01.FR.12)
+            return call_result.SetDisplayMessage(status="NotSupportedMessageFormat")
+        self.display[message["id"]] = message
+        return call_result.SetDisplayMessage(status="Accepted")
+
+    @on(Action.get_display_messages)
+    def on_get_display_messages(self, request_id: int, **_):
+        return call_result.GetDisplayMessages(status="Accepted" if self.display else "Unknown")
+
+    @after(Action.get_display_messages)
+    async def send_display_messages(self, request_id: int, **_):
+        if self.display:
+            await self.send(
+                self._call.NotifyDisplayMessages(
+                    request_id=request_id, message_info=list(self.display.values())
+                )
+            )
+
+    @on(Action.clear_display_message)
+    def on_clear_display_message(self, id: int, **_):
+        known = self.display.pop(id, None) is not None
+        return call_result.ClearDisplayMessage(status="Accepted" if known else "Unknown")
 
     @on(Action.get_base_report)
     def on_get_base_report(self, request_id: int, report_base: str, **_):

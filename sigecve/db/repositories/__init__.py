@@ -18,8 +18,10 @@ from sigecve.db.repositories.charge_points import (
 )
 from sigecve.db.repositories.charging_profiles import ChargingProfileRepository
 from sigecve.db.repositories.device_model import DeviceModelRepository
+from sigecve.db.repositories.display_messages import DisplayMessageRepository
 from sigecve.db.repositories.failure_models import FailureModelRepository
 from sigecve.db.repositories.id_tags import IdTagRepository
+from sigecve.db.repositories.local_lists import LocalListRepository
 from sigecve.db.repositories.maintenance import MaintenanceRepository
 from sigecve.db.repositories.message_log import MessageLogRepository
 from sigecve.db.repositories.onboarding import OnboardingRepository
@@ -43,8 +45,10 @@ __all__ = [
     "ChargingProfileRepository",
     "ConnectorRepository",
     "DeviceModelRepository",
+    "DisplayMessageRepository",
     "FailureModelRepository",
     "IdTagRepository",
+    "LocalListRepository",
     "MaintenanceRepository",
     "MessageLogRepository",
     "MeterValueRepository",
@@ -81,3 +85,5 @@ class Repositories:
         self.failure_models = FailureModelRepository(pool)
         self.device_model = DeviceModelRepository(pool)
         self.onboarding = OnboardingRepository(pool)
+        self.local_lists = LocalListRepository(pool)
+        self.display_messages = DisplayMessageRepository(pool)
