@@ -9,6 +9,7 @@ import random
 import sys
 import time
 
+import psycopg
 import pytest
 from rich.console import Console
 
@@ -377,3 +378,68 @@ async def test_a_missing_csms_makes_the_simulator_fail(tmp_path):
     assert simulate.returncode == 1
     assert json.loads(out)["boots"] == 0
     assert b"no charge point booted" in err
+
+
+@pytest.mark.parametrize("cls", [SimulatedChargePoint201, SimulatedChargePoint21])
+async def test_a_2x_station_carries_its_transaction_across_a_reconnection(
+    system, database_url, cls
+):
+    """As a real station does: the connection drops mid-session, it reconnects, and the
+    same transaction goes on (seqNo running on) to its end. The CSMS has one session."""
+    from dataclasses import replace
+
+    from sigecve.simulator.charge_point import ChargerMemory, connect
+
+    cp_id = unique_id("CARRY")
+    async with system.api() as api:
+        r = await api.post("/charge-points", json={"id": cp_id, "password": f"pw-{cp_id}"})
+        assert r.status_code == 201
+        await api.post("/id-tags", json={"id_tag": "SIM-TAG"})
+    profile = replace(FAST, session_s=(3.0, 3.0))
+    rng = random.Random(4)
+    memory = ChargerMemory.new(rng, 1)
+    protocol = "ocpp2.1" if cls is SimulatedChargePoint21 else "ocpp2.0.1"
+
+    async def connection():
+        ws = await connect(system.ocpp_url, cp_id, f"pw-{cp_id}", protocol=protocol)
+        cp = cls(cp_id, ws, profile, SimulationCounters(), rng, memory)
+        router = asyncio.create_task(cp.start())
+        await cp.boot()
+        await cp.send_unacknowledged()
+        return ws, cp, router
+
+    ws, cp, router = await connection()
+    charging = asyncio.create_task(cp.charging_session(1))
+    async with system.api() as api:
+
+        async def started():
+            items = (await api.get("/transactions", params={"charge_point_id": cp_id})).json()
+            return items["items"] or None
+
+        [first] = await eventually(started, within=20, message="no session started")
+        seq_before = memory.sessions[1].seq_no
+        charging.cancel()
+        router.cancel()
+        await ws.close()  # the link drops mid-session
+        assert memory.sessions[1].transaction_id == first["transaction_id"]
+
+        ws, cp, router = await connection()
+        try:
+            await asyncio.wait_for(cp.charging_session(1), 30)  # goes on, to its end
+        finally:
+            router.cancel()
+            await ws.close()
+        assert 1 not in memory.sessions and memory.sessions == {}
+        items = (await api.get("/transactions", params={"charge_point_id": cp_id})).json()
+        [t] = items["items"]
+        assert t["transaction_id"] == first["transaction_id"] and t["stopped_at"] is not None
+        assert t["energy_wh"] > 0
+    with psycopg.connect(database_url) as conn:
+        seqs = [
+            r[0]
+            for r in conn.execute(
+                "SELECT seq_no FROM transaction_events WHERE charge_point_id = %s ORDER BY seq_no",
+                (cp_id,),
+            )
+        ]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) > seq_before
