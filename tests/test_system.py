@@ -150,10 +150,17 @@ async def test_unregistered_charge_points_and_wrong_passwords_are_refused(system
         (cp_id, "not-the-password"),
         (cp_id, None),
     ):
-        with pytest.raises(websockets.InvalidStatus) as refused:
-            await connect(system.ocpp_url, refused_id, password)
-        assert refused.value.response.status_code == 401
-        assert refused.value.response.headers["WWW-Authenticate"].startswith("Basic ")
+        try:
+            admitted = await connect(system.ocpp_url, refused_id, password)
+        except websockets.InvalidStatus as refused:
+            assert refused.response.status_code == 401
+            assert refused.response.headers["WWW-Authenticate"].startswith("Basic ")
+        else:
+            async with system.api() as api:
+                policy = (await api.get("/onboarding/policy")).json()
+                row = (await api.get(f"/charge-points/{refused_id}")).json()
+            await admitted.close()
+            raise AssertionError(f"{refused_id} admitted with {password!r}: {policy} {row}")
 
 
 async def test_only_ocpp_subprotocols_we_speak_are_accepted(system):
