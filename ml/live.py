@@ -226,12 +226,13 @@ def record_scores(conn: psycopg.Connection, scores: Sequence[Score], model: Risk
                           failure_mode = COALESCE(%(mode)s, failure_mode),
                           model_version = %(version)s
                    WHERE charge_point_id = %(cp)s AND cleared_at IS NULL
-                     AND risk < %(risk)s RETURNING id)
+                     AND source = 'failure_prediction' AND risk < %(risk)s RETURNING id)
                INSERT INTO alerts
                    (charge_point_id, risk, horizon_hours, failure_mode, signals, model_version)
                SELECT %(cp)s, %(risk)s, %(horizon)s, %(mode)s, %(signals)s, %(version)s
                WHERE %(alert)s AND NOT EXISTS (SELECT 1 FROM alerts
-                                 WHERE charge_point_id = %(cp)s AND cleared_at IS NULL)""",
+                                 WHERE charge_point_id = %(cp)s AND cleared_at IS NULL
+                                   AND source = 'failure_prediction')""",
             params,
         )
         raised += cur.rowcount

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, Strict, WithJsonSchema
 
+from sigecve.variable_monitoring import MonitoringEvent
+
 # Numbers and flags in request bodies are taken as JSON gives them: pydantic's lax mode would
 # also take true for 1.0 and "1" for 1. A whole number is still a valid Number.
 Number = Annotated[float, Strict()]
@@ -384,17 +386,25 @@ class FailureModelInfo(BaseModel):
 
 
 class Alert(BaseModel):
-    """A failure-prediction alert on a charge point; cleared on repair."""
+    """An alert on a charge point: a failure predicted (a risk within a horizon, from the
+    failure model) or a problem its station reported (a monitoring event); cleared on repair,
+    by an operator, or (monitoring) when the station reports the problem over."""
 
     id: int
     charge_point_id: str
+    source: Literal["failure_prediction", "monitoring"] = "failure_prediction"
     raised_at: datetime
     cleared_at: datetime | None = None
-    risk: float = Field(ge=0, le=1, description="probability of a failure within the horizon")
-    horizon_hours: float
+    risk: float | None = Field(
+        default=None, ge=0, le=1, description="probability of a failure within the horizon"
+    )
+    horizon_hours: float | None = None
     failure_mode: str | None = None
     signals: list[Signal] = []
     model_version: str | None = None
+    event: MonitoringEvent | None = Field(
+        default=None, description="monitoring: the station's event (the latest, if repeated)"
+    )
 
 
 class AuditEntry(BaseModel):

@@ -218,11 +218,28 @@ async def test_alerts_show_their_signals_and_the_assistant_asks_before_acting(
                    VALUES (%s, 0.83, 72, 'connector', %s, 'test-model')""",
                 (cp_id, Jsonb([{"name": "heating_drift_7d", "value": 1.9, "contribution": 2.1}])),
             )
+            # And a problem the station's monitor reported, as the NotifyEvent handler writes it.
+            reported = {
+                "component": "PowerConverter", "evse_id": 1, "variable": "Temperature",
+                "event_id": 1, "at": "2026-12-07T10:00:00Z", "trigger": "Alerting",
+                "actual_value": "81", "severity": 3,
+            }  # fmt: skip
+            conn.execute(
+                """INSERT INTO alerts (charge_point_id, source, event_key, event)
+                   VALUES (%s, 'monitoring', 'PowerConverter@1.0.Temperature', %s)""",
+                (cp_id, Jsonb(reported)),
+            )
         async with logged_in(system, tokens["operator"]) as page:
             await page.get_by_role("link", name="Alerts").click()
-            row = page.locator("[data-testid=alerts] tr", has_text=cp_id)
-            await expect(row).to_contain_text("83%")
-            await expect(row).to_contain_text("heating_drift_7d")
+            rows = page.locator("[data-testid=alerts] tr", has_text=cp_id)
+            predicted = rows.filter(has_text="predicted")
+            await expect(predicted).to_contain_text("83%")
+            await expect(predicted).to_contain_text("heating_drift_7d")
+            # Reported problems come first, with what the monitor saw.
+            await expect(rows.first).to_contain_text("reported")
+            await expect(rows.first).to_contain_text("PowerConverter.Temperature (EVSE 1)")
+            await expect(rows.first).to_contain_text("3 Critical")
+            await expect(rows.first).to_contain_text("Alerting: 81")
             await expect(page.locator("#alert-count")).not_to_be_hidden()
             await screenshot(page, "alerts")
 

@@ -42,6 +42,10 @@ TWINS = {
     "find_charge_points_by_variables": ("get", "/variables"),
     "list_pending_charge_points": ("get", "/onboarding/queue"),
     "approve_charge_point": ("post", "/charge-points/{charge_point_id}/approve"),
+    "get_variable_monitors": ("get", "/charge-points/{charge_point_id}/monitors"),
+    "set_variable_monitor": ("post", "/charge-points/{charge_point_id}/monitors"),
+    "clear_variable_monitor": ("delete", "/charge-points/{charge_point_id}/monitors/{monitor_id}"),
+    "list_alerts": ("get", "/alerts"),
 }
 # Where a tool names a parameter for the model rather than as REST's path does.
 RENAMED = {
@@ -51,6 +55,7 @@ RENAMED = {
 }
 # REST parameters a tool fixes: it is one report, answers JSON, waits the default time.
 REST_ONLY = {
+    "list_alerts": {"sort"},
     "get_energy_report": {"name", "format"},
     "send_ocpp_command": {"timeout_s"},
 }

@@ -35,6 +35,8 @@ READ_ONLY_TOOLS = {
     "get_charge_point_variables",
     "find_charge_points_by_variables",
     "list_pending_charge_points",
+    "get_variable_monitors",
+    "list_alerts",
 }
 DESTRUCTIVE_TOOLS = {
     "stop_charging_session",
@@ -44,6 +46,7 @@ DESTRUCTIVE_TOOLS = {
     "set_site_power_limit",
     "set_site_limit_schedule",
     "send_ocpp_command",
+    "clear_variable_monitor",
 }
 OTHER_TOOLS = {
     "start_charging_session",
@@ -53,6 +56,7 @@ OTHER_TOOLS = {
     "close_work_order",
     "request_device_model_report",
     "approve_charge_point",
+    "set_variable_monitor",
 }
 
 

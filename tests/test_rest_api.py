@@ -69,6 +69,10 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", "/charge-points/NO-CP/variables", "viewer"),
     ("POST", "/charge-points/NO-CP/variables/report", "operator"),
     ("GET", "/variables?where=A.B=1", "viewer"),
+    ("GET", "/charge-points/NO-CP/monitors", "viewer"),
+    ("POST", "/charge-points/NO-CP/monitors", "operator"),
+    ("DELETE", "/charge-points/NO-CP/monitors/777777", "operator"),
+    ("POST", "/charge-points/NO-CP/monitors/report", "operator"),
     ("GET", "/onboarding/policy", "viewer"),
     ("PUT", "/onboarding/policy", "admin"),
     ("GET", "/onboarding/queue", "viewer"),
@@ -125,6 +129,7 @@ def template_of(path: str) -> str:
         "/work-orders/999999": "/work-orders/{work_order_id}",
         "/configuration-templates/999999": "/configuration-templates/{template_id}",
         "/display-messages/999999": "/display-messages/{message_id}",
+        "/monitors/777777": "/monitors/{monitor_id}",
         "/reports/energy": "/reports/{name}",
     }
     path = path.partition("?")[0]

@@ -287,7 +287,7 @@ async function fleetView(view) {
         h("td", { testid: "connectors" }, cp.connectors.filter((c) => c.connector_id !== 0).map((c) => pill(`${c.connector_id}: ${c.status}`, c.status))),
         h("td", {}, problems.filter((p) => p === "alert").map(() => {
           const a = alerting.get(cp.id);
-          return h("span", { class: "pill Faulted", title: a.failure_mode || "" }, `risk ${(a.risk * 100).toFixed(0)}%`);
+          return h("span", { class: "pill Faulted", title: a.failure_mode || a.event_key || "" }, alertLabel(a));
         })),
         h("td", {}, cp.ocpp_protocol || "—"),
         h("td", {}, fmtTime(cp.last_seen_at)),
@@ -314,7 +314,7 @@ async function fleetView(view) {
       else cp.connectors.push({ connector_id: e.connector_id, status: e.status, error_code: e.error_code, status_at: e.at });
       cp.connectors.sort((a, b) => a.connector_id - b.connector_id);
     } else if (type === "alert_raised") {
-      alerting.set(e.charge_point_id, { risk: e.risk, charge_point_id: e.charge_point_id });
+      alerting.set(e.charge_point_id, { risk: e.risk, source: e.source, event_key: e.event_key, charge_point_id: e.charge_point_id });
     } else if (type === "alert_cleared") {
       alerting.delete(e.charge_point_id);
     } else if (type === "connection" && !cp) {
@@ -667,20 +667,46 @@ async function transactionsView(view) {
 
 // ---- alerts --------------------------------------------------------------------------------
 
+// A predicted failure shows its risk; a problem a station reported, what its monitor saw.
+const SEVERITIES = ["Danger", "Hardware Failure", "System Failure", "Critical", "Error", "Alert", "Warning", "Notice", "Informational", "Debug"];
+
+function alertLabel(a) {
+  if (a.risk != null) return `risk ${(a.risk * 100).toFixed(0)}%`;
+  const variable = a.event ? a.event.variable : (a.event_key || "").split(".").pop();
+  return `reported: ${variable}`;
+}
+
+function alertCells(a) {
+  if (a.source !== "monitoring") {
+    return [
+      h("td", {}, "predicted"),
+      h("td", { class: "num" }, `${(a.risk * 100).toFixed(0)}%`),
+      h("td", {}, a.failure_mode || "—"),
+      h("td", {}, (a.signals || []).slice(0, 3).map((s) => pill(`${s.name} = ${+s.value.toFixed(2)}`, ""))),
+    ];
+  }
+  const e = a.event;
+  const where = e.evse_id ? ` (EVSE ${e.evse_id})` : "";
+  return [
+    h("td", {}, "reported"),
+    h("td", {}, e.severity == null ? "—" : `${e.severity} ${SEVERITIES[e.severity]}`),
+    h("td", {}, `${e.component}.${e.variable}${where}`),
+    h("td", {}, pill(`${e.trigger}: ${e.actual_value}`, "")),
+  ];
+}
+
 async function alertsView(view) {
   const [alerts, model] = await Promise.all([allPages("/alerts"), api("/failure-model").catch(() => null)]);
   const canOperate = state.me.role !== "viewer";
   view.replaceChildren(
-    h("h1", {}, "Failure prediction alerts"),
-    h("p", { class: "muted" }, model ? `Model ${model.version}: risk of a failure within ${model.horizon_hours} h; alert above ${(model.threshold * 100).toFixed(0)}%.` : "No failure model is deployed."),
+    h("h1", {}, "Alerts"),
+    h("p", { class: "muted" }, (model ? `Predicted: model ${model.version}, risk of a failure within ${model.horizon_hours} h; alert above ${(model.threshold * 100).toFixed(0)}%.` : "Predicted: no failure model is deployed.") + " Reported: problems stations' monitors saw (severity 0-5), cleared when the station says so."),
     alerts.length
       ? h("table", { testid: "alerts" },
-        h("thead", {}, h("tr", {}, ["Charge point", "Risk", "Likely failure", "Top signals", "Raised", ""].map((t) => h("th", {}, t)))),
+        h("thead", {}, h("tr", {}, ["Charge point", "Source", "Risk / severity", "Likely failure / variable", "Signals / value", "Raised", ""].map((t) => h("th", {}, t)))),
         h("tbody", {}, alerts.map((a) => h("tr", { testid: `alert-${a.id}` },
           h("td", {}, h("a", { href: `#/cp/${enc(a.charge_point_id)}` }, a.charge_point_id)),
-          h("td", { class: "num" }, `${(a.risk * 100).toFixed(0)}%`),
-          h("td", {}, a.failure_mode || "—"),
-          h("td", {}, (a.signals || []).slice(0, 3).map((s) => pill(`${s.name} = ${+s.value.toFixed(2)}`, ""))),
+          ...alertCells(a),
           h("td", {}, fmtTime(a.raised_at)),
           h("td", {}, canOperate && h("button", { onclick: async () => {
             if (!(await confirmAction(`Clear the alert on ${a.charge_point_id}? Do this when the alert was wrong; a repair clears it by itself.`))) return;

@@ -1,18 +1,27 @@
-"""The device model: each charger's stored variables and the reports asked of it, and
-queries across the fleet ("which chargers have TxCtrlr.TxStartPoint = Authorized")."""
+"""The device model: each charger's stored variables and the reports asked of it, queries
+across the fleet ("which chargers have TxCtrlr.TxStartPoint = Authorized"), and the
+monitors 2.x stations hold on their variables."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from serve_deployments.rest_routes.charge_points import CommandErrors
 from serve_deployments.rest_routes.common import ApiContext, Cursor, PageSize, errors, require
-from sigecve.services import device_model, parameters
+from sigecve.domain import CommandResult
+from sigecve.services import device_model, parameters, variable_monitoring
 from sigecve.services.api_tokens import Role
 from sigecve.services.device_model import WHERE_DESCRIPTION, DeviceModel, VariableMatchPage
 from sigecve.services.remote_commands import DeviceModelRequest
+from sigecve.services.variable_monitoring import (
+    MonitoringReportRequest,
+    MonitorRequest,
+    MonitorSet,
+    VariableMonitors,
+)
+from sigecve.variable_monitoring import MAX_MONITOR_ID
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -63,5 +72,60 @@ def router(ctx: ApiContext) -> APIRouter:
         return await device_model.find_charge_points(
             ctx.repos, where, firmware_version=firmware_version, cursor=cursor, limit=limit
         )
+
+    @api.get(
+        "/charge-points/{charge_point_id}/monitors",
+        response_model=VariableMonitors,
+        responses=errors(404),
+        dependencies=[viewer],
+    )
+    async def get_variable_monitors(charge_point_id: parameters.ChargePointId) -> VariableMonitors:
+        """The monitors the station holds on its variables, as far as SIGEC-VE knows: set
+        here (SetVariableMonitoring, as the station accepted them) or reported by it."""
+        return await variable_monitoring.monitors_of(ctx.repos, charge_point_id)
+
+    @api.post(
+        "/charge-points/{charge_point_id}/monitors",
+        response_model=MonitorSet,
+        responses=CommandErrors,
+        dependencies=[operator],
+    )
+    async def set_variable_monitor(
+        charge_point_id: parameters.ChargePointId, req: MonitorRequest
+    ) -> MonitorSet:
+        """Set a monitor on one of a 2.x station's variables (SetVariableMonitoring): its
+        alerting events of severity 0-5 raise alerts (GET /alerts?source=monitoring) until
+        the station reports them cleared. Checked first against the station's stored device
+        model (422 for a variable it did not report or cannot monitor); 409 on OCPP 1.6."""
+        return await variable_monitoring.set_monitor(ctx.repos, ctx.commander, charge_point_id, req)
+
+    @api.delete(
+        "/charge-points/{charge_point_id}/monitors/{monitor_id}",
+        response_model=CommandResult,
+        responses=CommandErrors,
+        dependencies=[operator],
+    )
+    async def clear_variable_monitor(
+        charge_point_id: parameters.ChargePointId,
+        monitor_id: Annotated[int, Path(ge=0, le=MAX_MONITOR_ID)],
+    ) -> CommandResult:
+        """Clear a monitor (ClearVariableMonitoring); the station's status is the result's
+        (Accepted, Rejected for a hard-wired one, NotFound)."""
+        return await variable_monitoring.clear_monitor(
+            ctx.repos, ctx.commander, charge_point_id, monitor_id
+        )
+
+    @api.post(
+        "/charge-points/{charge_point_id}/monitors/report",
+        response_model=MonitoringReportRequest,
+        responses=CommandErrors,
+        dependencies=[operator],
+    )
+    async def request_monitoring_report(
+        charge_point_id: parameters.ChargePointId,
+    ) -> MonitoringReportRequest:
+        """Ask the station for the monitors it holds (GetMonitoringReport); they arrive in
+        NotifyMonitoringReport and show in GET .../monitors."""
+        return await variable_monitoring.request_monitoring_report(ctx.commander, charge_point_id)
 
     return api

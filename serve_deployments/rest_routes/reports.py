@@ -19,7 +19,7 @@ from serve_deployments.rest_routes.common import (
 )
 from sigecve.domain import Alert, FailureModelInfo, NewWorkOrder, Repair, WorkOrder
 from sigecve.services import alerts, maintenance, parameters, reports
-from sigecve.services.alerts import AlertPage
+from sigecve.services.alerts import AlertPage, AlertSource
 from sigecve.services.api_tokens import Role
 from sigecve.services.reports import Report, ReportName
 
@@ -72,16 +72,20 @@ def router(ctx: ApiContext) -> APIRouter:
         charge_point_id: parameters.ChargePointId | None = None,
         site_id: parameters.SiteId | None = None,
         active: Annotated[bool | None, Query(description="default: only open alerts")] = True,
+        source: Annotated[AlertSource | None, Query(description="default: both")] = None,
         sort: Literal["id", "-id", "risk", "-risk"] = "-risk",
         cursor: Cursor = None,
         limit: PageSize = 100,
     ) -> AlertPage:
-        """Failure-prediction alerts with the signals that raised them, riskiest first."""
+        """Alerts: failures predicted (with the signals that raised them) and problems the
+        stations reported through their monitors (with the event); by risk, the reported
+        problems first."""
         return await alerts.list_alerts(
             ctx.repos,
             charge_point_id=charge_point_id,
             site_id=site_id,
             active=active,
+            source=source,
             sort=sort,
             cursor=cursor,
             limit=limit,

@@ -16,6 +16,7 @@ class KeysetOrder:
     id_expr: str
     id_type: type
     descending: bool
+    null_as: Any = None  # what the sort expression COALESCEs a NULL field to
 
     def where(self, after: tuple[Any, Any] | None, params: dict[str, Any]) -> str:
         if after is None:
@@ -30,8 +31,13 @@ class KeysetOrder:
 
 
 def keyset(
-    sort: str, columns: dict[str, tuple[str, type]], id_column: tuple[str, type]
+    sort: str, columns: dict[str, tuple[Any, ...]], id_column: tuple[str, type]
 ) -> KeysetOrder:
-    """`sort` is a field name, `-` first for descending; `columns` maps names to (SQL, type)."""
-    sort_expr, sort_type = columns[sort.removeprefix("-")]
-    return KeysetOrder(sort_expr, sort_type, *id_column, sort.startswith("-"))
+    """`sort` is a field name, `-` first for descending; `columns` maps names to (SQL, type)
+    or, for a field that may be NULL, (SQL, type, the value it sorts as)."""
+    sort_expr, sort_type, *null_as = columns[sort.removeprefix("-")]
+    if null_as:
+        sort_expr = f"COALESCE({sort_expr}, {null_as[0]!r})"
+    return KeysetOrder(
+        sort_expr, sort_type, *id_column, sort.startswith("-"), null_as[0] if null_as else None
+    )

@@ -36,7 +36,11 @@ _HANDLING = {
     "NotifyEVChargingNeeds": "stored in `charge_point_events`; Accepted",
     "NotifyEvent": "kept in `charge_point_events`; a Connector/EVSE `AvailabilityState` is "
     "its status, a `Problem` its error code (`techCode`; NoError when cleared) in "
-    "`connectors` and `status_events`, as 1.6 StatusNotification",
+    "`connectors` and `status_events`, as 1.6 StatusNotification; other components' "
+    "Alerting events (severity 0-5, or none known) raise an alert in `alerts` (one open per "
+    "component and variable), cleared when the station reports it cleared",
+    "NotifyMonitoringReport": "its monitors into `variable_monitors`; kept as it came in "
+    "`charge_point_events`",
     "NotifyReport": "its variables into the device model (`device_model_variables`, "
     "`device_model_attributes`), parts in any order, completeness per requestId; kept as it "
     "came in `charge_point_events`",

@@ -9,9 +9,9 @@ StatusNotification. SIGEC-VE numbers a 2.x station's EVSEs as connectors, 0 the 
 from __future__ import annotations
 
 from sigecve.domain import ConnectorProblem, ConnectorStatus
+from sigecve.ocpp.components import CONNECTOR_COMPONENTS
 from sigecve.ocpp.timestamps import parse_timestamp
 
-CONNECTOR_COMPONENTS = frozenset({"Connector", "EVSE", "ChargingStation"})
 STATUSES = frozenset({"Available", "Occupied", "Reserved", "Unavailable", "Faulted"})
 NO_ERROR = "NoError"  # 1.6's word for an error that is over, kept for every version
 

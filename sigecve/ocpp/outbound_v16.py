@@ -185,3 +185,27 @@ def get_display_messages(request_id: int) -> OutboundCall:
 
 def clear_display_message(message_id: int) -> OutboundCall:
     raise _no_display_messages()
+
+
+def _no_monitoring() -> Conflict:
+    return Conflict("OCPP 1.6 has no variable monitoring (it came with 2.0.1)")
+
+
+def set_variable_monitoring(monitors: list[dict[str, Any]]) -> OutboundCall:
+    raise _no_monitoring()
+
+
+def monitoring_results(response: dict[str, Any]) -> list[dict[str, Any]]:
+    raise _no_monitoring()
+
+
+def clear_variable_monitoring(monitor_ids: list[int]) -> OutboundCall:
+    raise _no_monitoring()
+
+
+def monitors_cleared(response: dict[str, Any]) -> list[int]:
+    raise _no_monitoring()
+
+
+def get_monitoring_report(request_id: int) -> OutboundCall:
+    raise _no_monitoring()

@@ -203,3 +203,30 @@ def get_display_messages(request_id: int) -> OutboundCall:
 
 def clear_display_message(message_id: int) -> OutboundCall:
     return outbound(call.ClearDisplayMessage(id=message_id))
+
+
+def set_variable_monitoring(monitors: list[dict[str, Any]]) -> OutboundCall:
+    """`monitors`: setMonitoringData items (snake_case: value, type, severity, transaction,
+    component, variable, and id to replace one)."""
+    return outbound(call.SetVariableMonitoring(set_monitoring_data=monitors))
+
+
+def monitoring_results(response: dict[str, Any]) -> list[dict[str, Any]]:
+    return response.get("setMonitoringResult") or []
+
+
+def clear_variable_monitoring(monitor_ids: list[int]) -> OutboundCall:
+    return outbound(call.ClearVariableMonitoring(id=monitor_ids))
+
+
+def monitors_cleared(response: dict[str, Any]) -> list[int]:
+    """The ids the station no longer holds (cleared, or it had none by that id)."""
+    return [
+        r["id"]
+        for r in response.get("clearMonitoringResult") or []
+        if r["status"] in ("Accepted", "NotFound")
+    ]
+
+
+def get_monitoring_report(request_id: int) -> OutboundCall:
+    return outbound(call.GetMonitoringReport(request_id=request_id))

@@ -19,7 +19,7 @@ from sigecve.ocpp.meter_values import (
 from sigecve.ocpp.notify_event import connector_updates
 from sigecve.ocpp.session_base import CentralSystemSession, stored_notification
 from sigecve.ocpp.timestamps import now_timestamp, parse_timestamp, utc_now
-from sigecve.services import device_model, reservations, transactions
+from sigecve.services import device_model, reservations, transactions, variable_monitoring
 from sigecve.services.id_tags import authorize
 
 PROTOCOL = "ocpp2.0.1"
@@ -209,7 +209,8 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
     @on(Action.notify_event)
     async def on_notify_event(self, **_):
         """Kept as it came; what it says of connectors (their state, their problems) goes
-        where 1.6's StatusNotification puts it, so every version reads alike."""
+        where 1.6's StatusNotification puts it, so every version reads alike; its monitors'
+        alerting events raise alerts, and clear them when cleared."""
         payload = self.current_payload()
         await self.repos.events.add(self.id, self.protocol, "NotifyEvent", payload)
         statuses, problems = connector_updates(payload["eventData"])
@@ -217,6 +218,7 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
             await self.repos.connectors.record_status(self.id, status)
         for problem in problems:
             await self.repos.connectors.record_problem(self.id, problem)
+        await variable_monitoring.record_events(self.repos, self.id, payload["eventData"])
         return call_result.NotifyEvent()
 
     # Everything else a station reports is validated, stored as it came and acknowledged.
@@ -287,9 +289,14 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
         await self.repos.display_messages.store(reported)
         return call_result.NotifyDisplayMessages()
 
-    on_notify_monitoring_report = stored_notification(
-        Action.notify_monitoring_report, call_result.NotifyMonitoringReport
-    )
+    @on(Action.notify_monitoring_report)
+    async def on_notify_monitoring_report(self, **_):
+        """A part of a GetMonitoringReport answer: kept as it came, its monitors stored."""
+        payload = self.current_payload()
+        await self.repos.events.add(self.id, self.protocol, "NotifyMonitoringReport", payload)
+        await variable_monitoring.record_monitoring_report(self.repos, self.id, payload)
+        return call_result.NotifyMonitoringReport()
+
     on_data_transfer = stored_notification(
         Action.data_transfer, lambda: call_result.DataTransfer(status="UnknownVendorId")
     )

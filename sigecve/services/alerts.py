@@ -1,6 +1,9 @@
-"""Failure-prediction alerts as operators see them: listed, cleared after a repair."""
+"""Alerts as operators see them (failures predicted, problems stations reported through
+their monitors): listed, cleared after a repair."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -8,6 +11,8 @@ from sigecve.db.repositories import AlertRepository, Repositories
 from sigecve.domain import Alert, FailureModelInfo
 from sigecve.services.errors import Conflict, NotFound
 from sigecve.services.pagination import paginate
+
+AlertSource = Literal["failure_prediction", "monitoring"]
 
 
 class AlertPage(BaseModel):
@@ -21,13 +26,14 @@ async def list_alerts(
     charge_point_id: str | None = None,
     site_id: str | None = None,
     active: bool | None = True,
+    source: AlertSource | None = None,
     sort: str = "-risk",
     cursor: str | None = None,
     limit: int = 100,
 ) -> AlertPage:
     items, next_cursor = await paginate(
         lambda **page: repos.alerts.list(
-            charge_point_id=charge_point_id, active=active, site_id=site_id, **page
+            charge_point_id=charge_point_id, active=active, site_id=site_id, source=source, **page
         ),
         AlertRepository,
         sort=sort,

@@ -129,7 +129,13 @@ async def failure_risk(repos: Repositories, charge_point_id: str) -> FailureRisk
     await get_charge_point(repos, charge_point_id)
     order = keyset("-risk", AlertRepository.SORTS, AlertRepository.ID)
     alerts = await repos.alerts.list(
-        charge_point_id=charge_point_id, active=True, site_id=None, order=order, after=None, limit=1
+        charge_point_id=charge_point_id,
+        active=True,
+        site_id=None,
+        order=order,
+        after=None,
+        limit=1,
+        source="failure_prediction",
     )
     if not alerts:
         return FailureRisk(charge_point_id=charge_point_id, risk=None)

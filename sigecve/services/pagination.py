@@ -78,7 +78,9 @@ async def paginate(
 
     def key(item: Any) -> tuple[Any, Any]:
         value = getattr(item, name)
-        if value is None and order.sort_type is datetime:
+        if value is None and order.null_as is not None:
+            value = order.null_as
+        elif value is None and order.sort_type is datetime:
             value = EPOCH
         return value, getattr(item, id_attr)
 

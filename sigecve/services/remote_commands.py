@@ -193,7 +193,7 @@ class Commander:
         self.repos = repos
         self.directory = directory
 
-    async def _protocol(self, charge_point_id: str) -> str:
+    async def protocol(self, charge_point_id: str) -> str:
         # The session actor knows whether the charger is connected and in which version;
         # the database's flag may lag a connection that just came or went.
         protocol = await self.directory.protocol_of(charge_point_id)
@@ -203,27 +203,27 @@ class Commander:
             raise NotFound(f"no charge point {charge_point_id!r}")
         raise NotConnected(f"charge point {charge_point_id!r} is not connected")
 
-    async def _messages(self, charge_point_id: str) -> ModuleType:
-        return messages_for(await self._protocol(charge_point_id))
+    async def messages(self, charge_point_id: str) -> ModuleType:
+        return messages_for(await self.protocol(charge_point_id))
 
-    async def _send(self, charge_point_id: str, outbound: OutboundCall) -> CommandResult:
+    async def send(self, charge_point_id: str, outbound: OutboundCall) -> CommandResult:
         return await self.directory.call(charge_point_id, outbound.action, outbound.payload, None)
 
     async def reset(self, charge_point_id: str, req: ResetRequest) -> CommandResult:
-        messages = await self._messages(charge_point_id)
-        return await self._send(charge_point_id, messages.reset(req.kind is ResetKind.soft))
+        messages = await self.messages(charge_point_id)
+        return await self.send(charge_point_id, messages.reset(req.kind is ResetKind.soft))
 
     async def unlock(self, charge_point_id: str, req: UnlockRequest) -> CommandResult:
-        messages = await self._messages(charge_point_id)
+        messages = await self.messages(charge_point_id)
         await self._check_connector(charge_point_id, req.connector_id)
-        return await self._send(charge_point_id, messages.unlock(req.connector_id))
+        return await self.send(charge_point_id, messages.unlock(req.connector_id))
 
     async def remote_start(self, charge_point_id: str, req: RemoteStartRequest) -> CommandResult:
-        messages = await self._messages(charge_point_id)
+        messages = await self.messages(charge_point_id)
         status, _ = await authorize(self.repos, req.id_tag, datetime.now(UTC))
         if status is not IdTagStatus.accepted:
             raise Conflict(f"id tag {req.id_tag!r} may not charge: {status.value}")
-        start = messages.remote_start(req.id_tag, req.connector_id, _new_request_id())
+        start = messages.remote_start(req.id_tag, req.connector_id, new_request_id())
         if req.connector_id is not None:
             await self._check_connector(charge_point_id, req.connector_id)
             held = await self.repos.reservations.holding(
@@ -234,39 +234,39 @@ class Commander:
                     f"connector {req.connector_id} is reserved for another id tag until "
                     f"{held.expires_at.isoformat()} (reservation {held.id})"
                 )
-        return await self._send(charge_point_id, start)
+        return await self.send(charge_point_id, start)
 
     async def remote_stop(self, charge_point_id: str, req: RemoteStopRequest) -> CommandResult:
-        messages = await self._messages(charge_point_id)
+        messages = await self.messages(charge_point_id)
         tx = await self.repos.transactions.get(req.id)
         if tx is None or tx.charge_point_id != charge_point_id:
             raise NotFound(f"no transaction {req.id} on charge point {charge_point_id!r}")
         if tx.stopped_at is not None:
             raise Conflict(f"transaction {req.id} has ended already")
-        return await self._send(charge_point_id, messages.remote_stop(tx.transaction_id))
+        return await self.send(charge_point_id, messages.remote_stop(tx.transaction_id))
 
     async def change_availability(
         self, charge_point_id: str, req: AvailabilityRequest
     ) -> CommandResult:
-        messages = await self._messages(charge_point_id)
+        messages = await self.messages(charge_point_id)
         if req.connector_id:
             await self._check_connector(charge_point_id, req.connector_id)
         change = messages.change_availability(req.connector_id, req.operative)
-        return await self._send(charge_point_id, change)
+        return await self.send(charge_point_id, change)
 
     async def trigger(self, charge_point_id: str, req: TriggerRequest) -> CommandResult:
-        messages = await self._messages(charge_point_id)
-        return await self._send(charge_point_id, messages.trigger(req.message, req.connector_id))
+        messages = await self.messages(charge_point_id)
+        return await self.send(charge_point_id, messages.trigger(req.message, req.connector_id))
 
     async def clear_cache(self, charge_point_id: str) -> CommandResult:
-        messages = await self._messages(charge_point_id)
-        return await self._send(charge_point_id, messages.clear_cache())
+        messages = await self.messages(charge_point_id)
+        return await self.send(charge_point_id, messages.clear_cache())
 
     async def get_configuration(self, charge_point_id: str, keys: list[str]) -> Configuration:
         """Read from the charger now; what it says is kept in its device model too."""
-        messages = await self._messages(charge_point_id)
-        result = await self._send(charge_point_id, messages.get_configuration(keys))
-        _raise_on_call_error(result)
+        messages = await self.messages(charge_point_id)
+        result = await self.send(charge_point_id, messages.get_configuration(keys))
+        raise_on_call_error(result)
         await self.repos.device_model.store(
             charge_point_id, messages.variables_read(result.response), datetime.now(UTC)
         )
@@ -278,10 +278,10 @@ class Commander:
     ) -> CommandResult:
         """Checked against the charger's stored device model first (read-only, type, limits,
         allowed values: 422 before anything is sent); its answer is kept there, taken or not."""
-        messages = await self._messages(charge_point_id)
+        messages = await self.messages(charge_point_id)
         outbound = messages.change_configuration(change.key, change.value)
         await check_change(self.repos, charge_point_id, change.key, change.value)
-        result = await self._send(charge_point_id, outbound)
+        result = await self.send(charge_point_id, outbound)
         if result.status != "CallError":
             await self.repos.device_model.store(
                 charge_point_id,
@@ -294,7 +294,7 @@ class Commander:
         """Send the id tags (full) or their changes since the charger's version
         (differential), versioned; the charger's answer decides the sync state. A version
         mismatch (the charger holds another list) is a 409: send a full list."""
-        messages = await self._messages(charge_point_id)
+        messages = await self.messages(charge_point_id)
         state = await self.repos.local_lists.state(charge_point_id)
         requested = "Full" if req.update == "full" else "Differential"
         update, version = update_to_send(requested, state["version"] if state else None)
@@ -309,10 +309,10 @@ class Commander:
             raise InvalidInput(
                 f"{len(entries)} id tags are more than a local list holds ({MAX_ENTRIES})"
             )
-        result = await self._send(
+        result = await self.send(
             charge_point_id, messages.send_local_list(version, update, entries)
         )
-        _raise_on_call_error(result)
+        raise_on_call_error(result)
         if result.status == "Accepted":
             await self.repos.local_lists.synced(charge_point_id, version, through, update)
         else:
@@ -330,7 +330,7 @@ class Commander:
     ) -> DisplayMessageSet:
         """Show a message on a 2.x station's display (SetDisplayMessage); kept with the
         station's answer. 409 for a 1.6 charger, which has no display messages."""
-        messages = await self._messages(charge_point_id)
+        messages = await self.messages(charge_point_id)
         if req.starts_at and req.ends_at and req.ends_at <= req.starts_at:
             raise InvalidInput("ends_at: must be after starts_at")
         message = DisplayMessage(
@@ -338,16 +338,16 @@ class Commander:
             id=await self.repos.display_messages.next_id(charge_point_id),
             **req.model_dump(),
         )
-        result = await self._send(charge_point_id, messages.set_display_message(message))
-        _raise_on_call_error(result)
+        result = await self.send(charge_point_id, messages.set_display_message(message))
+        raise_on_call_error(result)
         message.status = result.status
         await self.repos.display_messages.store([message])
         return DisplayMessageSet(message=message, result=result)
 
     async def clear_display_message(self, charge_point_id: str, message_id: int) -> CommandResult:
-        messages = await self._messages(charge_point_id)
-        result = await self._send(charge_point_id, messages.clear_display_message(message_id))
-        _raise_on_call_error(result)
+        messages = await self.messages(charge_point_id)
+        result = await self.send(charge_point_id, messages.clear_display_message(message_id))
+        raise_on_call_error(result)
         if result.status in ("Accepted", "Unknown"):  # gone from the display either way
             await self.repos.display_messages.cleared(charge_point_id, message_id)
         return result
@@ -355,16 +355,16 @@ class Commander:
     async def request_display_messages(self, charge_point_id: str) -> CommandResult:
         """Ask the station what it shows (GetDisplayMessages): NotifyDisplayMessages follows
         and is kept."""
-        messages = await self._messages(charge_point_id)
-        result = await self._send(charge_point_id, messages.get_display_messages(_new_request_id()))
-        _raise_on_call_error(result)
+        messages = await self.messages(charge_point_id)
+        result = await self.send(charge_point_id, messages.get_display_messages(new_request_id()))
+        raise_on_call_error(result)
         return result
 
     async def check_local_list(self, charge_point_id: str) -> LocalListSync:
         """Ask the charger which list version it holds (GetLocalListVersion)."""
-        messages = await self._messages(charge_point_id)
-        result = await self._send(charge_point_id, messages.get_local_list_version())
-        _raise_on_call_error(result)
+        messages = await self.messages(charge_point_id)
+        result = await self.send(charge_point_id, messages.get_local_list_version())
+        raise_on_call_error(result)
         await self.repos.local_lists.checked(
             charge_point_id, messages.local_list_version(result.response)
         )
@@ -373,11 +373,11 @@ class Commander:
     async def request_device_model_report(self, charge_point_id: str) -> DeviceModelRequest:
         """Ask for the whole device model (2.x GetBaseReport FullInventory, whose parts come
         in NotifyReport; 1.6 GetConfiguration, answered at once)."""
-        messages = await self._messages(charge_point_id)
-        request_id = _new_request_id()
+        messages = await self.messages(charge_point_id)
+        request_id = new_request_id()
         await self.repos.device_model.report_requested(charge_point_id, request_id, "FullInventory")
-        result = await self._send(charge_point_id, messages.device_model_report(request_id))
-        _raise_on_call_error(result)
+        result = await self.send(charge_point_id, messages.device_model_report(request_id))
+        raise_on_call_error(result)
         if read := messages.variables_read(result.response):  # it came in the reply (1.6)
             now = datetime.now(UTC)
             await self.repos.device_model.store(charge_point_id, read, now)
@@ -386,15 +386,15 @@ class Commander:
         return DeviceModelRequest(request_id=request_id, result=result)
 
     async def update_firmware(self, charge_point_id: str, req: FirmwareUpdate) -> CommandResult:
-        messages = await self._messages(charge_point_id)
+        messages = await self.messages(charge_point_id)
         retrieve = (req.retrieve_at or datetime.now(UTC)).isoformat()
         update = messages.update_firmware(
-            req.location, retrieve, req.retries, req.retry_interval_s, _new_request_id()
+            req.location, retrieve, req.retries, req.retry_interval_s, new_request_id()
         )
-        return await self._send(charge_point_id, update)
+        return await self.send(charge_point_id, update)
 
     async def reserve(self, charge_point_id: str, req: ReservationRequest) -> Reservation:
-        messages = await self._messages(charge_point_id)
+        messages = await self.messages(charge_point_id)
         now = datetime.now(UTC)
         if req.expires_at <= now:
             raise InvalidInput("expires_at: must be in the future")
@@ -407,7 +407,7 @@ class Commander:
         reserve = messages.reserve(
             reservation_id, req.connector_id, req.expires_at.isoformat(), req.id_tag
         )
-        result = await self._send(charge_point_id, reserve)
+        result = await self.send(charge_point_id, reserve)
         reservation = Reservation(
             id=reservation_id,
             charge_point_id=charge_point_id,
@@ -426,8 +426,8 @@ class Commander:
             raise NotFound(f"no reservation {reservation_id}")
         if reservation.status != "Accepted":
             raise Conflict(f"reservation {reservation_id} is {reservation.status}, not held")
-        messages = await self._messages(reservation.charge_point_id)
-        result = await self._send(
+        messages = await self.messages(reservation.charge_point_id)
+        result = await self.send(
             reservation.charge_point_id, messages.cancel_reservation(reservation_id)
         )
         if result.status == "Accepted":
@@ -437,8 +437,8 @@ class Commander:
     async def set_charging_profile(
         self, charge_point_id: str, req: ChargingProfileRequest
     ) -> CommandResult:
-        messages = await self._messages(charge_point_id)
-        result = await self._send(
+        messages = await self.messages(charge_point_id)
+        result = await self.send(
             charge_point_id, messages.set_charging_profile(req.connector_id, req.profile)
         )
         profile_id = messages.charging_profile_id(req.profile)
@@ -451,8 +451,8 @@ class Commander:
     async def clear_charging_profile(
         self, charge_point_id: str, profile_id: int | None
     ) -> CommandResult:
-        messages = await self._messages(charge_point_id)
-        result = await self._send(charge_point_id, messages.clear_charging_profile(profile_id))
+        messages = await self.messages(charge_point_id)
+        result = await self.send(charge_point_id, messages.clear_charging_profile(profile_id))
         if result.status == "Accepted":
             await self.repos.charging_profiles.mark_cleared(charge_point_id, profile_id)
         return result
@@ -462,8 +462,8 @@ class Commander:
         if not push:
             await store_new_password(self.repos, charge_point_id, password)
             return "stored"
-        messages = await self._messages(charge_point_id)
-        result = await self._send(charge_point_id, messages.set_password(password))
+        messages = await self.messages(charge_point_id)
+        result = await self.send(charge_point_id, messages.set_password(password))
         result = _with_configuration_status(result, messages)
         if result.status != "Accepted":
             raise Conflict(f"the charger did not take the new password: {result.status}")
@@ -480,7 +480,7 @@ class Commander:
             )
 
 
-def _new_request_id() -> int:
+def new_request_id() -> int:
     return secrets.randbelow(2**31 - 1) + 1
 
 
@@ -493,7 +493,7 @@ def _with_configuration_status(result: CommandResult, messages: ModuleType) -> C
     return result
 
 
-def _raise_on_call_error(result: CommandResult) -> None:
+def raise_on_call_error(result: CommandResult) -> None:
     if result.status == "CallError":
         raise Conflict(
             f"the charger answered {result.action} with {result.response.get('errorCode')}: "

@@ -12,7 +12,7 @@ from ocpp.v201.enums import Action
 
 from sigecve.ocpp.timestamps import now_timestamp
 from sigecve.simulator.charge_point import UNITS, OngoingSession, SimulatedCharger
-from sigecve.simulator.device_model import SimulatedDeviceModel
+from sigecve.simulator.device_model import SimulatedDeviceModel, SimulatedMonitor
 
 
 class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
@@ -29,6 +29,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
         self.local_list: dict[str, dict] = {}
         self.local_list_version = 0
         self.display: dict[int, dict] = {}  # message id -> message info, as set
+        self.monitors: dict[int, SimulatedMonitor] = {}
         self._seq = 0
 
     def _next_seq(self) -> int:
@@ -414,5 +415,134 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
                     seq_no=seq_no,
                     tbc=seq_no < len(parts) - 1,
                     report_data=part,
+                )
+            )
+
+    # --- variable monitoring (N04 set, N05 report, N06 clear, N07 alert) ---------------------
+
+    def _monitor_status(self, data: dict) -> str:
+        component, variable = data["component"], data["variable"]
+        if not self.device_model.knows_component(component["name"]):
+            return "UnknownComponent"
+        evse = (component.get("evse") or {}).get("id")
+        found = self.device_model.find_at(component["name"], variable["name"], evse)
+        if found is None:
+            return "UnknownVariable"
+        if not found.supports_monitoring:
+            return "Rejected"
+        if data["type"] not in ("UpperThreshold", "LowerThreshold", "Delta", "Periodic"):
+            return "UnsupportedMonitorType"
+        if data["type"] == "Periodic" and data["value"] <= 0:
+            return "Rejected"
+        same = (component, variable, data["type"], data["severity"])
+        if any(
+            (m.component, m.variable, m.type, m.severity) == same and m.id != data.get("id")
+            for m in self.monitors.values()
+        ):
+            return "Duplicate"
+        return "Accepted"
+
+    @on(Action.set_variable_monitoring)
+    def on_set_variable_monitoring(self, set_monitoring_data: list, **_):
+        results = []
+        for data in set_monitoring_data:
+            status = self._monitor_status(data)
+            result = {
+                "status": status,
+                "type": data["type"],
+                "severity": data["severity"],
+                "component": data["component"],
+                "variable": data["variable"],
+            }
+            if status == "Accepted":
+                monitor_id = data.get("id") or max(self.monitors, default=0) + 1
+                self.monitors[monitor_id] = SimulatedMonitor(
+                    monitor_id,
+                    data["component"],
+                    data["variable"],
+                    data["type"],
+                    data["value"],
+                    data["severity"],
+                    data.get("transaction", False),
+                )
+                result["id"] = monitor_id
+            results.append(result)
+        return self._call_result.SetVariableMonitoring(set_monitoring_result=results)
+
+    @on(Action.clear_variable_monitoring)
+    def on_clear_variable_monitoring(self, id: list, **_):
+        results = [
+            {"id": i, "status": "Accepted" if self.monitors.pop(i, None) else "NotFound"}
+            for i in id
+        ]
+        return self._call_result.ClearVariableMonitoring(clear_monitoring_result=results)
+
+    @on(Action.get_monitoring_report)
+    def on_get_monitoring_report(self, request_id: int, **_):
+        status = "Accepted" if self.monitors else "EmptyResultSet"
+        return self._call_result.GetMonitoringReport(status=status)
+
+    @after(Action.get_monitoring_report)
+    async def send_monitoring_report(self, request_id: int, **_):
+        if not self.monitors:
+            return
+        v21 = self._ocpp_version == "2.1"
+        monitor = [
+            {
+                "component": m.component,
+                "variable": m.variable,
+                "variable_monitoring": [
+                    {
+                        "id": m.id,
+                        "transaction": m.transaction,
+                        "value": m.value,
+                        "type": m.type,
+                        "severity": m.severity,
+                        # 2.1 says which kind of monitor it is; 2.0.1 has no such field.
+                        **({"event_notification_type": "CustomMonitor"} if v21 else {}),
+                    }
+                ],
+            }
+            for m in self.monitors.values()
+        ]
+        await self.send(
+            self._call.NotifyMonitoringReport(
+                request_id=request_id,
+                generated_at=now_timestamp(),
+                seq_no=0,
+                monitor=monitor,
+            )
+        )
+
+    async def observe(self, component: str, variable: str, evse: int | None, reading: float):
+        """A new reading of a variable: each threshold monitor on it that it crosses, or
+        stops crossing, is reported (NotifyEvent Alerting; `cleared` when back)."""
+        events = []
+        for m in self.monitors.values():
+            if (m.component["name"], m.variable["name"]) != (component, variable) or (
+                (m.component.get("evse") or {}).get("id") != evse
+            ):
+                continue
+            crossed = m.crossed(reading)
+            if crossed == m.alerting:
+                continue
+            m.alerting = crossed
+            event = {
+                "event_id": self.rng.randint(1, 2**31 - 1),
+                "timestamp": now_timestamp(),
+                "trigger": "Alerting",
+                "actual_value": f"{reading:g}",
+                "event_notification_type": "CustomMonitor",
+                "variable_monitoring_id": m.id,
+                "component": m.component,
+                "variable": m.variable,
+            }
+            if not crossed:
+                event["cleared"] = True
+            events.append(event)
+        if events:
+            await self.send(
+                self._call.NotifyEvent(
+                    generated_at=now_timestamp(), seq_no=self._next_seq(), event_data=events
                 )
             )

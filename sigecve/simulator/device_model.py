@@ -24,6 +24,7 @@ class SimulatedVariable:
     values_list: str | None = None
     unit: str | None = None
     evse_id: int | None = None
+    supports_monitoring: bool = False
 
     def report_entry(self) -> dict[str, Any]:
         """This variable as NotifyReport's reportData has it (snake_case, for the package)."""
@@ -32,7 +33,7 @@ class SimulatedVariable:
             component["evse"] = {"id": self.evse_id}
         characteristics: dict[str, Any] = {
             "data_type": self.data_type,
-            "supports_monitoring": False,
+            "supports_monitoring": self.supports_monitoring,
         }
         for name in ("min_limit", "max_limit", "values_list", "unit"):
             if getattr(self, name) is not None:
@@ -113,7 +114,16 @@ class SimulatedDeviceModel:
                 v("SecurityCtrlr", "BasicAuthPassword", "", "string", "WriteOnly", max_limit=40),
                 v("DeviceDataCtrlr", "ItemsPerMessage", "4", "integer", "ReadOnly"),
                 *(
-                    v("EVSE", "Power", "22000", "decimal", "ReadOnly", unit="W", evse_id=e)
+                    v(
+                        "EVSE",
+                        "Power",
+                        "22000",
+                        "decimal",
+                        "ReadOnly",
+                        unit="W",
+                        evse_id=e,
+                        supports_monitoring=True,
+                    )
                     for e in range(1, evses + 1)
                 ),
             ]
@@ -129,6 +139,19 @@ class SimulatedDeviceModel:
             None,
         )
 
+    def find_at(
+        self, component: str, variable: str, evse_id: int | None
+    ) -> SimulatedVariable | None:
+        """The variable of the component on that EVSE (None: of the station)."""
+        return next(
+            (
+                x
+                for x in self.variables
+                if (x.component, x.variable, x.evse_id) == (component, variable, evse_id)
+            ),
+            None,
+        )
+
     def knows_component(self, component: str) -> bool:
         return any(x.component == component for x in self.variables)
 
@@ -137,3 +160,25 @@ class SimulatedDeviceModel:
         entries = [x.report_entry() for x in self.variables]
         n = self.items_per_message
         return [entries[i : i + n] for i in range(0, len(entries), n)]
+
+
+@dataclass
+class SimulatedMonitor:
+    """A monitor the station holds (OCPP 2.0.1 Part 2, N04): on one variable, with a type,
+    a value and a severity; `alerting` while its threshold is crossed."""
+
+    id: int
+    component: dict[str, Any]
+    variable: dict[str, Any]
+    type: str
+    value: float
+    severity: int
+    transaction: bool = False
+    alerting: bool = False
+
+    def crossed(self, reading: float) -> bool:
+        if self.type == "UpperThreshold":
+            return reading > self.value
+        if self.type == "LowerThreshold":
+            return reading < self.value
+        return False

@@ -32,6 +32,7 @@ from sigecve.db.repositories.transactions import (
     TransactionFilter,
     TransactionRepository,
 )
+from sigecve.db.repositories.variable_monitors import VariableMonitorRepository
 
 __all__ = [
     "EPOCH",
@@ -59,6 +60,7 @@ __all__ = [
     "SiteRepository",
     "TransactionFilter",
     "TransactionRepository",
+    "VariableMonitorRepository",
 ]
 
 
@@ -87,3 +89,4 @@ class Repositories:
         self.onboarding = OnboardingRepository(pool)
         self.local_lists = LocalListRepository(pool)
         self.display_messages = DisplayMessageRepository(pool)
+        self.variable_monitors = VariableMonitorRepository(pool)
