@@ -610,6 +610,19 @@ async def test_21_v2x_charging_needs_become_the_sessions_demand(sessions, repos)
     assert (demand["target_energy_kwh"], demand["ev_max_power_kw"]) == (30.0, 11.0)
     assert demand["departure_at"].isoformat() == "2026-11-25T19:00:00+00:00"
 
+    # Needs past what the planner takes (here 5 MWh) are refused with the reason, not a
+    # crash, and the demand it had stays.
+    needs["chargingNeeds"]["v2xChargingParameters"]["evTargetEnergyRequest"] = 5_000_000
+    reply = await cp.call("NotifyEVChargingNeeds", needs)
+    assert reply["status"] == "Rejected", reply
+    assert reply["statusInfo"]["reasonCode"] == "InvalidValue"
+    assert "target_energy_kwh" in reply["statusInfo"]["additionalInfo"]
+    async with repos.pool.connection() as conn:
+        demand = await (
+            await conn.execute("SELECT * FROM session_demands WHERE transaction_id = %s", (t.id,))
+        ).fetchone()
+    assert demand["target_energy_kwh"] == 30.0
+
 
 @pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
 @pytest.mark.parametrize(

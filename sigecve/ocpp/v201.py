@@ -8,6 +8,7 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint as OcppChargePoint
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, RegistrationStatusEnumType
+from pydantic import ValidationError
 
 from sigecve.display_messages import from_message_info
 from sigecve.domain import ConnectorStatus, IdTagStatus, SessionDemand
@@ -232,7 +233,15 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
         transaction_id = await self.repos.demands.open_transaction_on(self.id, evse_id)
         if transaction_id is None:
             return call_result.NotifyEVChargingNeeds(status="Rejected")
-        await self.repos.demands.upsert(transaction_id, ev_charging_needs(charging_needs), "ev")
+        try:
+            demand = ev_charging_needs(charging_needs)
+        except ValidationError as e:  # e.g. more than the planner's bounds: said, not a crash
+            why = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+            return call_result.NotifyEVChargingNeeds(
+                status="Rejected",
+                status_info={"reason_code": "InvalidValue", "additional_info": why[:500]},
+            )
+        await self.repos.demands.upsert(transaction_id, demand, "ev")
         self.charging_changed()
         return call_result.NotifyEVChargingNeeds(status="Accepted")
 
