@@ -25,10 +25,11 @@ class DisplayMessageRepository:
     async def store(self, messages: list[DisplayMessage]) -> None:
         """As set or as the station reported them: the newest word wins, a cleared one
         reported again is shown again."""
-        async with connection(self.pool) as conn:
-            for m in messages:
-                await conn.execute(
-                    """INSERT INTO display_messages (charge_point_id, id, priority, state,
+        if not messages:
+            return
+        async with connection(self.pool) as conn, conn.cursor() as cur:
+            await cur.executemany(
+                """INSERT INTO display_messages (charge_point_id, id, priority, state,
                            format, language, content, starts_at, ends_at, transaction_id,
                            status)
                        VALUES (%(charge_point_id)s, %(id)s, %(priority)s, %(state)s,
@@ -40,8 +41,8 @@ class DisplayMessageRepository:
                            content = EXCLUDED.content, starts_at = EXCLUDED.starts_at,
                            ends_at = EXCLUDED.ends_at, transaction_id = EXCLUDED.transaction_id,
                            status = EXCLUDED.status, updated_at = now(), cleared_at = NULL""",
-                    m.model_dump(),
-                )
+                [m.model_dump() for m in messages],
+            )
 
     async def cleared(self, charge_point_id: str, message_id: int) -> None:
         async with connection(self.pool) as conn:
