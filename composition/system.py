@@ -15,6 +15,7 @@ import threading
 import time
 
 import httpx
+import psutil
 import psycopg
 import ray
 from ray import serve
@@ -217,6 +218,15 @@ class System:
             except subprocess.TimeoutExpired:
                 self.simulator.kill()
             self.simulator = None
+        if self._ray_started and _ray_processes_gone():
+            # Stopped with the whole process group: with Ray's processes gone every Ray call
+            # waits out its timeout and the driver aborts after 60 s without GCS, leaving the
+            # database running. Nothing on Ray can write any more: the database stops now.
+            self.supervisor = None
+            self.hosts = []
+            _stop_orphaned_ingress()
+            ray.shutdown()
+            self._ray_started = False
         if self._ray_started:
             if self.supervisor is not None:  # first: the database's stop is not a crash
                 with contextlib.suppress(Exception):
@@ -237,6 +247,47 @@ class System:
         if self.embedded is not None:
             self.embedded.stop()
             self.embedded = None
+
+
+def _ray_processes_gone(wait_s: float = 2.0) -> bool:
+    """Whether the Ray processes this driver started (GCS, raylet, ...) were stopped with it:
+    they share its process group, so a signal to the group (Ctrl-C, systemd's stop) reaches
+    them too and they die within moments. False when it started none (it joined a cluster).
+    Ray has no public call for this."""
+    node = getattr(ray._private.worker, "_global_node", None)
+    if node is None:
+        return False
+    pids = [i.process.pid for infos in node.all_processes.values() for i in infos if i.process]
+    if not any(_in_our_group(pid) for pid in pids):
+        return False
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not node.remaining_processes_alive():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _stop_orphaned_ingress() -> None:
+    """Serve's HAProxy runs in a session of its own, so the group's signal misses it, and
+    the proxy actor that would stop it is gone: stop it by its config, named after the node."""
+    node = getattr(ray._private.worker, "_global_node", None)
+    node_id = getattr(node, "node_id", None)
+    if not node_id:
+        return
+    for p in psutil.process_iter(["name", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if "haproxy" in (p.info["name"] or "") and any(
+                node_id in arg for arg in p.info["cmdline"] or []
+            ):
+                p.terminate()
+
+
+def _in_our_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == os.getpgrp()
+    except ProcessLookupError:
+        return True  # gone already: it was
 
 
 def run_until_signalled(settings: Settings) -> int:

@@ -62,10 +62,15 @@ class RunningSystem:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.AsyncClient(base_url=f"{self.http}/api/v1", headers=headers, timeout=60)
 
-    def stop(self, timeout: float = 120) -> int:
-        """SIGTERM, as an operator's Ctrl-C or a service manager would send; the exit code."""
+    def stop(self, timeout: float = 120, *, whole_group: bool = False) -> int:
+        """SIGTERM, as an operator sends it; the exit code. `whole_group`: to the whole
+        process group, Ray's own processes too, as systemd's default (KillMode=control-group)
+        or Ctrl-C at a terminal (SIGINT) does."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            if whole_group:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            else:
+                self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -117,6 +122,7 @@ def start_system(var_dir: Path, port: int, **env: str) -> RunningSystem:
         env=full_env,
         text=True,
         cwd=var_dir,
+        start_new_session=True,  # its own process group, as a terminal gives `make run`
     )
     output: list[str] = []
     if not follow_output(process, output, lambda x: x.startswith(READY_PREFIX), START_TIMEOUT_S):

@@ -76,6 +76,8 @@ async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
     assert _still_running(ours) == []
 
     restarted = start_system(var_dir, port)
+    ours = psutil.Process(restarted.process.pid).children(recursive=True)
+    ours.append(psutil.Process(restarted.postmaster_pid))
     try:
         assert restarted.admin_token == system.admin_token  # kept under var/
         async with restarted.api() as api:
@@ -92,4 +94,8 @@ async def test_embedded_defaults_demo_fleet_clean_stop_and_restart(tmp_path):
         assert r.status_code == 409 and r.json()["error"]["code"] == "not_configured", r.text
         assert "ANTHROPIC_API_KEY" in r.json()["error"]["message"]
     finally:
-        assert restarted.stop() == 0
+        # As systemd stops a service: Ray's processes get the signal too and die first; the
+        # database and the ingress must not be left behind.
+        exit_code = restarted.stop(60, whole_group=True)
+    assert exit_code == 0, "".join(restarted.output[-40:])
+    assert _still_running(ours) == []
