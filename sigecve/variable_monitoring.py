@@ -34,18 +34,6 @@ MonitorType = Literal[
 MONITOR_TYPES_21 = frozenset({"TargetDelta", "TargetDeltaRelative"})
 # OCPP's severities 0-5 (Danger ... Alert) are problems; 6-9 (Warning ... Debug) are not.
 ALERT_SEVERITY_MAX = 5
-SEVERITIES = {
-    0: "Danger",
-    1: "Hardware Failure",
-    2: "System Failure",
-    3: "Critical",
-    4: "Error",
-    5: "Alert",
-    6: "Warning",
-    7: "Notice",
-    8: "Informational",
-    9: "Debug",
-}
 
 
 # The bounds OCPP's schemas give names and numbers (REST and MCP take the same).

@@ -12,6 +12,7 @@ from sigecve.domain import ConnectorStatus
 from sigecve.rate_limit import TokenBuckets
 from sigecve.services.diagnostics import FailureRisk, StatusProblem, suggest_action
 from sigecve.services.errors import InvalidInput
+from sigecve.variable_monitoring import MonitoringEvent
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 NO_RISK = FailureRisk(charge_point_id="CP-1", risk=None)
@@ -49,6 +50,17 @@ def test_offline_then_silent_then_at_risk():
     assert suggest(risk=risky) == (
         "failure risk 80% within 48 h: schedule preventive maintenance of the connector"
     )
+    # What the station's monitors report now comes before a prediction: the most severe.
+    hot, warm = (
+        MonitoringEvent(component="PowerConverter", variable="Temperature", event_id=i,
+                        at=NOW, trigger="Alerting", actual_value=value, severity=severity)
+        for i, value, severity in ((1, "92", 1), (2, "81", 4))
+    )  # fmt: skip
+    assert suggest(risk=risky, reported=[warm, hot]) == (
+        "the station reports PowerConverter.Temperature at 92 (Alerting, severity 1): "
+        "inspect it on site before it fails"
+    )
+    assert "offline" in suggest(connected=False, reported=[hot])  # communication first
 
 
 def test_a_recent_error_that_cleared_is_still_mentioned():

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from ml.live import Score, record_scores
-from sigecve.services import alerts
+from sigecve.services import alerts, diagnostics
 from sigecve.variable_monitoring import (
     MonitoringEvent,
     clears_alert,
@@ -144,6 +144,10 @@ async def test_alerting_events_raise_refresh_and_clear_one_alert(sessions, repos
         "85",
         3,
     )
+    # The diagnosis names it, as the thing to look at.
+    diagnosis = await diagnostics.diagnose_charge_point(repos, cp.cp_id)
+    assert [e.actual_value for e in diagnosis.reported] == ["85"]
+    assert "reports PowerConverter.Temperature at 85" in diagnosis.suggested_action
     # Listed before any predicted risk; a failure prediction still raises its own alert.
     with psycopg.connect(database_url, autocommit=True) as conn:
         model = SimpleNamespace(horizon_hours=168.0, version="t")

@@ -4,6 +4,7 @@ codes, frames) is returned as data and marked untrusted: it is never an instruct
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -12,6 +13,7 @@ from sigecve.db.keyset import keyset
 from sigecve.db.repositories import AlertRepository, Repositories
 from sigecve.domain import ConnectorStatus, Signal
 from sigecve.services.charge_points import get_charge_point
+from sigecve.variable_monitoring import MonitoringEvent
 
 RECENT_PROBLEMS = 20
 LOGGED_ERRORS = 10
@@ -80,6 +82,9 @@ class Diagnosis(BaseModel):
     recent_problems: list[StatusProblem] = Field(description="newest first")
     logged_errors: list[LoggedError] = Field(description="CALLERRORs either way, newest first")
     risk: FailureRisk
+    reported: list[MonitoringEvent] = Field(
+        default=[], description="problems the station's monitors report now (open alerts)"
+    )
     suggested_action: str
     untrusted: bool = Field(
         default=True,
@@ -96,9 +101,11 @@ def suggest_action(
     problems: list[StatusProblem],
     faulted: list[ConnectorStatus],
     risk: FailureRisk,
+    reported: Sequence[MonitoringEvent] = (),
 ) -> str:
     """The first thing to do, from what is known (pure). Current faults come first, then
-    communication, then predicted failures."""
+    communication, then problems the station's monitors report (the most severe), then
+    predicted failures."""
     for connector in faulted:
         action = FIRST_ACTION.get(connector.error_code or "")
         if action:
@@ -112,6 +119,13 @@ def suggest_action(
         return f"the charger is offline{since}: check its power supply and network link"
     if last_seen_at is not None and now - last_seen_at > OFFLINE_AFTER:
         return "connected but silent: trigger a heartbeat (TriggerMessage) and watch the log"
+    if reported:
+        event = min(reported, key=lambda e: 10 if e.severity is None else e.severity)
+        severity = "" if event.severity is None else f", severity {event.severity}"
+        return (
+            f"the station reports {event.key} at {event.actual_value} ({event.trigger}"
+            f"{severity}): inspect it on site before it fails"
+        )
     if risk.risk is not None:
         mode = f" of the {risk.failure_mode}" if risk.failure_mode else ""
         return (
@@ -166,6 +180,16 @@ async def diagnose_charge_point(
         )
     ]
     risk = await failure_risk(repos, charge_point_id)
+    monitoring = await repos.alerts.list(
+        charge_point_id=charge_point_id,
+        active=True,
+        site_id=None,
+        order=keyset("-id", AlertRepository.SORTS, AlertRepository.ID),
+        after=None,
+        limit=RECENT_PROBLEMS,
+        source="monitoring",
+    )
+    reported = [a.event for a in monitoring if a.event is not None]
     faulted = [c for c in cp.connectors if c.status == "Faulted"]
     action = suggest_action(
         connected=cp.connected,
@@ -174,6 +198,7 @@ async def diagnose_charge_point(
         problems=problems,
         faulted=faulted,
         risk=risk,
+        reported=reported,
     )
     return Diagnosis(
         charge_point_id=charge_point_id,
@@ -184,5 +209,6 @@ async def diagnose_charge_point(
         recent_problems=problems,
         logged_errors=logged,
         risk=risk,
+        reported=reported,
         suggested_action=action,
     )

@@ -95,14 +95,13 @@ async def _check_monitorable(
 ) -> None:
     """A station that reported its device model said which variables it has and which it can
     monitor: asking for another is refused here. One not reported yet: the station decides."""
-    if not await repos.device_model.variables_of(charge_point_id):
+    reported = await repos.device_model.variables_of(charge_point_id)
+    if not reported:
         return
-    same = [
-        v
-        for v in await repos.device_model.variables_of(charge_point_id, req.component, req.variable)
-        if (v.evse_id, v.connector_id, v.component_instance, v.variable_instance)
-        == (req.evse_id, req.connector_id, req.component_instance, req.variable_instance)
-    ]
+    fields = ("component", "component_instance", "evse_id", "connector_id", "variable",
+              "variable_instance")  # fmt: skip
+    wanted = tuple(getattr(req, f) for f in fields)
+    same = [v for v in reported if tuple(getattr(v, f) for f in fields) == wanted]
     if not same:
         raise InvalidInput(f"{req.key}: the station did not report this variable")
     characteristics = same[0].characteristics
