@@ -77,7 +77,8 @@ class Variable(BaseModel):
         return next((a for a in self.attributes if a.type == type_), None)
 
 
-def _component_fields(component: dict) -> dict:
+def component_fields(component: dict) -> dict:
+    """A 2.x component object (camelCase) as the fields SIGEC-VE stores it by."""
     evse = component.get("evse") or {}
     return {
         "component": component["name"],
@@ -94,7 +95,7 @@ def variables_from_report(report_data: Iterable[dict]) -> list[Variable]:
         characteristics = item.get("variableCharacteristics")
         out.append(
             Variable(
-                **_component_fields(item["component"]),
+                **component_fields(item["component"]),
                 variable=item["variable"]["name"],
                 variable_instance=item["variable"].get("instance") or "",
                 characteristics=VariableCharacteristics(
@@ -132,7 +133,7 @@ def variables_from_get_variables(results: Iterable[dict]) -> list[Variable]:
             continue
         out.append(
             Variable(
-                **_component_fields(r["component"]),
+                **component_fields(r["component"]),
                 variable=r["variable"]["name"],
                 variable_instance=r["variable"].get("instance") or "",
                 attributes=[
@@ -169,7 +170,7 @@ def variables_from_set_variables(sent: Iterable[dict], results: Iterable[dict]) 
         value = values.get((r["component"]["name"], r["variable"]["name"], type_))
         out.append(
             Variable(
-                **_component_fields(r["component"]),
+                **component_fields(r["component"]),
                 variable=r["variable"]["name"],
                 variable_instance=r["variable"].get("instance") or "",
                 attributes=[

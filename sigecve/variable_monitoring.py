@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict
 
+from sigecve.device_model import component_fields
 from sigecve.ocpp.components import CONNECTOR_COMPONENTS, CONNECTOR_VARIABLES
 from sigecve.ocpp.timestamps import parse_timestamp
 
@@ -133,12 +134,8 @@ class MonitoringEvent(WatchedVariable):
 
 
 def _watched(component: dict, variable: dict) -> dict:
-    evse = component.get("evse") or {}
     return {
-        "component": component["name"],
-        "component_instance": component.get("instance") or "",
-        "evse_id": evse.get("id", 0),
-        "connector_id": evse.get("connectorId", 0),
+        **component_fields(component),
         "variable": variable["name"],
         "variable_instance": variable.get("instance") or "",
     }
