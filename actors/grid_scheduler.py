@@ -59,9 +59,7 @@ class GridSchedulerHost:
                 self._directory = HostDirectory(self._settings.charge_point_hosts)
             if site_id not in self._sites:
                 assert self._directory is not None
-                scheduler = SiteScheduler(
-                    self._repos, self._directory, site_id, self._settings.plan_time_limit_s
-                )
+                scheduler = SiteScheduler(self._repos, self._directory, site_id)
                 timer = asyncio.create_task(self._every(site_id, self._settings.replan_interval_s))
                 soon = Coalesced(scheduler.replan, REPLAN_COALESCE_S)
                 self._sites[site_id] = _Site(scheduler, timer, soon)

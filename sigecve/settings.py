@@ -72,12 +72,6 @@ class Settings(BaseSettings):
         validation_alias="SIGECVE_REPLAN_S",
         description="how often each site's grid scheduler re-plans on its own",
     )
-    plan_time_limit_s: float = Field(
-        default=5.0,
-        gt=0,
-        validation_alias="SIGECVE_PLAN_TIME_LIMIT_S",
-        description="solver time per re-plan; past it the site gets an equal share",
-    )
     heartbeat_interval_s: int = Field(default=300, ge=1, validation_alias="SIGECVE_HEARTBEAT_S")
     boot_retry_s: int = Field(
         default=60,

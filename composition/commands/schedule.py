@@ -16,7 +16,14 @@ def add_arguments(sched: argparse.ArgumentParser) -> None:
     sched.add_argument("--scenario", required=True, help="scenario JSON (contracts/scenario)")
     sched.add_argument("--out", required=True, help="where to write the plan JSON")
     sched.add_argument(
-        "--time-limit", type=float, help="seconds for the solver; then the equal-share fallback"
+        "--exact",
+        action="store_true",
+        help="solve with HiGHS's exact MILP instead of the network flow (slow at scale)",
+    )
+    sched.add_argument(
+        "--time-limit",
+        type=float,
+        help="with --exact: seconds for HiGHS; then the equal-share fallback",
     )
 
 
@@ -40,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             where = ".".join(str(p) for p in err["loc"]) or "(scenario)"
             print(f"  {where}: {err['msg']}", file=sys.stderr)
         return 2
-    result = plan(scenario, time_limit_s=args.time_limit)
+    result = plan(scenario, exact=args.exact, time_limit_s=args.time_limit)
     Path(args.out).write_text(result.model_dump_json(indent=2) + "\n")
     summary = result.summary
     print(

@@ -1,18 +1,22 @@
-"""The smart-charging planner: a lexicographic linear programme solved by HiGHS (scipy).
+"""The smart-charging planner: the lexicographic optimum of a site's charging plan.
 
 Variables: the average power p[i,t] of session i in slot t, for the slots of its window
 [arrival_slot, departure_slot) inside the horizon, bounded by min(EV limit, charge point
 limit). Constraints: each session gets at most the energy it asked for (sum_t p*h <= E_i);
 in every slot the site stays within its limit (sum_i p <= L_t), and a charge point shared by
-overlapping sessions within its own limit. Sessions with `min_power_kw` get a binary per slot
-(p = 0 or min <= p <= max), which makes it a MILP.
+overlapping sessions within its own limit. Sessions with `min_power_kw` charge either not at
+all in a slot or at least that much.
 
 Objectives, in order:
 1. the most energy delivered, each session's kWh weighted by its priority (1 by default);
 2. the lowest energy cost (sum of price_t * p * h);
-3. the lowest peak site power (a variable z >= sum_i p[i,t] for every t).
-They are one LP whose weights keep that order (see `optimal_powers`). Pure LPs go to HiGHS's
-interior-point solver (with crossover), MILPs (minimum powers) to its branch and bound.
+3. the lowest peak site power.
+
+`optimal_powers` solves it as a min-cost flow (`network_flow`: milliseconds to seconds, even
+at 10,000 charge points), with minimum powers repaired from the relaxation. `exact_powers`
+solves the same objectives as one weighted LP, or a MILP with a binary per slot of a session
+with a minimum power, with HiGHS (scipy): exact, and the check of the fast path in the tests,
+but tens of seconds at 1,000 charge points (`sigecve schedule --exact`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from sigecve.smart_charging import network_flow
 from sigecve.smart_charging.baselines import equal_share
 from sigecve.smart_charging.scenario import Plan, PlannedSession, PlanSummary, Scenario
 
@@ -156,11 +161,15 @@ def _solve(
     return result.x
 
 
-def plan(scenario: Scenario, *, time_limit_s: float | None = None) -> Plan:
-    """The optimal plan, or the equal-share fallback (summary.status says which)."""
+def plan(scenario: Scenario, *, exact: bool = False, time_limit_s: float | None = None) -> Plan:
+    """The optimal plan, or the equal-share fallback (summary.status says which). `exact`:
+    HiGHS's MILP instead of the network flow, within `time_limit_s` if given."""
     started = time.perf_counter()
     try:
-        powers = optimal_powers(scenario, time_limit_s=time_limit_s)
+        if exact:
+            powers = exact_powers(scenario, time_limit_s=time_limit_s)
+        else:
+            powers = optimal_powers(scenario)
         status = "optimal"
     except PlanningError:
         powers = equal_share(scenario)
@@ -171,12 +180,77 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None) -> Plan:
 def optimal_powers(
     s: Scenario,
     *,
+    minimise_peak: bool = True,
+    prefer_early: bool | Sequence[bool] = False,
+    balance_first_slot: bool = False,
+) -> np.ndarray:
+    """Powers [session, slot] of the lexicographic optimum, by the network flow; the options
+    as for `exact_powers`."""
+    problem = flow_problem(s, prefer_early)
+    try:
+        kw = network_flow.solve(
+            problem, minimise_peak=minimise_peak, balance_first_slot=balance_first_slot
+        )
+    except network_flow.FlowError as e:
+        raise PlanningError(str(e)) from e
+    powers = np.zeros((len(s.sessions), s.horizon_slots))
+    powers[problem.session_of, problem.slot_of] = kw
+    return powers
+
+
+def flow_problem(s: Scenario, prefer_early: bool | Sequence[bool] = False) -> network_flow.Problem:
+    """The scenario as arrays, one entry per session and slot of its window (vectorised:
+    40,000 sessions take milliseconds)."""
+    n, horizon = len(s.sessions), s.horizon_slots
+    cp_index = {cp.id: k for k, cp in enumerate(s.charge_points)}
+    cp_max = np.array([cp.max_power_kw for cp in s.charge_points], dtype=float)
+    columns = np.array(
+        [
+            (
+                x.arrival_slot,
+                min(x.departure_slot, horizon),
+                x.max_power_kw,
+                x.min_power_kw or 0.0,
+                x.energy_kwh,
+                x.priority,
+                cp_index[x.charge_point_id],
+            )
+            for x in s.sessions
+        ],
+        dtype=float,
+    ).reshape(n, 7)
+    arrival = columns[:, 0].astype(np.int64)
+    lengths = np.clip(columns[:, 1].astype(np.int64) - arrival, 0, None)
+    session_of = np.repeat(np.arange(n), lengths)
+    starts = np.cumsum(lengths) - lengths
+    slot_of = arrival[session_of] + np.arange(len(session_of)) - np.repeat(starts, lengths)
+    cp_of = columns[:, 6].astype(np.int64)
+    return network_flow.Problem(
+        slot_hours=s.slot_hours,
+        horizon=horizon,
+        session_of=session_of,
+        slot_of=slot_of,
+        cap_kw=np.minimum(columns[:, 2], cp_max[cp_of] if n else 0.0)[session_of],
+        min_kw=columns[:, 3][session_of],
+        energy_kwh=columns[:, 4],
+        priority=columns[:, 5],
+        prefer_early=np.broadcast_to(np.asarray(prefer_early, dtype=bool), (n,)).copy(),
+        charge_point_of=cp_of,
+        cp_max_kw=cp_max,
+        site_kw=np.array([s.site_limit(t) for t in range(horizon)], dtype=float),
+        prices=np.array(s.prices, dtype=float),
+    )
+
+
+def exact_powers(
+    s: Scenario,
+    *,
     time_limit_s: float | None = None,
     minimise_peak: bool = True,
     prefer_early: bool | Sequence[bool] = False,
     balance_first_slot: bool = False,
 ) -> np.ndarray:
-    """Powers [session, slot] of the lexicographic optimum.
+    """Powers [session, slot] of the lexicographic optimum, by HiGHS (exact, slow at scale).
 
     `prefer_early` (for all sessions, or per session) puts "sooner" between energy and cost:
     of two plans delivering the same energy, the one delivering it earlier wins whatever the

@@ -226,12 +226,10 @@ def site_scenario(
     )
 
 
-def first_slot_powers(
-    scenario: Scenario, departure_known: list[bool], time_limit_s: float | None = None
-) -> tuple[np.ndarray, str]:
+def first_slot_powers(scenario: Scenario, departure_known: list[bool]) -> tuple[np.ndarray, str]:
     """Power for the coming slot of the first `len(departure_known)` sessions (the open
     ones; expected arrivals follow them): the optimiser's, or an equal share of the site
-    limit when it cannot solve (in time)."""
+    limit when it cannot solve."""
     n = len(departure_known)
     expected = len(scenario.sessions) - n
     try:
@@ -242,7 +240,6 @@ def first_slot_powers(
             # others wait for cheaper slots when their departure allows.
             prefer_early=[not known for known in departure_known] + [False] * expected,
             balance_first_slot=True,
-            time_limit_s=time_limit_s,
         )
         return powers[:n, 0], "optimal"
     except PlanningError as e:
@@ -256,12 +253,10 @@ class SiteScheduler:
         repos: Repositories,
         directory: ChargePointDirectory,
         site_id: str,
-        time_limit_s: float | None = None,
     ):
         self.repos = repos
         self.directory = directory
         self.site_id = site_id
-        self.time_limit_s = time_limit_s
         self.last_plan: SitePlan | None = None
         self._lock = asyncio.Lock()
         self._defaults: tuple[datetime, SessionDefaults] | None = None
@@ -346,9 +341,7 @@ class SiteScheduler:
         scenario = site_scenario(site, sessions, now, plan.defaults, self.ev_ceilings, expected)
         departure_known = [row.get("departure_at") is not None for row in sessions]
         # Off the event loop: other sites' schedulers share this process.
-        powers, plan.solver = await asyncio.to_thread(
-            first_slot_powers, scenario, departure_known, self.time_limit_s
-        )
+        powers, plan.solver = await asyncio.to_thread(first_slot_powers, scenario, departure_known)
         plan.sessions = await asyncio.gather(
             *(self._send(row, float(kw)) for row, kw in zip(sessions, powers, strict=True))
         )
