@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.cluster import projection  # noqa: E402
 from benchmarks.cluster import saturation_table as cluster_saturation_table  # noqa: E402
 from benchmarks.cluster import table as cluster_table  # noqa: E402
+from benchmarks.planner_scale import table as planner_scale_table  # noqa: E402
 from benchmarks.smart_charging import STRATEGIES  # noqa: E402
 from composition.commands.ml import evaluation_table  # noqa: E402
 
@@ -142,6 +143,26 @@ def smart_charging_plot(r: dict, ax) -> None:
     ax.legend()
 
 
+def planner_scale_plot(r: dict, ax) -> None:
+    rows = r["results"]
+    xs = [x["charge_points"] for x in rows]
+    ax.loglog(xs, [x["flow"]["seconds"] for x in rows], "o-", color="#0f766e", label="schedule")
+    exact = [x for x in rows if "exact" in x]
+    ax.loglog(
+        [x["charge_points"] for x in exact],
+        [x["exact"]["seconds"] for x in exact],
+        "s--",
+        color="#c53030",
+        label="schedule --exact (MILP)",
+    )
+    ax.set_xlabel("charge points (about 4.5 sessions each, a quarter with a minimum power)")
+    ax.set_ylabel("whole command, s")
+    memory = ax.twinx()
+    memory.semilogx(xs, [x["flow"]["peak_mib"] for x in rows], "^:", color="#6b46c1")
+    memory.set_ylabel("peak memory of schedule, MiB", color="#6b46c1")
+    ax.legend(loc="upper left")
+
+
 def scale_plot(r: dict, ax) -> None:
     runs = sorted(r["steady"], key=lambda x: x["charge_points"])
     xs = [run["charge_points"] for run in runs]
@@ -198,6 +219,13 @@ FIGURES_LIST: tuple[Figure, ...] = (
         "cost of each strategy against the offline optimum",
         smart_charging_table,
         smart_charging_plot,
+    ),
+    Figure(
+        "planner_scale",
+        "smart-charging.md",
+        "sigecve schedule's time and memory by site size",
+        planner_scale_table,
+        planner_scale_plot,
     ),
     Figure(
         "scale",

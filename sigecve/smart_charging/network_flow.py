@@ -66,11 +66,16 @@ class Problem:
 def solve(
     p: Problem, *, minimise_peak: bool = True, balance_first_slot: bool = False
 ) -> np.ndarray:
-    """Power per variable (kW) of the optimal plan, minimum powers repaired as above."""
+    """Power per variable (kW) of the optimal plan, minimum powers repaired as above.
+
+    `balance_first_slot` is for a plan of which only slot 0 is applied (the online
+    schedulers'): slot 0 is shared evenly among alike sessions, and minimum powers are kept
+    in slot 0 only, as the later slots are planned again before they are applied."""
     if len(p.session_of) == 0:
         return np.zeros(0)
     units = _units_per_kwh(p)
-    lower = np.where(p.min_kw > 0, np.ceil(p.min_kw * p.slot_hours * units), 0.0)
+    has_min = (p.min_kw > 0) & ((p.slot_of == 0) | (not balance_first_slot))
+    lower = np.where(has_min, np.ceil(p.min_kw * p.slot_hours * units), 0.0)
     closed = lower > _caps(p)  # a minimum above the cap: never on
     on = np.zeros(len(lower), dtype=bool)
     for round_ in range(REPAIR_ROUNDS + 1):

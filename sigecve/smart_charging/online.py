@@ -8,6 +8,8 @@ that energy is delivered early rather than promised late) and re-plans every slo
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from sigecve.smart_charging.planner import optimal_powers
@@ -90,11 +92,13 @@ def receding_horizon(
     dwell_estimate_slots: int,
     departure_known: list[bool] | None = None,
     expected: list[SessionSpec] | None = None,
+    replan_seconds: list[float] | None = None,
 ) -> np.ndarray:
     """Run the online scheduler through the scenario as it unfolds; powers [session, slot].
     Sessions with `departure_known` tell their real departure on arrival; the others are
     planned with the estimated dwell. `expected`: the forecast of arrivals (see
-    `next_slot_powers`), e.g. the same day of the site's history."""
+    `next_slot_powers`), e.g. the same day of the site's history. `replan_seconds`, if
+    given, gets the time of each re-plan."""
     known = departure_known or [False] * len(s.sessions)
     remaining = np.array([x.energy_kwh for x in s.sessions], dtype=float)
     powers = np.zeros((len(s.sessions), s.horizon_slots))
@@ -104,6 +108,9 @@ def receding_horizon(
             x.departure_slot if k else max(x.arrival_slot + dwell_estimate_slots, now + 1)
             for x, k in zip(s.sessions, known, strict=True)
         ]
+        started = time.perf_counter()
         powers[:, now] = next_slot_powers(s, now, remaining, estimate, known, expected)
+        if replan_seconds is not None:
+            replan_seconds.append(time.perf_counter() - started)
         remaining -= powers[:, now] * s.slot_hours
     return powers
