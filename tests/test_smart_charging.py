@@ -481,3 +481,74 @@ async def test_a_replan_asked_for_while_one_runs_runs_again_after_it():
     assert await finished.get() == 2
     soon.cancel()
     assert runs == [0, 1]
+
+
+def test_an_empty_scenario_is_a_valid_empty_plan(tmp_path):
+    raw = {**small(), "charge_points": [], "sessions": []}
+    scenario, out = tmp_path / "empty.json", tmp_path / "plan.json"
+    scenario.write_text(json.dumps(raw))
+    for extra in ([], ["--exact"]):
+        assert main(["schedule", "--scenario", str(scenario), "--out", str(out), *extra]) == 0
+        written = json.loads(out.read_text())
+        jsonschema.validate(written, _schema("plan"))
+        assert written["sessions"] == [] and written["summary"]["status"] == "optimal"
+        assert written["summary"]["energy_kwh"] == 0 and written["summary"]["shortfalls"] == {}
+
+
+def test_a_scenario_that_cannot_be_met_says_who_gets_less_and_why(tmp_path, capsys):
+    raw = small()
+    raw["charge_points"] += [{"id": "C", "max_power_kw": 11}, {"id": "D", "max_power_kw": 3}]
+    raw["sessions"] += [
+        # 3 kW for 2 h on D: 6 kWh at most of the 10 asked
+        {
+            "id": "short-window",
+            "charge_point_id": "D",
+            "arrival_slot": 2,
+            "departure_slot": 4,
+            "energy_kwh": 10,
+            "max_power_kw": 11,
+        },
+        # a 4 kW minimum on a 3 kW charge point: never on
+        {
+            "id": "min-too-high",
+            "charge_point_id": "D",
+            "arrival_slot": 0,
+            "departure_slot": 2,
+            "energy_kwh": 2,
+            "max_power_kw": 11,
+            "min_power_kw": 4,
+        },
+        {
+            "id": "served",
+            "charge_point_id": "C",
+            "arrival_slot": 0,
+            "departure_slot": 1,
+            "energy_kwh": 0.5,
+            "max_power_kw": 11,
+        },
+    ]
+    scenario, out = tmp_path / "s.json", tmp_path / "p.json"
+    scenario.write_text(json.dumps(raw))
+    assert main(["schedule", "--scenario", str(scenario), "--out", str(out)]) == 0
+    by_id = {x["id"]: x for x in json.loads(out.read_text())["sessions"]}
+    # s1 and s2 want 35 kWh; the 10 kW site holds 40 in the 4 hours, shared with the others
+    assert by_id["short-window"]["shortfall_reason"] == "window"
+    assert by_id["short-window"]["energy_kwh"] == pytest.approx(6, abs=1e-3)
+    assert by_id["short-window"]["shortfall_kwh"] == pytest.approx(4, abs=1e-3)
+    assert by_id["min-too-high"]["shortfall_reason"] == "minimum_above_limit"
+    assert by_id["min-too-high"]["energy_kwh"] == 0
+    assert by_id["served"]["shortfall_reason"] is None and by_id["served"]["shortfall_kwh"] == 0
+    # s2 asks 20 kWh in 2 h at 7 kW: 14 at most
+    assert by_id["s2"]["shortfall_reason"] == "window"
+    assert by_id["s1"]["shortfall_reason"] in (None, "site_limit")
+    printed = capsys.readouterr().out
+    assert "sessions get less than they asked" in printed and "window" in printed
+
+
+def test_a_full_site_is_the_reason_when_it_is():
+    raw = small()
+    raw["site"]["max_power_kw"] = 4  # 16 kWh in all for 35 asked
+    result = plan(Scenario.model_validate(raw))
+    reasons = {x.id: x.shortfall_reason for x in result.sessions}
+    assert reasons["s1"] == "site_limit"
+    assert result.summary.shortfalls["site_limit"] >= 1

@@ -55,4 +55,11 @@ def run(args: argparse.Namespace) -> int:
         f"cost {summary.cost:.2f}, peak {summary.peak_kw:.1f} kW, {summary.status}, "
         f"{result.solver_seconds:.2f} s -> {args.out}"
     )
+    if summary.shortfalls:
+        short = sum(summary.shortfalls.values())
+        reasons = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in summary.shortfalls.items())
+        print(
+            f"{short} of {len(result.sessions)} sessions get less than they asked ({reasons}); "
+            "each session's shortfall_kwh and shortfall_reason are in the plan"
+        )
     return 0

@@ -22,6 +22,7 @@ but tens of seconds at 1,000 charge points (`sigecve schedule --exact`).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from sigecve.smart_charging import network_flow
 from sigecve.smart_charging.baselines import equal_share
 from sigecve.smart_charging.scenario import Plan, PlannedSession, PlanSummary, Scenario
+from sigecve.smart_charging.shortfall import shortfall_reasons
 
 
 class PlanningError(Exception):
@@ -305,11 +307,21 @@ def make_plan(s: Scenario, powers: np.ndarray, seconds: float, status: str) -> P
     powers = np.clip(powers, 0.0, None)  # the solver may return -1e-12 for a zero
     h = s.slot_hours
     site_power = powers.sum(axis=0) if len(s.sessions) else np.zeros(s.horizon_slots)
+    delivered = powers.sum(axis=1) * h if len(s.sessions) else np.zeros(0)
+    reasons = shortfall_reasons(s, powers)
     return Plan(
         scenario=s.name,
         solver_seconds=round(seconds, 4),
         sessions=[
-            PlannedSession(id=sess.id, power_kw=[float(p) for p in powers[i]])
+            PlannedSession(
+                id=sess.id,
+                power_kw=[float(p) for p in powers[i]],
+                energy_kwh=round(float(delivered[i]), 4),
+                shortfall_kwh=round(max(sess.energy_kwh - float(delivered[i]), 0.0), 4)
+                if reasons[i]
+                else 0.0,
+                shortfall_reason=reasons[i],
+            )
             for i, sess in enumerate(s.sessions)
         ],
         summary=PlanSummary(
@@ -318,5 +330,6 @@ def make_plan(s: Scenario, powers: np.ndarray, seconds: float, status: str) -> P
             peak_kw=round(float(site_power.max(initial=0.0)), 4),
             requested_kwh=round(sum(sess.energy_kwh for sess in s.sessions), 4),
             status=status,
+            shortfalls=dict(Counter(r for r in reasons if r)),
         ),
     )

@@ -121,6 +121,14 @@ class Scenario(BaseModel):
 class PlannedSession(BaseModel):
     id: str
     power_kw: list[float]
+    energy_kwh: float | None = Field(default=None, description="what the plan delivers")
+    shortfall_kwh: float | None = Field(
+        default=None, description="what it asked for and does not get; 0 when served"
+    )
+    shortfall_reason: str | None = Field(
+        default=None,
+        description="why it gets less (sigecve/smart_charging/shortfall.py); absent when served",
+    )
 
 
 class PlanSummary(BaseModel):
@@ -129,6 +137,9 @@ class PlanSummary(BaseModel):
     peak_kw: float
     requested_kwh: float
     status: str = Field(description="optimal, or fallback_equal_share when the solver failed")
+    shortfalls: dict[str, int] = Field(
+        default_factory=dict, description="sessions that get less than asked, by reason"
+    )
 
 
 class Plan(BaseModel):
