@@ -24,6 +24,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.cluster import projection  # noqa: E402
 from benchmarks.cluster import saturation_table as cluster_saturation_table  # noqa: E402
 from benchmarks.cluster import table as cluster_table  # noqa: E402
+from benchmarks.departure_prediction import STRATEGIES as DEPARTURE_STRATEGIES  # noqa: E402
+from benchmarks.departure_prediction import table as departure_prediction_table  # noqa: E402
 from benchmarks.planner_scale import table as planner_scale_table  # noqa: E402
 from benchmarks.smart_charging import STRATEGIES  # noqa: E402
 from composition.commands.ml import evaluation_table  # noqa: E402
@@ -143,6 +145,27 @@ def smart_charging_plot(r: dict, ax) -> None:
     ax.legend()
 
 
+def departure_prediction_plot(r: dict, ax) -> None:
+    names = DEPARTURE_STRATEGIES[1:]
+    rows = r["results"]
+    width = 0.8 / len(rows)
+    for i, x in enumerate(rows):
+        ax.bar(
+            [j + i * width for j in range(len(names))],
+            [x[n]["cost_vs_offline"] for n in names],
+            width,
+            label=f"{x['charge_points']} charge points, seed {x['seed']}",
+        )
+    ax.set_xticks(
+        [j + width * (len(rows) - 1) / 2 for j in range(len(names))],
+        [n.replace("_", " ") for n in names],
+    )
+    ax.axhline(1.0, color="#999", linewidth=1)
+    ax.axhline(1.05, color="#c53030", linewidth=1, linestyle="--")
+    ax.set_ylabel("cost / offline optimum (a week)")
+    ax.legend(fontsize="small")
+
+
 def planner_scale_plot(r: dict, ax) -> None:
     rows = r["results"]
     xs = [x["charge_points"] for x in rows]
@@ -219,6 +242,13 @@ FIGURES_LIST: tuple[Figure, ...] = (
         "cost of each strategy against the offline optimum",
         smart_charging_table,
         smart_charging_plot,
+    ),
+    Figure(
+        "departure_prediction",
+        "smart-charging.md",
+        "online cost when drivers tell nothing, by how departures are guessed",
+        departure_prediction_table,
+        departure_prediction_plot,
     ),
     Figure(
         "planner_scale",

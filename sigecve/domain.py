@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, Strict, WithJsonSchema
 
+from sigecve.smart_charging.departures import DeparturePrediction
 from sigecve.variable_monitoring import MonitoringEvent
 
 # Numbers and flags in request bodies are taken as JSON gives them: pydantic's lax mode would
@@ -264,6 +265,14 @@ class PlannedPower(BaseModel):
     verified: bool = Field(
         default=False, description="the charger's composite schedule matches the plan"
     )
+    departure_at: str | None = Field(
+        default=None, description="the departure the session is planned with"
+    )
+    departure_guess: DeparturePrediction | None = Field(
+        default=None,
+        description="how that departure was guessed from history; null when the driver or "
+        "the EV said it",
+    )
 
 
 class SessionDefaults(BaseModel):
@@ -312,6 +321,11 @@ class SessionDemand(BaseModel):
         description="1 (normal) to 10: when power is short, a kWh to a session of priority 3 "
         "is worth three to one of priority 1",
         examples=[3],
+    )
+    charge_now: bool | None = Field(
+        default=None,
+        description="true: as much power as the site allows now, whatever the price, even when "
+        "the departure would let it wait for cheaper hours; false: back to the cheapest plan",
     )
 
 

@@ -180,6 +180,8 @@ async def test_an_operator_sees_the_fleet_opens_a_charger_commands_it_and_watche
             # The site: its load over the day against its grid limit, the plan, prices.
             await page.get_by_role("link", name=site_id).click()
             await expect(page.get_by_test_id("plan")).to_contain_text(busy)
+            # its driver said nothing: the departure planned with is a guess, and says so
+            await expect(page.get_by_test_id("plan")).to_contain_text("guessed from")
             chart = page.get_by_test_id("site-load")
             await expect(chart.locator("path.series")).to_have_count(1)
             await expect(chart.locator("path.limit")).to_have_count(1)

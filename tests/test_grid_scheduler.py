@@ -174,6 +174,14 @@ async def test_two_chargers_on_a_limited_site_share_the_limit(system, database_u
             assert r.status_code == 200, r.text
             shares = {p["charge_point_id"]: p["power_kw"] for p in r.json()["sessions"]}
             assert shares[ids[1]] == 0.0 and shares[cp16] > 15
+            # ... until its driver says "charge now": full power, whatever the price.
+            r = await api.put(f"/transactions/{second['id']}/demand", json={"charge_now": True})
+            assert r.status_code == 200, r.text
+            shares = {p["charge_point_id"]: p["power_kw"] for p in r.json()["plan"]["sessions"]}
+            assert shares[ids[1]] > 15
+            r = await api.put(f"/transactions/{second['id']}/demand", json={"charge_now": False})
+            shares = {p["charge_point_id"]: p["power_kw"] for p in r.json()["plan"]["sessions"]}
+            assert shares[ids[1]] == 0.0
             site = (await api.get(f"/sites/{site_id}")).json()
             assert [step["price_per_kwh"] for step in site["price_schedule"]] == [1.0, 0.1]
             r = await api.put("/sites/NOPE/prices", json={"steps": []})
@@ -267,3 +275,62 @@ async def test_power_an_ev_does_not_take_goes_to_the_others(system):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+async def test_a_regular_drivers_departure_is_guessed_from_their_habit(system, database_url):
+    """A driver who stayed 300-320 minutes on this weekday for three weeks, arriving at this
+    time of day, says nothing today: the plan guesses their departure from that habit (the
+    20th percentile: 304 minutes) and shows how."""
+    site_id, prefix = unique_id("HABIT"), unique_id("HAB") + "-"
+    cp_id = charge_point_ids(prefix, 1)[0]
+    tag = unique_id("HABIT-TAG")
+    async with system.api() as api:
+        r = await api.post("/sites", json={"id": site_id, "max_power_kw": 40})
+        assert r.status_code == 201, r.text
+        r = await api.post(
+            "/charge-points", json={"id": cp_id, "password": f"pw-{cp_id}", "site_id": site_id}
+        )
+        assert r.status_code == 201
+        await api.post("/id-tags", json={"id_tag": tag})
+        now = datetime.now(UTC)
+        with psycopg.connect(database_url) as conn:
+            for weeks, minutes in ((1, 300), (2, 310), (3, 320)):
+                started = now - timedelta(weeks=weeks, minutes=5)
+                conn.execute(
+                    """INSERT INTO transactions (charge_point_id, connector_id, id_tag,
+                           started_at, meter_start_wh, stopped_at, meter_stop_wh,
+                           start_id_tag_status)
+                       VALUES (%s, 1, %s, %s, 0, %s, 20000, 'Accepted')""",
+                    (cp_id, tag, started, started + timedelta(minutes=minutes)),
+                )
+        profile = dataclasses.replace(LONG_SESSIONS, id_tags=(tag,))
+        fleet = asyncio.create_task(
+            run_fleet(
+                system.ocpp_url,
+                1,
+                password_template="pw-{id}",
+                id_prefix=prefix,
+                profile=profile,
+                seed=7,
+                console=Console(quiet=True),
+            )
+        )
+        try:
+
+            async def planned():
+                plan = (await api.get(f"/sites/{site_id}/plan")).json()
+                return plan["sessions"][0] if plan["sessions"] else None
+
+            session = await eventually(planned, within=60, message="the session was not planned")
+            guess = session["departure_guess"]
+            assert guess["source"] == "driver_alike" and guess["sessions"] == 3, guess
+            assert guess["dwell_minutes"] == pytest.approx(304)
+            assert guess["confidence"] == "medium"  # three alike sessions: not enough to wait
+            cp = (await api.get(f"/charge-points/{cp_id}")).json()
+            started = datetime.fromisoformat(cp["active_transactions"][0]["started_at"])
+            departure = datetime.fromisoformat(session["departure_at"].replace("Z", "+00:00"))
+            assert abs((departure - started).total_seconds() - 304 * 60) < 1
+        finally:
+            fleet.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fleet

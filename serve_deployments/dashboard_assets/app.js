@@ -32,6 +32,15 @@ function h(tag, attrs = {}, ...children) {
 }
 
 const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+// A session's planned departure: told by the driver or the EV, or guessed from history
+// (what the guess rests on, and how far it is trusted).
+function departureText(s) {
+  if (!s.departure_at) return "—";
+  const g = s.departure_guess;
+  if (!g) return `${fmtTime(s.departure_at)} (told)`;
+  const from = { driver_alike: "this driver, alike arrivals", driver: "this driver", site_alike: "this site, alike arrivals", site: "this site", default: "site default" }[g.source] || g.source;
+  return `${fmtTime(s.departure_at)} guessed from ${from} (${g.sessions} sessions, ${g.confidence} confidence)`;
+}
 const fmtKw = (v) => (v === null || v === undefined ? "—" : `${(+v).toFixed(1)} kW`);
 const fmtKwh = (wh) => (wh === null || wh === undefined ? "—" : `${(wh / 1000).toFixed(2)} kWh`);
 const pill = (text, cls = text) => h("span", { class: `pill ${cls}` }, text);
@@ -598,10 +607,10 @@ async function siteView(view, id) {
     h("div", { class: "grid" },
       h("div", { class: "card" }, h("h2", {}, "Smart-charging plan"),
         h("p", { class: "muted" }, `planned ${fmtTime(plan.planned_at)} by ${plan.solver || "—"}; ${plan.expected_arrivals} arrivals expected`),
-        h("table", { testid: "plan" }, h("thead", {}, h("tr", {}, ["Charge point", "Transaction", "Planned", "Charger's reply"].map((t) => h("th", {}, t)))),
+        h("table", { testid: "plan" }, h("thead", {}, h("tr", {}, ["Charge point", "Transaction", "Planned", "Departure", "Charger's reply"].map((t) => h("th", {}, t)))),
           h("tbody", {}, plan.sessions.map((s) => h("tr", {},
             h("td", {}, h("a", { href: `#/cp/${enc(s.charge_point_id)}` }, s.charge_point_id)), h("td", {}, String(s.transaction_id)),
-            h("td", { class: "num" }, fmtKw(s.power_kw)), h("td", {}, s.status)))))),
+            h("td", { class: "num" }, fmtKw(s.power_kw)), h("td", {}, departureText(s)), h("td", {}, s.status)))))),
       h("div", { class: "card" }, h("h2", {}, "Prices"),
         h("p", {}, `Flat tariff: ${site.price_per_kwh ?? "—"} per kWh`),
         (site.price_schedule || []).length

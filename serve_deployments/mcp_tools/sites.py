@@ -95,15 +95,21 @@ def register(tools: Tools) -> None:
             int | None,
             Field(ge=1, le=10, description="1 normal; higher is served first when power is short"),
         ] = None,
+        charge_now: Annotated[
+            bool | None,
+            Field(description="true: full power now whatever the price; false: cheapest again"),
+        ] = None,
     ) -> sites.DemandResult:
         """Tell the optimiser what a running session needs: the energy to deliver, when the
-        driver leaves, the car's power limit, and its priority (e.g. an emergency vehicle,
-        a fleet van due out). The site is re-planned toward it at once."""
+        driver leaves, the car's power limit, its priority (e.g. an emergency vehicle, a fleet
+        van due out), or "charge now" (no waiting for cheaper hours). What is told overrides
+        the departure guessed from the driver's habits. The site is re-planned at once."""
         demand = SessionDemand(
             target_energy_kwh=target_energy_kwh,
             departure_at=departure_at,
             ev_max_power_kw=ev_max_power_kw,
             priority=priority,
+            charge_now=charge_now,
         )
         return await sites.set_session_demand(
             tools.api.repos, tools.api.schedulers, transaction, demand

@@ -93,23 +93,36 @@ def receding_horizon(
     departure_known: list[bool] | None = None,
     expected: list[SessionSpec] | None = None,
     replan_seconds: list[float] | None = None,
+    predicted_departure: list[int] | None = None,
+    may_wait: list[bool] | None = None,
 ) -> np.ndarray:
     """Run the online scheduler through the scenario as it unfolds; powers [session, slot].
     Sessions with `departure_known` tell their real departure on arrival; the others are
-    planned with the estimated dwell. `expected`: the forecast of arrivals (see
-    `next_slot_powers`), e.g. the same day of the site's history. `replan_seconds`, if
-    given, gets the time of each re-plan."""
-    known = departure_known or [False] * len(s.sessions)
+    planned until their `predicted_departure` (a slot, e.g. `departures.predict_departure`'s)
+    if given, else with the estimated dwell, charged as early as possible unless `may_wait`
+    (a confident guess). `expected`: the forecast of arrivals (see `next_slot_powers`), e.g.
+    the same day of the site's history. `replan_seconds`, if given, gets the time of each
+    re-plan."""
+    n = len(s.sessions)
+    known = departure_known or [False] * n
+    wait = [k or w for k, w in zip(known, may_wait or [False] * n, strict=True)]
     remaining = np.array([x.energy_kwh for x in s.sessions], dtype=float)
-    powers = np.zeros((len(s.sessions), s.horizon_slots))
+    powers = np.zeros((n, s.horizon_slots))
     for now in range(s.horizon_slots):
         # Still here past the estimate: expect it to stay one more slot at least.
         estimate = [
-            x.departure_slot if k else max(x.arrival_slot + dwell_estimate_slots, now + 1)
-            for x, k in zip(s.sessions, known, strict=True)
+            x.departure_slot
+            if k
+            else max(
+                predicted_departure[i]
+                if predicted_departure
+                else x.arrival_slot + dwell_estimate_slots,
+                now + 1,
+            )
+            for i, (x, k) in enumerate(zip(s.sessions, known, strict=True))
         ]
         started = time.perf_counter()
-        powers[:, now] = next_slot_powers(s, now, remaining, estimate, known, expected)
+        powers[:, now] = next_slot_powers(s, now, remaining, estimate, wait, expected)
         if replan_seconds is not None:
             replan_seconds.append(time.perf_counter() - started)
         remaining -= powers[:, now] * s.slot_hours

@@ -18,6 +18,7 @@ from sigecve.domain import PlannedPower, SessionDefaults, Site, SitePlan
 from sigecve.ocpp.timestamps import format_timestamp, utc_now
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.smart_charging.baselines import equal_share
+from sigecve.smart_charging.departures import DeparturePrediction, PastSession, predict_departure
 from sigecve.smart_charging.planner import PlanningError, optimal_powers
 from sigecve.smart_charging.profiles import (
     composite_limit,
@@ -36,6 +37,7 @@ HORIZON_SLOTS = 96
 # typical need and stay. With one, the medians of its recent sessions.
 DEFAULTS = SessionDefaults(target_energy_kwh=30.0, dwell_minutes=240.0, source="default")
 HISTORY = timedelta(days=30)
+DEPARTURE_HISTORY = timedelta(days=28)  # four of each weekday: a driver's habit
 MIN_HISTORY_SESSIONS = 5
 DEFAULTS_TTL = timedelta(hours=1)
 MIN_SESSION_WH = 10  # a session that delivered less did not really charge
@@ -154,15 +156,18 @@ def site_scenario(
     defaults: SessionDefaults = DEFAULTS,
     ev_ceilings: dict[tuple[str, str], float] | None = None,
     expected: list[dict[str, Any]] | None = None,
+    guesses: dict[Any, DeparturePrediction] | None = None,
 ) -> Scenario:
     """The planning problem from now on for the site's open transactions (pure), followed by
     the `expected` arrivals (each on a charge point of its own).
 
     A session's target energy, departure, EV limit and priority come from its demand (the
-    EV's NotifyEVChargingNeeds or the driver) where known, else from `defaults`; an EV seen
-    drawing less than it was given is planned at its ceiling (by charge point and the
-    charger's transaction id).
+    EV's NotifyEVChargingNeeds or the driver) where known; else its departure is its guess
+    in `guesses` (by session id) and the rest from `defaults`; an EV seen drawing less than
+    it was given is planned at its ceiling (by charge point and the charger's transaction
+    id). A session still there past its guessed departure is planned to leave within a slot.
     """
+    guesses = guesses or {}
     expected = expected or []
     ceilings = ev_ceilings or {}
 
@@ -175,8 +180,11 @@ def site_scenario(
     dwell_slots = round(defaults.dwell_minutes / SLOT_MINUTES)
 
     def departure_slot(s: dict[str, Any]) -> int:
-        if s.get("departure_at") is not None:
-            slots = int(-(-(s["departure_at"] - now).total_seconds() // slot_s))  # ceiling
+        departure = s.get("departure_at")
+        if departure is None and s["id"] in guesses:
+            departure = guesses[s["id"]].departure_at
+        if departure is not None:
+            slots = int(-(-(departure - now).total_seconds() // slot_s))  # ceiling
         else:
             slots = dwell_slots - int((now - s["started_at"]).total_seconds() // slot_s)
         return min(max(1, slots), HORIZON_SLOTS)
@@ -226,19 +234,18 @@ def site_scenario(
     )
 
 
-def first_slot_powers(scenario: Scenario, departure_known: list[bool]) -> tuple[np.ndarray, str]:
-    """Power for the coming slot of the first `len(departure_known)` sessions (the open
-    ones; expected arrivals follow them): the optimiser's, or an equal share of the site
-    limit when it cannot solve."""
-    n = len(departure_known)
+def first_slot_powers(scenario: Scenario, may_wait: list[bool]) -> tuple[np.ndarray, str]:
+    """Power for the coming slot of the first `len(may_wait)` sessions (the open ones;
+    expected arrivals follow them): the optimiser's, or an equal share of the site limit when
+    it cannot solve. Sessions that `may_wait` (a departure told or confidently guessed) may
+    wait for cheaper slots; the others are charged as early as possible."""
+    n = len(may_wait)
     expected = len(scenario.sessions) - n
     try:
         powers = optimal_powers(
             scenario,
             minimise_peak=False,
-            # Only sessions whose departure is a guess are charged as early as possible; the
-            # others wait for cheaper slots when their departure allows.
-            prefer_early=[not known for known in departure_known] + [False] * expected,
+            prefer_early=[not wait for wait in may_wait] + [False] * expected,
             balance_first_slot=True,
         )
         return powers[:n, 0], "optimal"
@@ -254,6 +261,7 @@ class SiteScheduler:
         directory: ChargePointDirectory,
         site_id: str,
     ):
+        self._departure_history: tuple[datetime, list[PastSession]] | None = None
         self.repos = repos
         self.directory = directory
         self.site_id = site_id
@@ -306,6 +314,15 @@ class SiteScheduler:
             self.ev_ceilings[key] = ceiling
         return replan
 
+    async def departure_history(self, now: datetime) -> list[PastSession]:
+        """The site's finished sessions of the last `DEPARTURE_HISTORY` (who stayed how long),
+        re-read at most hourly."""
+        if self._departure_history is None or now - self._departure_history[0] > DEFAULTS_TTL:
+            rows = await self.repos.sites.finished_sessions(self.site_id, now - DEPARTURE_HISTORY)
+            history = [PastSession(r["id_tag"], r["started_at"], r["stopped_at"]) for r in rows]
+            self._departure_history = (now, history)
+        return self._departure_history[1]
+
     async def defaults(self, now: datetime) -> SessionDefaults:
         """The site's learned session defaults, recomputed at most once an hour."""
         if self._defaults is None or now - self._defaults[0] > DEFAULTS_TTL:
@@ -338,16 +355,37 @@ class SiteScheduler:
         self._in_force = {k: v for k, v in self._in_force.items() if k in open_sessions}
         expected = expected_arrivals(await self.forecast_history(now), now, plan.defaults)
         plan.expected_arrivals = len(expected)
-        scenario = site_scenario(site, sessions, now, plan.defaults, self.ev_ceilings, expected)
-        departure_known = [row.get("departure_at") is not None for row in sessions]
+        history = await self.departure_history(now)
+        guesses = {
+            row["id"]: predict_departure(
+                history, row["id_tag"], row["started_at"], plan.defaults.dwell_minutes
+            )
+            for row in sessions
+            if row.get("departure_at") is None
+        }
+        scenario = site_scenario(
+            site, sessions, now, plan.defaults, self.ev_ceilings, expected, guesses
+        )
+        # A told departure, or a confident guess of one, may wait for cheaper slots; not a
+        # session whose driver or operator said "charge now".
+        may_wait = [
+            not row.get("charge_now")
+            and (row.get("departure_at") is not None or guesses[row["id"]].confidence == "high")
+            for row in sessions
+        ]
         # Off the event loop: other sites' schedulers share this process.
-        powers, plan.solver = await asyncio.to_thread(first_slot_powers, scenario, departure_known)
+        powers, plan.solver = await asyncio.to_thread(first_slot_powers, scenario, may_wait)
         plan.sessions = await asyncio.gather(
-            *(self._send(row, float(kw)) for row, kw in zip(sessions, powers, strict=True))
+            *(
+                self._send(row, float(kw), guesses.get(row["id"]))
+                for row, kw in zip(sessions, powers, strict=True)
+            )
         )
         return plan
 
-    async def _send(self, row: dict[str, Any], power_kw: float) -> PlannedPower:
+    async def _send(
+        self, row: dict[str, Any], power_kw: float, guess: DeparturePrediction | None
+    ) -> PlannedPower:
         unit, phases = row["charging_rate_unit"], row["phases"]
         limit = rate_limit(power_kw, unit, phases)
         if row["protocol"] == "ocpp1.6":
@@ -365,6 +403,12 @@ class SiteScheduler:
             limit=limit,
             unit=unit,
             status="",
+            departure_at=format_timestamp(
+                row["departure_at"] if guess is None else guess.departure_at
+            )
+            if row.get("departure_at") is not None or guess is not None
+            else None,
+            departure_guess=guess,
         )
         self.profile_sent(row["charge_point_id"], row["ocpp_id"])
         try:

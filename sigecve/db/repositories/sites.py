@@ -148,7 +148,7 @@ class SiteRepository:
             cur = await conn.execute(
                 f"""SELECT {TRANSACTION_COLUMNS}, cp.max_power_kw AS cp_max_power_kw,
                            cp.phases, cp.charging_rate_unit, d.target_energy_kwh,
-                           d.departure_at, d.ev_max_power_kw, d.priority
+                           d.departure_at, d.ev_max_power_kw, d.priority, d.charge_now
                     FROM transactions t JOIN charge_points cp ON cp.id = t.charge_point_id
                     LEFT JOIN session_demands d ON d.transaction_id = t.transaction_id
                     WHERE cp.site_id = %s AND t.stopped_at IS NULL AND cp.connected
@@ -194,6 +194,19 @@ class SiteRepository:
             )
             return await cur.fetchall()
 
+    async def finished_sessions(self, site_id: str, since: datetime) -> list[Row]:
+        """The site's sessions begun since `since` and ended: who, from when to when (the
+        history departures are guessed from)."""
+        async with connection(self.pool) as conn:
+            cur = await conn.execute(
+                """SELECT t.id_tag, t.started_at, t.stopped_at
+                   FROM transactions t JOIN charge_points cp ON cp.id = t.charge_point_id
+                   WHERE cp.site_id = %s AND t.started_at >= %s AND t.stopped_at IS NOT NULL
+                   ORDER BY t.started_at""",
+                (site_id, since),
+            )
+            return await cur.fetchall()
+
     async def site_of(self, charge_point_id: str) -> str | None:
         async with connection(self.pool) as conn:
             cur = await conn.execute(
@@ -213,9 +226,9 @@ class SessionDemandRepository:
         async with connection(self.pool) as conn:
             await conn.execute(
                 """INSERT INTO session_demands (transaction_id, target_energy_kwh, departure_at,
-                                                ev_max_power_kw, priority, source)
+                                                ev_max_power_kw, priority, charge_now, source)
                    VALUES (%(id)s, %(target_energy_kwh)s, %(departure_at)s, %(ev_max_power_kw)s,
-                           %(priority)s, %(source)s)
+                           %(priority)s, %(charge_now)s, %(source)s)
                    ON CONFLICT (transaction_id) DO UPDATE SET
                        target_energy_kwh = COALESCE(EXCLUDED.target_energy_kwh,
                                                     session_demands.target_energy_kwh),
@@ -223,6 +236,7 @@ class SessionDemandRepository:
                        ev_max_power_kw = COALESCE(EXCLUDED.ev_max_power_kw,
                                                   session_demands.ev_max_power_kw),
                        priority = COALESCE(EXCLUDED.priority, session_demands.priority),
+                       charge_now = COALESCE(EXCLUDED.charge_now, session_demands.charge_now),
                        source = EXCLUDED.source, updated_at = now()""",
                 {"id": transaction_id, "source": source, **demand.model_dump()},
             )
