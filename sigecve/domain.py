@@ -265,6 +265,9 @@ class PlannedPower(BaseModel):
     verified: bool = Field(
         default=False, description="the charger's composite schedule matches the plan"
     )
+    reason: str = Field(
+        default="", description="why this power, in plain words from the plan's numbers"
+    )
     departure_at: str | None = Field(
         default=None, description="the departure the session is planned with"
     )

@@ -79,6 +79,10 @@ async def test_two_chargers_on_a_limited_site_share_the_limit(system, database_u
             assert sum(p["power_kw"] for p in plan["sessions"]) <= 10 + 1e-6
             assert sum(p["power_kw"] for p in plan["sessions"]) >= 10 - 1e-3  # none wasted
             # Two EVs alike get alike shares, not one everything and the other nothing.
+            assert all(
+                "the site's 10 kW are all in use by 2 sessions" in p["reason"]
+                for p in plan["sessions"]
+            ), plan
             # alike EVs, alike power: within 1/64 of their 22 kW cap (the planner's chunks)
             assert [p["power_kw"] for p in plan["sessions"]] == pytest.approx([5, 5], abs=0.35)
             planned_w = {p["charge_point_id"]: p["limit"] for p in plan["sessions"]}
@@ -174,6 +178,9 @@ async def test_two_chargers_on_a_limited_site_share_the_limit(system, database_u
             assert r.status_code == 200, r.text
             shares = {p["charge_point_id"]: p["power_kw"] for p in r.json()["sessions"]}
             assert shares[ids[1]] == 0.0 and shares[cp16] > 15
+            # the plan says why, in its own numbers (for the operator and the assistant)
+            why = {p["charge_point_id"]: p["reason"] for p in r.json()["sessions"]}
+            assert why[ids[1]].startswith("0.0 kW: it waits for cheaper energy (1 per kWh now, 0.1")
             # ... until its driver says "charge now": full power, whatever the price.
             r = await api.put(f"/transactions/{second['id']}/demand", json={"charge_now": True})
             assert r.status_code == 200, r.text

@@ -27,8 +27,9 @@ def register(tools: Tools) -> None:
     @tools.tool(Role.viewer, READ_ONLY, "Charging plan of a site")
     async def get_charging_plan(site_id: SiteId, ctx: Context) -> SitePlan:
         """The smart-charging plan now in force at a site: its grid limit, and for each
-        running session the power it gets and the limit sent to its charger (with the
-        charger's reply)."""
+        running session the power it gets and why (`reason`), the departure it is planned
+        with (told, or guessed from the driver's habits: `departure_guess`), and the limit
+        sent to its charger (with the charger's reply)."""
         return await sites.get_site_plan(tools.api.repos, tools.api.schedulers, site_id)
 
     @tools.tool(Role.operator, changes(destructive=True, idempotent=True), "Cap a site's power")

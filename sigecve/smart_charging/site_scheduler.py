@@ -19,6 +19,7 @@ from sigecve.ocpp.timestamps import format_timestamp, utc_now
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.smart_charging.baselines import equal_share
 from sigecve.smart_charging.departures import DeparturePrediction, PastSession, predict_departure
+from sigecve.smart_charging.explain import power_reasons
 from sigecve.smart_charging.planner import PlanningError, optimal_powers
 from sigecve.smart_charging.profiles import (
     composite_limit,
@@ -375,16 +376,21 @@ class SiteScheduler:
         ]
         # Off the event loop: other sites' schedulers share this process.
         powers, plan.solver = await asyncio.to_thread(first_slot_powers, scenario, may_wait)
+        reasons = power_reasons(scenario, [float(kw) for kw in powers], may_wait, now)
         plan.sessions = await asyncio.gather(
             *(
-                self._send(row, float(kw), guesses.get(row["id"]))
-                for row, kw in zip(sessions, powers, strict=True)
+                self._send(row, float(kw), guesses.get(row["id"]), reason)
+                for row, kw, reason in zip(sessions, powers, reasons, strict=True)
             )
         )
         return plan
 
     async def _send(
-        self, row: dict[str, Any], power_kw: float, guess: DeparturePrediction | None
+        self,
+        row: dict[str, Any],
+        power_kw: float,
+        guess: DeparturePrediction | None,
+        reason: str,
     ) -> PlannedPower:
         unit, phases = row["charging_rate_unit"], row["phases"]
         limit = rate_limit(power_kw, unit, phases)
@@ -403,6 +409,7 @@ class SiteScheduler:
             limit=limit,
             unit=unit,
             status="",
+            reason=reason,
             departure_at=format_timestamp(
                 row["departure_at"] if guess is None else guess.departure_at
             )
