@@ -43,7 +43,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sigecve.smart_charging.departures import PastSession, predict_departure  # noqa: E402
+from sigecve.smart_charging.departures import (  # noqa: E402
+    DepartureHistory,
+    PastSession,
+    predict_departure,
+)
 from sigecve.smart_charging.online import receding_horizon  # noqa: E402
 from sigecve.smart_charging.planner import optimal_powers  # noqa: E402
 from sigecve.smart_charging.scenario import Scenario  # noqa: E402
@@ -176,19 +180,20 @@ def run(size: int, seed: int) -> dict:
     abs_errors, too_long = [], 0
     for day in days[HISTORY_DAYS:]:
         s, kept = scenario(visits[day], day, size, rng)
-        history = [
+        past = [
             PastSession(v.driver, v.arrival, v.departure)
             for d in days
             if d < day
             for v in visits[d]
             if v.departure <= day
         ]
+        history = DepartureHistory(past)
         previous, _ = scenario(visits[day - timedelta(days=1)], day - timedelta(days=1), size, rng)
         forecast = previous.sessions
         dwells = [x.departure_slot - x.arrival_slot for x in previous.sessions]
         dwell_25 = int(np.percentile(dwells, 25))
         predicted, may_wait = [], []
-        site_default = float(np.median([p.dwell_minutes for p in history]))
+        site_default = float(np.median(history.dwell))
         for v, x in zip(kept, s.sessions, strict=True):
             guess = predict_departure(history, v.driver, v.arrival, site_default)
             slot = math.ceil((guess.departure_at - day).total_seconds() / (SLOT_MINUTES * 60))

@@ -6,9 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sigecve.smart_charging.departures import PastSession, predict_departure
+from sigecve.smart_charging.departures import (
+    DepartureHistory,
+    PastSession,
+)
+from sigecve.smart_charging.departures import predict_departure as predict_from
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def predict_departure(sessions: list[PastSession], *args, **kwargs):
+    return predict_from(DepartureHistory(sessions), *args, **kwargs)
 
 
 def visit(tag: str | None, day: int, hour: float, minutes: float) -> PastSession:

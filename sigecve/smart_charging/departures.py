@@ -69,45 +69,62 @@ class DeparturePrediction(BaseModel):
     confidence: Literal["high", "medium", "low"]
 
 
-def _alike(s: PastSession, arrival: datetime) -> bool:
-    if (s.started_at.weekday() >= 5) != (arrival.weekday() >= 5):
-        return False
-    a = s.started_at.hour + s.started_at.minute / 60
-    b = arrival.hour + arrival.minute / 60
-    return min(abs(a - b), 24 - abs(a - b)) <= ALIKE_HOURS
+class DepartureHistory:
+    """A site's finished sessions, indexed once for many guesses: by id tag, with each
+    session's start (epoch seconds), time of day (hours), kind of day and dwell as arrays."""
+
+    def __init__(self, sessions: Sequence[PastSession]) -> None:
+        kept = [x for x in sessions if x.stopped_at > x.started_at]
+        self.started = np.array([x.started_at.timestamp() for x in kept], dtype=float)
+        self.hour = np.array(
+            [x.started_at.hour + x.started_at.minute / 60 for x in kept], dtype=float
+        )
+        self.weekend = np.array([x.started_at.weekday() >= 5 for x in kept], dtype=bool)
+        self.dwell = np.array([x.dwell_minutes for x in kept], dtype=float)
+        tags: dict[str, list[int]] = {}
+        for i, x in enumerate(kept):
+            if x.id_tag is not None:
+                tags.setdefault(x.id_tag, []).append(i)
+        self.by_tag = {tag: np.array(rows, dtype=int) for tag, rows in tags.items()}
+
+    def __len__(self) -> int:
+        return len(self.dwell)
 
 
 def predict_departure(
-    history: Sequence[PastSession],
+    history: DepartureHistory,
     id_tag: str | None,
     arrival: datetime,
     default_dwell_minutes: float,
 ) -> DeparturePrediction:
     """The guessed departure of a session begun at `arrival` by `id_tag`, from the site's
-    `history` of finished sessions (those before `arrival` only are used)."""
-    past = [s for s in history if s.stopped_at > s.started_at and s.started_at < arrival]
-    own = [s for s in past if id_tag is not None and s.id_tag == id_tag]
-    own_alike = [s for s in own if _alike(s, arrival)]
-    site_alike = [s for s in past if _alike(s, arrival)]
-    candidates: list[tuple[Source, list[PastSession], int]] = [
-        ("driver_alike", own_alike, MIN_DRIVER_SESSIONS),
+    `history` of finished sessions (those begun before `arrival` only are used)."""
+    past = history.started < arrival.timestamp()
+    hour = arrival.hour + arrival.minute / 60
+    apart = np.abs(history.hour - hour)
+    alike = past & (history.weekend == (arrival.weekday() >= 5))
+    alike &= np.minimum(apart, 24 - apart) <= ALIKE_HOURS
+    rows = history.by_tag.get(id_tag, np.zeros(0, dtype=int)) if id_tag else np.zeros(0, int)
+    own = rows[past[rows]]
+    candidates: list[tuple[Source, np.ndarray, int]] = [
+        ("driver_alike", own[alike[own]], MIN_DRIVER_SESSIONS),
         ("driver", own, MIN_DRIVER_SESSIONS),
-        ("site_alike", site_alike, MIN_SITE_SESSIONS),
-        ("site", past, MIN_SITE_SESSIONS),
+        ("site_alike", np.flatnonzero(alike), MIN_SITE_SESSIONS),
+        ("site", np.flatnonzero(past), MIN_SITE_SESSIONS),
     ]
-    for source, sessions, needed in candidates:
-        if len(sessions) >= needed:
-            dwells = np.array([s.dwell_minutes for s in sessions])
+    for source, chosen, needed in candidates:
+        if len(chosen) >= needed:
+            dwells = history.dwell[chosen]
             dwell = float(np.quantile(dwells, QUANTILE))
             spread = float(np.quantile(dwells, 0.8) - np.quantile(dwells, 0.2))
             return DeparturePrediction(
                 departure_at=arrival + timedelta(minutes=dwell),
                 dwell_minutes=round(dwell, 1),
                 source=source,
-                sessions=len(sessions),
+                sessions=len(chosen),
                 quantile=QUANTILE,
                 spread_minutes=round(spread, 1),
-                confidence=_confidence(source, len(sessions), dwell, spread),
+                confidence=_confidence(source, len(chosen), dwell, spread),
             )
     return DeparturePrediction(
         departure_at=arrival + timedelta(minutes=default_dwell_minutes),

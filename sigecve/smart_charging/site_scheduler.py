@@ -18,7 +18,12 @@ from sigecve.domain import PlannedPower, SessionDefaults, Site, SitePlan
 from sigecve.ocpp.timestamps import format_timestamp, utc_now
 from sigecve.services.commands import ChargePointDirectory
 from sigecve.smart_charging.baselines import equal_share
-from sigecve.smart_charging.departures import DeparturePrediction, PastSession, predict_departure
+from sigecve.smart_charging.departures import (
+    DepartureHistory,
+    DeparturePrediction,
+    PastSession,
+    predict_departure,
+)
 from sigecve.smart_charging.explain import power_reasons
 from sigecve.smart_charging.planner import PlanningError, optimal_powers
 from sigecve.smart_charging.profiles import (
@@ -262,7 +267,6 @@ class SiteScheduler:
         directory: ChargePointDirectory,
         site_id: str,
     ):
-        self._departure_history: tuple[datetime, list[PastSession]] | None = None
         self.repos = repos
         self.directory = directory
         self.site_id = site_id
@@ -270,6 +274,7 @@ class SiteScheduler:
         self._lock = asyncio.Lock()
         self._defaults: tuple[datetime, SessionDefaults] | None = None
         self._history: tuple[datetime, list[dict[str, Any]]] | None = None
+        self._departure_history: tuple[datetime, DepartureHistory] | None = None
         # EVs seen drawing less than planned: (charge point, charger's transaction id) -> kW.
         self.ev_ceilings: dict[tuple[str, str], float] = {}
         # The power each charger accepted for a session, and when: what its readings show.
@@ -315,12 +320,14 @@ class SiteScheduler:
             self.ev_ceilings[key] = ceiling
         return replan
 
-    async def departure_history(self, now: datetime) -> list[PastSession]:
+    async def departure_history(self, now: datetime) -> DepartureHistory:
         """The site's finished sessions of the last `DEPARTURE_HISTORY` (who stayed how long),
         re-read at most hourly."""
         if self._departure_history is None or now - self._departure_history[0] > DEFAULTS_TTL:
             rows = await self.repos.sites.finished_sessions(self.site_id, now - DEPARTURE_HISTORY)
-            history = [PastSession(r["id_tag"], r["started_at"], r["stopped_at"]) for r in rows]
+            history = DepartureHistory(
+                [PastSession(r["id_tag"], r["started_at"], r["stopped_at"]) for r in rows]
+            )
             self._departure_history = (now, history)
         return self._departure_history[1]
 
@@ -394,6 +401,7 @@ class SiteScheduler:
     ) -> PlannedPower:
         unit, phases = row["charging_rate_unit"], row["phases"]
         limit = rate_limit(power_kw, unit, phases)
+        departure = row.get("departure_at") or (guess.departure_at if guess else None)
         if row["protocol"] == "ocpp1.6":
             payload = tx_profile_16(
                 row["connector_id"], int(row["ocpp_id"]), row["id"], limit, unit, phases
@@ -410,11 +418,7 @@ class SiteScheduler:
             unit=unit,
             status="",
             reason=reason,
-            departure_at=format_timestamp(
-                row["departure_at"] if guess is None else guess.departure_at
-            )
-            if row.get("departure_at") is not None or guess is not None
-            else None,
+            departure_at=format_timestamp(departure) if departure is not None else None,
             departure_guess=guess,
         )
         self.profile_sent(row["charge_point_id"], row["ocpp_id"])
