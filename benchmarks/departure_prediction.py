@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import random
 import sys
 from dataclasses import dataclass
@@ -43,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_report  # noqa: E402
 from sigecve.smart_charging.departures import (  # noqa: E402
     DepartureHistory,
     PastSession,
@@ -283,17 +282,14 @@ def main() -> None:
             print(f"site of {size} charge points, seed {seed} ...", file=sys.stderr, flush=True)
             rows.append(run(size, seed))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    report = {
-        "command": "python benchmarks/departure_prediction.py --sizes "
+    report = write_report(
+        args.out,
+        "python benchmarks/departure_prediction.py --sizes "
         + " ".join(map(str, args.sizes))
         + " --seeds "
         + " ".join(map(str, args.seeds)),
-        "machine": f"{os.cpu_count()} cores, {platform.platform()}, Python "
-        f"{platform.python_version()}",
-        "results": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+        rows,
+    )
     print(table(report))
 
 

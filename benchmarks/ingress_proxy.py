@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_report  # noqa: E402
 from tests.conftest import free_port, start_system  # noqa: E402
 
 ECHO_APP = """
@@ -153,15 +153,11 @@ def main() -> None:
             results.append(r)
             print(json.dumps(r), file=sys.stderr, flush=True)
             time.sleep(2)  # let the previous cluster's processes exit before the next starts
-    report = {
-        "command": f"python benchmarks/ingress_proxy.py --clients {args.clients} "
-        f"--seconds {args.seconds:g}",
-        "machine": f"{os.cpu_count()} cores, {platform.platform()}, Python "
-        f"{platform.python_version()}",
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(
+        args.out,
+        f"python benchmarks/ingress_proxy.py --clients {args.clients} --seconds {args.seconds:g}",
+        results,
+    )
     print("| target | proxy | calls/s | p50 ms | p95 ms | p99 ms | errors |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in results:

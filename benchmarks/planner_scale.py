@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_report  # noqa: E402
 from sigecve.smart_charging.online import receding_horizon  # noqa: E402
 from sigecve.smart_charging.planner import plan  # noqa: E402
 from sigecve.smart_charging.scenario import Scenario  # noqa: E402
@@ -162,16 +162,13 @@ def main() -> None:
             print(f"depot of {size} charge points ...", file=sys.stderr, flush=True)
             rows.append(run(size, size <= args.exact_up_to, size == args.online_size, Path(tmp)))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    report = {
-        "command": "python benchmarks/planner_scale.py --sizes "
+    report = write_report(
+        args.out,
+        "python benchmarks/planner_scale.py --sizes "
         + " ".join(map(str, args.sizes))
         + f" --exact-up-to {args.exact_up_to} --online-size {args.online_size}",
-        "machine": f"{os.cpu_count()} cores, {platform.platform()}, Python "
-        f"{platform.python_version()}",
-        "results": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+        rows,
+    )
     print(table(report))
 
 

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import sys
 import time
@@ -32,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_report  # noqa: E402
 from sigecve.smart_charging.baselines import equal_share, uncontrolled  # noqa: E402
 from sigecve.smart_charging.online import receding_horizon  # noqa: E402
 from sigecve.smart_charging.planner import plan  # noqa: E402
@@ -181,16 +180,13 @@ def main() -> None:
         print(f"site of {size} charge points ...", file=sys.stderr, flush=True)
         rows.append(run(size, online=size <= args.online_up_to))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    report = {
-        "command": "python benchmarks/smart_charging.py --sizes "
+    write_report(
+        args.out,
+        "python benchmarks/smart_charging.py --sizes "
         + " ".join(map(str, args.sizes))
         + f" --online-up-to {args.online_up_to}",
-        "machine": f"{os.cpu_count()} cores, {platform.platform()}, Python "
-        f"{platform.python_version()}",
-        "results": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+        rows,
+    )
     print(
         "| charge points | sessions | strategy | energy kWh | vs offline | cost | vs offline "
         "| peak kW | slots over limit | time s |"
