@@ -55,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
         f"cost {summary.cost:.2f}, peak {summary.peak_kw:.1f} kW, {summary.status}, "
         f"{result.solver_seconds:.2f} s -> {args.out}"
     )
+    if summary.discharged_kwh is not None:
+        print(
+            f"vehicle-to-grid: {summary.discharged_kwh:.1f} kWh discharged, "
+            f"{summary.exported_kwh:.1f} kWh exported for {summary.export_revenue:.2f}, "
+            f"battery wear {summary.wear_cost:.2f} (in the cost)"
+        )
     if summary.shortfalls:
         short = sum(summary.shortfalls.values())
         reasons = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in summary.shortfalls.items())

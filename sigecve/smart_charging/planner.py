@@ -12,6 +12,8 @@ Objectives, in order:
 2. the lowest energy cost (sum of price_t * p * h);
 3. the lowest peak site power.
 
+A scenario where an EV may discharge (vehicle-to-grid) is planned by `v2g`'s LP instead.
+
 `optimal_powers` solves it as a min-cost flow (`network_flow`: milliseconds to seconds, even
 at 10,000 charge points), with minimum powers repaired from the relaxation. `exact_powers`
 solves the same objectives as one weighted LP, or a MILP with a binary per slot of a session
@@ -30,7 +32,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from sigecve.smart_charging import network_flow
+from sigecve.smart_charging import network_flow, v2g
 from sigecve.smart_charging.baselines import equal_share
 from sigecve.smart_charging.scenario import Plan, PlannedSession, PlanSummary, Scenario
 from sigecve.smart_charging.shortfall import shortfall_reasons
@@ -167,16 +169,19 @@ def plan(scenario: Scenario, *, exact: bool = False, time_limit_s: float | None 
     """The optimal plan, or the equal-share fallback (summary.status says which). `exact`:
     HiGHS's MILP instead of the network flow, within `time_limit_s` if given."""
     started = time.perf_counter()
+    discharge = None
     try:
-        if exact:
+        if scenario.bidirectional:
+            powers, discharge = v2g.powers(scenario)
+        elif exact:
             powers = exact_powers(scenario, time_limit_s=time_limit_s)
         else:
             powers = optimal_powers(scenario)
         status = "optimal"
-    except PlanningError:
-        powers = equal_share(scenario)
+    except (PlanningError, v2g.V2GError):
+        powers, discharge = equal_share(scenario), None
         status = "fallback_equal_share"
-    return make_plan(scenario, powers, time.perf_counter() - started, status)
+    return make_plan(scenario, powers, time.perf_counter() - started, status, discharge)
 
 
 def optimal_powers(
@@ -303,12 +308,36 @@ def _powers(s: Scenario, m: _Model, x: np.ndarray) -> np.ndarray:
     return powers
 
 
-def make_plan(s: Scenario, powers: np.ndarray, seconds: float, status: str) -> Plan:
+def make_plan(
+    s: Scenario,
+    powers: np.ndarray,
+    seconds: float,
+    status: str,
+    discharge: np.ndarray | None = None,
+) -> Plan:
+    """The plan of charging `powers` [session, slot] (and, vehicle-to-grid, `discharge`)."""
     powers = np.clip(powers, 0.0, None)  # the solver may return -1e-12 for a zero
     h = s.slot_hours
-    site_power = powers.sum(axis=0) if len(s.sessions) else np.zeros(s.horizon_slots)
-    delivered = powers.sum(axis=1) * h if len(s.sessions) else np.zeros(0)
-    reasons = shortfall_reasons(s, powers)
+    net = powers if discharge is None else powers - np.clip(discharge, 0.0, None)
+    site_power = net.sum(axis=0) if len(s.sessions) else np.zeros(s.horizon_slots)
+    delivered = net.sum(axis=1) * h if len(s.sessions) else np.zeros(0)
+    reasons = shortfall_reasons(s, net)
+    prices = np.array(s.prices)
+    imported = np.clip(site_power, 0.0, None)
+    v2g_summary = {}
+    if discharge is not None:
+        exported = np.clip(-site_power, 0.0, None)
+        export_prices = np.array([s.export_price(t) for t in range(s.horizon_slots)])
+        discharged = float(discharge.sum() * h)
+        v2g_summary = {
+            "discharged_kwh": round(discharged, 4),
+            "exported_kwh": round(float(exported.sum() * h), 4),
+            "export_revenue": round(float((exported * export_prices).sum() * h), 4),
+            "wear_cost": round(discharged * s.battery_wear_cost_per_kwh, 4),
+        }
+    cost = float((imported * prices).sum() * h)
+    if v2g_summary:
+        cost += v2g_summary["wear_cost"] - v2g_summary["export_revenue"]
     return Plan(
         scenario=s.name,
         solver_seconds=round(seconds, 4),
@@ -316,6 +345,9 @@ def make_plan(s: Scenario, powers: np.ndarray, seconds: float, status: str) -> P
             PlannedSession(
                 id=sess.id,
                 power_kw=[float(p) for p in powers[i]],
+                discharge_kw=None
+                if discharge is None or not sess.bidirectional
+                else [float(p) for p in np.clip(discharge[i], 0.0, None)],
                 energy_kwh=round(float(delivered[i]), 4),
                 shortfall_kwh=round(max(sess.energy_kwh - float(delivered[i]), 0.0), 4)
                 if reasons[i]
@@ -325,11 +357,12 @@ def make_plan(s: Scenario, powers: np.ndarray, seconds: float, status: str) -> P
             for i, sess in enumerate(s.sessions)
         ],
         summary=PlanSummary(
-            energy_kwh=round(float(powers.sum() * h), 4),
-            cost=round(float((site_power * np.array(s.prices)).sum() * h), 4),
+            energy_kwh=round(float(net.sum() * h), 4),
+            cost=round(cost, 4),
             peak_kw=round(float(site_power.max(initial=0.0)), 4),
             requested_kwh=round(sum(sess.energy_kwh for sess in s.sessions), 4),
             status=status,
             shortfalls=dict(Counter(r for r in reasons if r)),
+            **v2g_summary,
         ),
     )
