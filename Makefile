@@ -41,6 +41,7 @@ bench-smart-charging: $(BIN)/sigecve
 	$(BIN)/python benchmarks/smart_charging.py --sizes 10 100 1000 --online-up-to 1000
 	$(BIN)/python benchmarks/planner_scale.py --sizes 10 100 1000 3000 10000 --exact-up-to 1000
 	$(BIN)/python benchmarks/departure_prediction.py --sizes 100 1000 --seeds 1 2
+	$(BIN)/python benchmarks/v2g.py --sizes 10 100 1000 --shares 0.25 0.5
 	$(BIN)/python benchmarks/render.py
 
 clean:

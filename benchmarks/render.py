@@ -28,6 +28,7 @@ from benchmarks.departure_prediction import STRATEGIES as DEPARTURE_STRATEGIES  
 from benchmarks.departure_prediction import table as departure_prediction_table  # noqa: E402
 from benchmarks.planner_scale import table as planner_scale_table  # noqa: E402
 from benchmarks.smart_charging import STRATEGIES  # noqa: E402
+from benchmarks.v2g import table as v2g_table  # noqa: E402
 from composition.commands.ml import evaluation_table  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -186,6 +187,27 @@ def planner_scale_plot(r: dict, ax) -> None:
     ax.legend(loc="upper left")
 
 
+def v2g_plot(r: dict, ax) -> None:
+    rows = r["results"]
+    shares = sorted({x["share_bidirectional"] for x in rows})
+    sizes = sorted({x["charge_points"] for x in rows})
+    width = 0.8 / len(shares)
+    for k, share in enumerate(shares):
+        by_size = {x["charge_points"]: x for x in rows if x["share_bidirectional"] == share}
+        ax.bar(
+            [j + k * width for j in range(len(sizes))],
+            [by_size[n]["cost_vs_charging_only"] if n in by_size else 0 for n in sizes],
+            width,
+            label=f"{share:.0%} of EVs bidirectional",
+        )
+    ax.set_xticks([j + width * (len(shares) - 1) / 2 for j in range(len(sizes))], sizes)
+    ax.axhline(1.0, color="#999", linewidth=1)
+    ax.set_ylim(0.5, 1.05)
+    ax.set_xlabel("charge points")
+    ax.set_ylabel("cost with V2G / charging only")
+    ax.legend(fontsize="small")
+
+
 def scale_plot(r: dict, ax) -> None:
     runs = sorted(r["steady"], key=lambda x: x["charge_points"])
     xs = [run["charge_points"] for run in runs]
@@ -256,6 +278,13 @@ FIGURES_LIST: tuple[Figure, ...] = (
         "sigecve schedule's time and memory by site size",
         planner_scale_table,
         planner_scale_plot,
+    ),
+    Figure(
+        "v2g",
+        "smart-charging.md",
+        "a day's cost with vehicle-to-grid against charging only",
+        v2g_table,
+        v2g_plot,
     ),
     Figure(
         "scale",
