@@ -253,8 +253,8 @@ class SiteLimit(BaseModel):
 class PlannedPower(BaseModel):
     charge_point_id: str
     transaction_id: int | str
-    power_kw: float
-    limit: float
+    power_kw: float = Field(description="< 0: the EV gives energy back (vehicle-to-grid, 2.1)")
+    limit: float = Field(description="in `unit`; < 0: a 2.1 discharge setpoint")
     unit: str
     status: str = Field(description="the charger's reply to SetChargingProfile, or the error")
     limit_in_force: float | None = Field(
@@ -330,6 +330,15 @@ class SessionDemand(BaseModel):
         description="true: as much power as the site allows now, whatever the price, even when "
         "the departure would let it wait for cheaper hours; false: back to the cheapest plan",
     )
+
+
+class V2XCapability(BaseModel):
+    """What a bidirectional EV may give back, from OCPP 2.1's V2X charging parameters (energies
+    relative to its battery at arrival, as the planner's scenario takes them)."""
+
+    max_discharge_kw: float = Field(gt=0)
+    v2x_min_kwh: float = Field(default=0.0, le=0)
+    max_energy_kwh: float | None = Field(default=None, ge=0)
 
 
 class ChargePointUpdate(BaseModel):

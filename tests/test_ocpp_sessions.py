@@ -598,6 +598,7 @@ async def test_21_v2x_charging_needs_become_the_sessions_demand(sessions, repos)
                 "evTargetEnergyRequest": 30000,
                 "maxChargePower": 11000,
                 "maxDischargePower": 7000,
+                "evMinV2XEnergyRequest": -10000,
             },
         },
     }
@@ -609,6 +610,8 @@ async def test_21_v2x_charging_needs_become_the_sessions_demand(sessions, repos)
         ).fetchone()
     assert (demand["target_energy_kwh"], demand["ev_max_power_kw"]) == (30.0, 11.0)
     assert demand["departure_at"].isoformat() == "2026-11-25T19:00:00+00:00"
+    # bidirectional (AC_BPT): what it may give back, for the vehicle-to-grid planner
+    assert demand["v2x"] == {"max_discharge_kw": 7.0, "v2x_min_kwh": -10.0, "max_energy_kwh": None}
 
     # Needs past what the planner takes (here 5 MWh) are refused with the reason, not a
     # crash, and the demand it had stays.

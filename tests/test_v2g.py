@@ -337,3 +337,106 @@ def test_the_schedule_command_writes_discharge_and_the_v2g_summary(tmp_path, cap
         written["summary"]
     )
     assert "discharged" in capsys.readouterr().out
+
+
+# --- the running system's pieces: a 2.1 EV's V2X needs, its discharge profile, slot 0 -------
+
+NEEDS_21 = {
+    "requestedEnergyTransfer": "DC_BPT",
+    "controlMode": "ScheduledControl",
+    "departureTime": "2026-11-25T20:00:00Z",
+    "v2xChargingParameters": {
+        "maxChargePower": 11000,
+        "maxDischargePower": 11000,
+        "evTargetEnergyRequest": 10000,
+        "evMinV2XEnergyRequest": -15000,
+        "evMaxEnergyRequest": 40000,
+    },
+}
+
+
+async def test_a_21_ev_that_asks_for_bidirectional_power_says_what_it_may_give():
+    from ocpp.charge_point import camel_to_snake_case
+    from ocpp.messages import Call, validate_payload
+
+    from sigecve.ocpp.v21 import v2x_capability
+
+    await validate_payload(
+        Call("1", "NotifyEVChargingNeeds", {"evseId": 1, "chargingNeeds": NEEDS_21}), "2.1"
+    )
+    needs = camel_to_snake_case(NEEDS_21)
+    capability = v2x_capability(needs)
+    assert capability.model_dump() == {
+        "max_discharge_kw": 11.0,
+        "v2x_min_kwh": -15.0,
+        "max_energy_kwh": 40.0,
+    }
+    assert v2x_capability({**needs, "requested_energy_transfer": "AC_three_phase"}) is None
+    no_power = {**needs, "v2x_charging_parameters": {"ev_target_energy_request": 5000}}
+    assert v2x_capability(no_power) is None
+
+
+async def test_a_negative_power_is_a_valid_21_discharge_setpoint():
+    from ocpp.messages import Call, validate_payload
+
+    from sigecve.smart_charging.profiles import (
+        composite_limit,
+        profile_limit_kw,
+        rate_limit,
+        tx_profile_21,
+    )
+
+    payload = tx_profile_21(1, "tx-1", 7, rate_limit(-7.5, "W", 3), "W", 3)
+    await validate_payload(Call("1", "SetChargingProfile", payload), "2.1")
+    period = payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]
+    assert period["operationMode"] == "CentralSetpoint"
+    assert period["setpoint"] == period["dischargeLimit"] == -7500.0 and period["limit"] == 0
+    assert profile_limit_kw(payload) == pytest.approx(-7.5)
+    charging = tx_profile_21(1, "tx-1", 7, 7500.0, "W", 3)
+    assert (
+        "operationMode"
+        not in charging["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]
+    )
+    reply = {
+        "status": "Accepted",
+        "schedule": {"chargingRateUnit": "W", "chargingSchedulePeriod": [period]},
+    }
+    assert composite_limit(reply, "W", 3) == -7500.0
+
+
+def test_the_online_plan_discharges_a_staying_21_ev_for_one_leaving_soon():
+    from datetime import UTC, datetime, timedelta
+
+    from sigecve.domain import Site
+    from sigecve.smart_charging.site_scheduler import first_slot_powers, site_scenario
+
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+    def row(i: int, **extra) -> dict:
+        return {
+            "id": i,
+            "ocpp_id": f"tx-{i}",
+            "charge_point_id": f"CP{i}",
+            "protocol": "ocpp2.1",
+            "started_at": now,
+            "energy_wh": 0,
+            "cp_max_power_kw": 22.0,
+            "ev_max_power_kw": 22.0,
+            "priority": None,
+            **extra,
+        }
+
+    capability = {"max_discharge_kw": 11.0, "v2x_min_kwh": -15.0, "max_energy_kwh": 40.0}
+    leaving = row(1, target_energy_kwh=5.0, departure_at=now + timedelta(minutes=15))
+    staying = row(2, target_energy_kwh=10.0, departure_at=now + timedelta(hours=8), v2x=capability)
+    site = Site(id="S", max_power_kw=10.0)  # 2.5 kWh in the first slot: half what is needed
+    scenario = site_scenario(site, [leaving, staying], now)
+    assert scenario.sessions[1].max_discharge_kw == 11.0
+    powers, solver = first_slot_powers(scenario, [True, True])
+    assert solver == "optimal"
+    assert powers[0] == pytest.approx(20.0, abs=1e-4)  # its 5 kWh in the quarter hour
+    assert powers[1] == pytest.approx(-10.0, abs=1e-4)  # given by the EV that stays
+    # without a told departure it only charges: V2G never risks a driver's departure
+    staying["departure_at"] = None
+    scenario = site_scenario(site, [leaving, staying], now)
+    assert not scenario.bidirectional

@@ -11,7 +11,7 @@ from ocpp.v201.enums import Action, RegistrationStatusEnumType
 from pydantic import ValidationError
 
 from sigecve.display_messages import from_message_info
-from sigecve.domain import ConnectorStatus, IdTagStatus, SessionDemand
+from sigecve.domain import ConnectorStatus, IdTagStatus, SessionDemand, V2XCapability
 from sigecve.ocpp.meter_values import (
     last_energy_register_wh,
     samples_from_meter_values_201,
@@ -90,6 +90,11 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
             return "Accepted"
         status, _ = await authorize(self.repos, id_token["id_token"], utc_now())
         return _TOKEN_STATUS.get(status, status.value)
+
+    @staticmethod
+    def v2x_capability(charging_needs: dict[str, Any]) -> V2XCapability | None:
+        """What the EV may give back: nothing on 2.0.1 (it has no discharging)."""
+        return None
 
     @on(Action.boot_notification)
     async def on_boot_notification(self, charging_station: dict, reason: str, **_):
@@ -241,7 +246,9 @@ class ChargePointSession201(CentralSystemSession, OcppChargePoint):
                 status="Rejected",
                 status_info={"reason_code": "InvalidValue", "additional_info": why[:500]},
             )
-        await self.repos.demands.upsert(transaction_id, demand, "ev")
+        await self.repos.demands.upsert(
+            transaction_id, demand, "ev", self.v2x_capability(charging_needs)
+        )
         self.charging_changed()
         return call_result.NotifyEVChargingNeeds(status="Accepted")
 

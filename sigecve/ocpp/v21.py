@@ -9,10 +9,13 @@ stored as they came in `charge_point_events` and answered with what is true of S
 
 from __future__ import annotations
 
+from typing import Any
+
 from ocpp.routing import on
 from ocpp.v21 import call, call_result
 from ocpp.v21.enums import Action
 
+from sigecve.domain import V2XCapability
 from sigecve.ocpp import v201
 from sigecve.ocpp.session_base import stored_notification
 from sigecve.ocpp.timestamps import now_timestamp
@@ -39,6 +42,29 @@ CHARGER_INITIATED_ACTIONS = v201.CHARGER_INITIATED_ACTIONS | NEW_CHARGER_INITIAT
 CSMS_INITIATED_ACTIONS = v201.CSMS_INITIATED_ACTIONS | NEW_CSMS_INITIATED_ACTIONS
 # Sent with message type SEND (6): never answered, not even with an error.
 SEND_ACTIONS = frozenset({"NotifyPeriodicEventStream"})
+# Energy transfer modes with bidirectional power transfer (ISO 15118-20 BPT).
+BIDIRECTIONAL_MODES = frozenset({"AC_BPT", "AC_BPT_DER", "DC_BPT", "DC_ACDP_BPT"})
+
+
+def v2x_capability(needs: dict[str, Any]) -> V2XCapability | None:
+    """What an EV may give back, from a 2.1 ChargingNeeds (snake_case keys; W, Wh), or None
+    when it did not ask for a bidirectional mode or declared no discharge power (pure).
+
+    `evMinV2XEnergyRequest` is the energy to the lowest charge V2G may leave (negative: it
+    may give that much of what it arrived with); `evMaxEnergyRequest`, to a full battery."""
+    if needs.get("requested_energy_transfer") not in BIDIRECTIONAL_MODES:
+        return None
+    v2x = needs.get("v2x_charging_parameters") or {}
+    discharge_w = abs(v2x.get("max_discharge_power") or 0.0)
+    if discharge_w <= 0:
+        return None
+    floor_wh = v2x.get("ev_min_v2x_energy_request")
+    headroom_wh = v2x.get("ev_max_energy_request")
+    return V2XCapability(
+        max_discharge_kw=discharge_w / 1000,
+        v2x_min_kwh=min(floor_wh / 1000, 0.0) if floor_wh is not None else 0.0,
+        max_energy_kwh=max(headroom_wh / 1000, 0.0) if headroom_wh is not None else None,
+    )
 
 
 class ChargePointSession21(v201.ChargePointSession201):
@@ -52,6 +78,7 @@ class ChargePointSession21(v201.ChargePointSession201):
     _call = call
     _call_result = call_result
     _ocpp_version = "2.1"
+    v2x_capability = staticmethod(v2x_capability)
 
     on_battery_swap = stored_notification(Action.battery_swap, call_result.BatterySwap)
     on_open_periodic_event_stream = stored_notification(

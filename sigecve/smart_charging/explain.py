@@ -27,7 +27,13 @@ def power_reasons(
         departure = now + timedelta(minutes=s.slot_minutes * x.departure_slot)
         window = s.prices[: max(1, min(x.departure_slot, s.horizon_slots))]
         cheapest = min(window)
-        if x.energy_kwh <= 1e-3:
+        if kw < -AT_LIMIT_KW:
+            reasons.append(
+                f"{kw:.1f} kW: it gives energy back (vehicle-to-grid, {s.prices[0]:g} per kWh "
+                f"now) and still gets its {x.energy_kwh:.1f} kWh before it leaves at "
+                f"{format_timestamp(departure)}"
+            )
+        elif x.energy_kwh <= 1e-3:
             reasons.append("0 kW: it has the energy it needs")
         elif kw >= cap - AT_LIMIT_KW:
             reasons.append(f"{kw:.1f} kW: all its EV and charge point take ({cap:.1f} kW)")

@@ -1,4 +1,5 @@
-"""From planned power to OCPP charging profiles (pure): a TxProfile per transaction."""
+"""From planned power to OCPP charging profiles (pure): a TxProfile per transaction (on 2.1,
+a discharge setpoint for vehicle-to-grid)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,20 @@ def tx_profile_201(
     }
 
 
+def tx_profile_21(
+    evse_id: int, transaction_id: str, profile_id: int, limit: float, unit: str, phases: int
+) -> dict[str, Any]:
+    """A SetChargingProfile payload (OCPP 2.1) for one transaction from now on: a charging
+    limit as 2.0.1's, or, for a negative `limit` (vehicle-to-grid), a central setpoint to
+    discharge at that rate and no charging."""
+    if limit >= 0:
+        return tx_profile_201(evse_id, transaction_id, profile_id, limit, unit, phases)
+    payload = tx_profile_201(evse_id, transaction_id, profile_id, 0.0, unit, phases)
+    period = payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]
+    period |= {"operationMode": "CentralSetpoint", "setpoint": limit, "dischargeLimit": limit}
+    return payload
+
+
 def profile_limit_kw(payload: dict[str, Any], voltage: float = NOMINAL_VOLTAGE_V) -> float:
     """The first-period limit of a 1.6 or 2.0.1 SetChargingProfile payload, in kW."""
     profile = payload.get("csChargingProfiles") or payload["chargingProfile"]
@@ -64,7 +79,9 @@ def profile_limit_kw(payload: dict[str, Any], voltage: float = NOMINAL_VOLTAGE_V
     if isinstance(schedule, list):
         schedule = schedule[0]
     period = schedule["chargingSchedulePeriod"][0]
-    limit = float(period["limit"])  # the ocpp package hands 1.6 limits over as Decimal
+    # the ocpp package hands 1.6 limits over as Decimal; a 2.1 setpoint (< 0: discharging)
+    # is what the EV follows
+    limit = float(period.get("setpoint", period["limit"]))
     if schedule["chargingRateUnit"] == "W":
         return limit / 1000.0
     return limit * voltage * period.get("numberPhases", 3) / 1000.0
@@ -90,7 +107,7 @@ def composite_limit(reply: dict[str, Any], unit: str, phases: int) -> float | No
     if not periods:
         return None
     period = periods[0]
-    limit = float(period["limit"])
+    limit = float(period.get("setpoint", period.get("limit", 0.0)))  # 2.1: a setpoint
     if schedule.get("chargingRateUnit", unit) == unit:
         return limit
     phases = period.get("numberPhases", phases)

@@ -17,6 +17,7 @@ from sigecve.db.repositories import Repositories
 from sigecve.domain import PlannedPower, SessionDefaults, Site, SitePlan
 from sigecve.ocpp.timestamps import format_timestamp, utc_now
 from sigecve.services.commands import ChargePointDirectory
+from sigecve.smart_charging import v2g
 from sigecve.smart_charging.baselines import equal_share
 from sigecve.smart_charging.departures import (
     DepartureHistory,
@@ -31,6 +32,7 @@ from sigecve.smart_charging.profiles import (
     composite_schedule_request,
     rate_limit,
     tx_profile_16,
+    tx_profile_21,
     tx_profile_201,
 )
 from sigecve.smart_charging.scenario import Scenario
@@ -49,6 +51,9 @@ DEFAULTS_TTL = timedelta(hours=1)
 MIN_SESSION_WH = 10  # a session that delivered less did not really charge
 PROFILE_TIMEOUT_S = 10.0
 VERIFY_TOLERANCE = 0.01  # a composite limit within 1 % (rounding, unit conversion) matches
+# What a kWh cycled through an EV's battery costs its owner: V2G discharges only for a price
+# step or a grid limit worth more than that.
+V2G_WEAR_COST_PER_KWH = 0.05
 
 
 def learned_defaults(history: dict[str, Any]) -> SessionDefaults:
@@ -199,6 +204,20 @@ def site_scenario(
         target = s.get("target_energy_kwh")
         return defaults.target_energy_kwh if target is None else target
 
+    def v2x(s: dict[str, Any]) -> dict[str, Any]:
+        """A 2.1 EV's discharge capability, relative to now, when it told its departure (V2G
+        never plays with the charge of a driver who may leave any minute)."""
+        capability = s.get("v2x")
+        if not capability or s["protocol"] != "ocpp2.1" or s.get("departure_at") is None:
+            return {}
+        delivered = (s["energy_wh"] or 0) / 1000
+        headroom = capability.get("max_energy_kwh")
+        return {
+            "max_discharge_kw": min(capability["max_discharge_kw"], s["cp_max_power_kw"]),
+            "v2x_min_kwh": min(capability.get("v2x_min_kwh", 0.0) - delivered, 0.0),
+            "max_energy_kwh": None if headroom is None else max(headroom - delivered, 0.0),
+        }
+
     return Scenario.model_validate(
         {
             "name": f"{site.id}@{format_timestamp(now)}",
@@ -218,6 +237,7 @@ def site_scenario(
                 site.price_per_kwh,
                 now,
             ),
+            "battery_wear_cost_per_kwh": V2G_WEAR_COST_PER_KWH,
             "charge_points": [
                 {"id": cp, "max_power_kw": kw}
                 for cp, kw in {s["charge_point_id"]: s["cp_max_power_kw"] for s in sessions}.items()
@@ -232,6 +252,7 @@ def site_scenario(
                     "energy_kwh": max(0.0, target_kwh(s) - (s["energy_wh"] or 0) / 1000),
                     "max_power_kw": ev_limit_kw(s),
                     "priority": s.get("priority") or 1,
+                    **v2x(s),
                 }
                 for s in sessions
             ]
@@ -247,15 +268,19 @@ def first_slot_powers(scenario: Scenario, may_wait: list[bool]) -> tuple[np.ndar
     wait for cheaper slots; the others are charged as early as possible."""
     n = len(may_wait)
     expected = len(scenario.sessions) - n
+    early = [not wait for wait in may_wait] + [False] * expected
     try:
+        if scenario.bidirectional:  # net power: < 0 while an EV gives energy back
+            charge, give = v2g.powers(scenario, minimise_peak=False, prefer_early=early)
+            return (charge - give)[:n, 0], "optimal"
         powers = optimal_powers(
             scenario,
             minimise_peak=False,
-            prefer_early=[not wait for wait in may_wait] + [False] * expected,
+            prefer_early=early,
             balance_first_slot=True,
         )
         return powers[:n, 0], "optimal"
-    except PlanningError as e:
+    except (PlanningError, v2g.V2GError) as e:
         log.warning("%s: planning failed (%s); equal share", scenario.name, e)
         return equal_share(scenario)[:n, 0], "fallback_equal_share"
 
@@ -406,7 +431,11 @@ class SiteScheduler:
             payload = tx_profile_16(
                 row["connector_id"], int(row["ocpp_id"]), row["id"], limit, unit, phases
             )
-        else:  # 2.0.1 and 2.1 profiles are the same
+        elif row["protocol"] == "ocpp2.1":  # a discharge setpoint when the plan gives < 0
+            payload = tx_profile_21(
+                row["connector_id"], row["ocpp_id"], row["id"], limit, unit, phases
+            )
+        else:
             payload = tx_profile_201(
                 row["connector_id"], row["ocpp_id"], row["id"], limit, unit, phases
             )

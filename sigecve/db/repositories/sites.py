@@ -18,6 +18,7 @@ from sigecve.domain import (
     PriceSchedule,
     SessionDemand,
     Site,
+    V2XCapability,
 )
 
 
@@ -148,7 +149,7 @@ class SiteRepository:
             cur = await conn.execute(
                 f"""SELECT {TRANSACTION_COLUMNS}, cp.max_power_kw AS cp_max_power_kw,
                            cp.phases, cp.charging_rate_unit, d.target_energy_kwh,
-                           d.departure_at, d.ev_max_power_kw, d.priority, d.charge_now
+                           d.departure_at, d.ev_max_power_kw, d.priority, d.charge_now, d.v2x
                     FROM transactions t JOIN charge_points cp ON cp.id = t.charge_point_id
                     LEFT JOIN session_demands d ON d.transaction_id = t.transaction_id
                     WHERE cp.site_id = %s AND t.stopped_at IS NULL AND cp.connected
@@ -222,13 +223,22 @@ class SessionDemandRepository:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
-    async def upsert(self, transaction_id: int, demand: SessionDemand, source: str) -> None:
+    async def upsert(
+        self,
+        transaction_id: int,
+        demand: SessionDemand,
+        source: str,
+        v2x: V2XCapability | None = None,
+    ) -> None:
+        """Store a session's demand (unset fields keep theirs), with what its EV may give back
+        when it said (a 2.1 EV's V2X parameters)."""
         async with connection(self.pool) as conn:
             await conn.execute(
                 """INSERT INTO session_demands (transaction_id, target_energy_kwh, departure_at,
-                                                ev_max_power_kw, priority, charge_now, source)
+                                                ev_max_power_kw, priority, charge_now, v2x,
+                                                source)
                    VALUES (%(id)s, %(target_energy_kwh)s, %(departure_at)s, %(ev_max_power_kw)s,
-                           %(priority)s, %(charge_now)s, %(source)s)
+                           %(priority)s, %(charge_now)s, %(v2x)s, %(source)s)
                    ON CONFLICT (transaction_id) DO UPDATE SET
                        target_energy_kwh = COALESCE(EXCLUDED.target_energy_kwh,
                                                     session_demands.target_energy_kwh),
@@ -237,8 +247,14 @@ class SessionDemandRepository:
                                                   session_demands.ev_max_power_kw),
                        priority = COALESCE(EXCLUDED.priority, session_demands.priority),
                        charge_now = COALESCE(EXCLUDED.charge_now, session_demands.charge_now),
+                       v2x = COALESCE(EXCLUDED.v2x, session_demands.v2x),
                        source = EXCLUDED.source, updated_at = now()""",
-                {"id": transaction_id, "source": source, **demand.model_dump()},
+                {
+                    "id": transaction_id,
+                    "source": source,
+                    "v2x": Jsonb(v2x.model_dump()) if v2x else None,
+                    **demand.model_dump(),
+                },
             )
 
     async def open_transaction_on(self, charge_point_id: str, connector_id: int) -> int | None:
