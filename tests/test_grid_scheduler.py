@@ -341,3 +341,84 @@ async def test_a_regular_drivers_departure_is_guessed_from_their_habit(system, d
             fleet.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await fleet
+
+
+async def test_a_21_ev_staying_the_night_gives_energy_to_one_leaving_soon(system, database_url):
+    """Vehicle-to-grid end to end: a 2.1 EV asks for bidirectional power (NotifyEVChargingNeeds,
+    DC_BPT, up to 20 kWh to give); behind an 11 kW limit, a driver leaving in 15 minutes
+    needs all of their 22 kW now: the staying EV is sent a discharge setpoint for the rest,
+    and its charger reports it in force."""
+    site_id, prefix = unique_id("V2G"), unique_id("V2G") + "-"
+    ids = charge_point_ids(prefix, 2)
+    async with system.api() as api:
+        r = await api.post("/sites", json={"id": site_id, "max_power_kw": 11})
+        assert r.status_code == 201, r.text
+        for cp_id in ids:
+            r = await api.post(
+                "/charge-points", json={"id": cp_id, "password": f"pw-{cp_id}", "site_id": site_id}
+            )
+            assert r.status_code == 201
+        await api.post("/id-tags", json={"id_tag": "GRID-TAG"})
+        fleet = asyncio.create_task(
+            run_fleet(
+                system.ocpp_url,
+                2,
+                password_template="pw-{id}",
+                id_prefix=prefix,
+                profile=dataclasses.replace(LONG_SESSIONS, v2x_give_kwh=20.0),
+                seed=3,
+                share_21=0.5,  # one 2.1, one 1.6
+                console=Console(quiet=True),
+            )
+        )
+        try:
+
+            async def both_charging():
+                found = {}
+                for cp_id in ids:
+                    cp = (await api.get(f"/charge-points/{cp_id}")).json()
+                    if cp["active_transactions"]:
+                        found[cp["ocpp_protocol"]] = cp["active_transactions"][0]
+                return found if len(found) == 2 else None
+
+            active = await eventually(both_charging, within=60, message="chargers did not start")
+            staying, leaving = active["ocpp2.1"], active["ocpp1.6"]
+
+            async def told_what_it_may_give():
+                with psycopg.connect(database_url) as conn:
+                    row = conn.execute(
+                        "SELECT v2x FROM session_demands WHERE transaction_id = %s",
+                        (staying["id"],),
+                    ).fetchone()
+                return row[0] if row and row[0] else None
+
+            given = await eventually(told_what_it_may_give, within=30, message="no V2X needs")
+            assert given["max_discharge_kw"] == 22.0 and given["v2x_min_kwh"] == -20.0
+            # The 2.1 EV told its needs (its session's end); its driver stays the night.
+            r = await api.put(
+                f"/transactions/{staying['id']}/demand",
+                json={"departure_at": (datetime.now(UTC) + timedelta(hours=8)).isoformat()},
+            )
+            assert r.status_code == 200, r.text
+            r = await api.put(
+                f"/transactions/{leaving['id']}/demand",
+                json={
+                    "target_energy_kwh": 30,
+                    "departure_at": (datetime.now(UTC) + timedelta(minutes=15)).isoformat(),
+                },
+            )
+            assert r.status_code == 200, r.text
+            plan = r.json()["plan"]
+            by_cp = {p["charge_point_id"]: p for p in plan["sessions"]}
+            giving = by_cp[staying["charge_point_id"]]
+            taking = by_cp[leaving["charge_point_id"]]
+            assert taking["power_kw"] == pytest.approx(22.0, abs=0.01), plan
+            assert giving["power_kw"] == pytest.approx(-11.0, abs=0.01), plan
+            assert giving["limit"] == pytest.approx(-11000.0, abs=1), plan  # W: a setpoint
+            assert giving["status"] == "Accepted" and giving["verified"], plan
+            assert "gives energy back" in giving["reason"], plan
+            assert giving["limit_in_force"] == pytest.approx(giving["limit"], abs=1)
+        finally:
+            fleet.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fleet

@@ -78,6 +78,10 @@ class SimulationProfile:
     # The share of chargers whose first connector starts a session as soon as they boot: a
     # fleet observed mid-day, not one whose first arrivals are hours away.
     charging_at_start: float = 0.0
+    # 2.1 stations: the EV asks for bidirectional power (NotifyEVChargingNeeds, DC_BPT) with
+    # its departure (the session's end), a target of its whole session at its power, and up
+    # to this many kWh of its arrival charge to give (0: it only charges).
+    v2x_give_kwh: float = 0.0
 
 
 # A day's behaviour for scale runs: the CSMS's heartbeat interval (300 s), meter values every
@@ -296,12 +300,17 @@ class SimulatedCharger:
         await self.report_fault(FAULT_CODE[plan.mode])
 
     def drawn_w(self, connector: int, wanted_w: float) -> float:
-        """What the EV draws: what it wants, within the charging profiles in force."""
+        """What the EV draws: what it wants, within the charging profiles in force (a
+        discharge setpoint draws nothing: the simulator meters import only)."""
+        return max(0.0, self._limit_w(connector, wanted_w))
+
+    def _limit_w(self, connector: int, wanted_w: float) -> float:
         return min(wanted_w, self.limits_w.get(connector, inf), self.limits_w.get(0, inf))
 
     def composite_limit_w(self, connector: int) -> float | None:
-        """The limit the profiles in force put on `connector` (0: the whole charger)."""
-        limit = self.drawn_w(connector, inf) if connector else self.limits_w.get(0, inf)
+        """The limit the profiles in force put on `connector` (0: the whole charger; < 0: a
+        discharge setpoint)."""
+        limit = self._limit_w(connector, inf) if connector else self.limits_w.get(0, inf)
         return None if limit == inf else limit
 
     def new_session(self, id_tag: str) -> OngoingSession:

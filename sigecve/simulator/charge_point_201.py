@@ -181,6 +181,9 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
             stopped_reason="DeAuthorized",
         )
 
+    async def session_started(self, evse: int, session: OngoingSession) -> None:
+        """What the station sends once a transaction has started: nothing more on 2.0.1."""
+
     async def charging_session(self, evse: int) -> None:
         """A session, or the one this station had on `evse` when its connection was lost:
         that one goes on (same transaction, seqNo running on), as a real station's does."""
@@ -210,6 +213,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
                 meter_value=self._meter_value(evse, None),
                 charging_state="Charging",
             )
+            await self.session_started(evse, session)
         elif session.ended:
             return  # its Ended is queued: sent again after the boot, before this
         tx_id = str(session.transaction_id)
@@ -300,6 +304,15 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
         limit = self.composite_limit_w(evse_id)
         if limit is None:
             return call_result.GetCompositeSchedule(status="Rejected")
+        period: dict = {"start_period": 0, "limit": round(limit, 1)}
+        if limit < 0:  # 2.1: a discharge setpoint in force
+            period = {
+                "start_period": 0,
+                "limit": 0.0,
+                "operation_mode": "CentralSetpoint",
+                "setpoint": round(limit, 1),
+                "discharge_limit": round(limit, 1),
+            }
         return call_result.GetCompositeSchedule(
             status="Accepted",
             schedule={
@@ -307,7 +320,7 @@ class SimulatedChargePoint201(SimulatedCharger, OcppChargePoint):
                 "duration": duration,
                 "schedule_start": now_timestamp(),
                 "charging_rate_unit": "W",
-                "charging_schedule_period": [{"start_period": 0, "limit": round(limit, 1)}],
+                "charging_schedule_period": [period],
             },
         )
 

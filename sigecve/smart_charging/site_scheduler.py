@@ -336,7 +336,8 @@ class SiteScheduler:
         (and be held there)."""
         key = session_key(charge_point_id, transaction_id)
         in_force = self._in_force.get(key)
-        if in_force is None or at - in_force[1] < SETTLE:
+        # A discharging EV is not judged by what it imports (a CSMS reading import only).
+        if in_force is None or at - in_force[1] < SETTLE or in_force[0] < 0:
             return False
         ceiling, replan = ev_ceiling_after(in_force[0], kw, self.ev_ceilings.get(key))
         if ceiling is None:
