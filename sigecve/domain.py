@@ -229,6 +229,24 @@ class Site(BaseModel):
     smart_charging: Flag = Field(
         default=True, description="whether the grid scheduler sends charging profiles"
     )
+    max_export_kw: Number = Field(
+        default=0.0,
+        ge=0,
+        le=SITE_MAX_POWER_KW,
+        description="vehicle-to-grid: what the site may feed back to the grid (0: what EVs "
+        "give serves the site's other EVs only)",
+    )
+    export_price_per_kwh: Number = Field(
+        default=0.0,
+        ge=0,
+        description="vehicle-to-grid: what a kWh fed back earns (at most the price in force)",
+    )
+    battery_wear_cost_per_kwh: Number = Field(
+        default=0.05,
+        ge=0,
+        description="vehicle-to-grid: what a kWh discharged from an EV costs its battery; EVs "
+        "give energy only for more than that",
+    )
     price_schedule: list[PriceStep] = Field(
         default_factory=list, description="price signal: each step holds until the next"
     )
@@ -357,6 +375,9 @@ class SiteUpdate(BaseModel):
     max_power_kw: Number = omittable(ge=0, le=SITE_MAX_POWER_KW)
     price_per_kwh: Number = omittable(ge=0)
     smart_charging: Flag = omittable()
+    max_export_kw: Number = omittable(ge=0, le=SITE_MAX_POWER_KW)
+    export_price_per_kwh: Number = omittable(ge=0)
+    battery_wear_cost_per_kwh: Number = omittable(ge=0)
 
 
 class Reservation(BaseModel):

@@ -418,6 +418,18 @@ async def test_a_21_ev_staying_the_night_gives_energy_to_one_leaving_soon(system
             assert giving["status"] == "Accepted" and giving["verified"], plan
             assert "gives energy back" in giving["reason"], plan
             assert giving["limit_in_force"] == pytest.approx(giving["limit"], abs=1)
+
+            # The site's V2G settings: validated, stored, shown.
+            r = await api.patch(f"/sites/{site_id}", json={"max_export_kw": -1})
+            assert r.status_code == 422 and "max_export_kw" in r.text
+            settings = {
+                "max_export_kw": 5,
+                "export_price_per_kwh": 0.1,
+                "battery_wear_cost_per_kwh": 0.02,
+            }
+            r = await api.patch(f"/sites/{site_id}", json=settings)
+            assert r.status_code == 200, r.text
+            assert {k: r.json()[k] for k in settings} == settings
         finally:
             fleet.cancel()
             with contextlib.suppress(asyncio.CancelledError):

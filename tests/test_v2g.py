@@ -436,6 +436,14 @@ def test_the_online_plan_discharges_a_staying_21_ev_for_one_leaving_soon():
     assert solver == "optimal"
     assert powers[0] == pytest.approx(20.0, abs=1e-4)  # its 5 kWh in the quarter hour
     assert powers[1] == pytest.approx(-10.0, abs=1e-4)  # given by the EV that stays
+    # the site's export limit and price go into the plan; exports never earn above the price
+    exporting = Site(
+        id="S", max_power_kw=10.0, price_per_kwh=0.2, max_export_kw=4, export_price_per_kwh=0.5
+    )
+    scenario = site_scenario(exporting, [leaving, staying], now)
+    assert scenario.site.max_export_kw == 4
+    assert set(scenario.export_prices) == {0.2}
+    assert scenario.battery_wear_cost_per_kwh == exporting.battery_wear_cost_per_kwh == 0.05
     # without a told departure it only charges: V2G never risks a driver's departure
     staying["departure_at"] = None
     scenario = site_scenario(site, [leaving, staying], now)

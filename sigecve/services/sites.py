@@ -64,7 +64,13 @@ async def update_site(
     changes = update.model_dump(exclude_unset=True)
     if not await repos.sites.update(site_id, changes):
         raise NotFound(f"no site {site_id!r}")
-    if changes.keys() & {"max_power_kw", "smart_charging"}:
+    if changes.keys() & {
+        "max_power_kw",
+        "smart_charging",
+        "max_export_kw",
+        "export_price_per_kwh",
+        "battery_wear_cost_per_kwh",
+    }:
         await schedulers.replan(site_id)
     return await get_site(repos, site_id)
 

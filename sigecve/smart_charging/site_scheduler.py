@@ -51,9 +51,6 @@ DEFAULTS_TTL = timedelta(hours=1)
 MIN_SESSION_WH = 10  # a session that delivered less did not really charge
 PROFILE_TIMEOUT_S = 10.0
 VERIFY_TOLERANCE = 0.01  # a composite limit within 1 % (rounding, unit conversion) matches
-# What a kWh cycled through an EV's battery costs its owner: V2G discharges only for a price
-# step or a grid limit worth more than that.
-V2G_WEAR_COST_PER_KWH = 0.05
 
 
 def learned_defaults(history: dict[str, Any]) -> SessionDefaults:
@@ -218,6 +215,9 @@ def site_scenario(
             "max_energy_kwh": None if headroom is None else max(headroom - delivered, 0.0),
         }
 
+    prices = values_by_slot(
+        [(x.starts_at, x.price_per_kwh) for x in site.price_schedule], site.price_per_kwh, now
+    )
     return Scenario.model_validate(
         {
             "name": f"{site.id}@{format_timestamp(now)}",
@@ -231,13 +231,12 @@ def site_scenario(
                     site.max_power_kw,
                     now,
                 ),
+                "max_export_kw": site.max_export_kw,
             },
-            "prices": values_by_slot(
-                [(x.starts_at, x.price_per_kwh) for x in site.price_schedule],
-                site.price_per_kwh,
-                now,
-            ),
-            "battery_wear_cost_per_kwh": V2G_WEAR_COST_PER_KWH,
+            "prices": prices,
+            # what exports earn, never more than the price in force (the scenario's rule)
+            "export_prices": [min(site.export_price_per_kwh, p) for p in prices],
+            "battery_wear_cost_per_kwh": site.battery_wear_cost_per_kwh,
             "charge_points": [
                 {"id": cp, "max_power_kw": kw}
                 for cp, kw in {s["charge_point_id"]: s["cp_max_power_kw"] for s in sessions}.items()

@@ -21,6 +21,10 @@ from sigecve.domain import (
     V2XCapability,
 )
 
+SITE_COLUMNS = """id, name, max_power_kw, price_per_kwh, smart_charging, max_export_kw,
+                  export_price_per_kwh, battery_wear_cost_per_kwh, price_schedule,
+                  limit_schedule"""
+
 
 class SiteRepository:
     SORTS = {"id": ("id", str)}
@@ -36,9 +40,12 @@ class SiteRepository:
         async with connection(self.pool) as conn:
             cur = await conn.execute(
                 """INSERT INTO sites (id, name, max_power_kw, price_per_kwh, smart_charging,
-                                      price_schedule, limit_schedule)
+                                      max_export_kw, export_price_per_kwh,
+                                      battery_wear_cost_per_kwh, price_schedule, limit_schedule)
                    VALUES (%(id)s, %(name)s, %(max_power_kw)s, %(price_per_kwh)s,
-                           %(smart_charging)s, %(price_schedule)s, %(limit_schedule)s)
+                           %(smart_charging)s, %(max_export_kw)s, %(export_price_per_kwh)s,
+                           %(battery_wear_cost_per_kwh)s, %(price_schedule)s,
+                           %(limit_schedule)s)
                    ON CONFLICT (id) DO NOTHING""",
                 {
                     **site.model_dump(),
@@ -73,8 +80,7 @@ class SiteRepository:
     async def get(self, site_id: str) -> Site | None:
         async with connection(self.pool) as conn:
             cur = await conn.execute(
-                """SELECT id, name, max_power_kw, price_per_kwh, smart_charging, price_schedule,
-                          limit_schedule FROM sites WHERE id = %s""",
+                f"SELECT {SITE_COLUMNS} FROM sites WHERE id = %s",
                 (site_id,),
             )
             row = await cur.fetchone()
@@ -107,8 +113,7 @@ class SiteRepository:
             return [r["id"] for r in await cur.fetchall()]
 
     async def list(self, *, order: KeysetOrder, after: Any, limit: int) -> list[Site]:
-        select = """SELECT id, name, max_power_kw, price_per_kwh, smart_charging, price_schedule,
-                           limit_schedule FROM sites"""
+        select = f"SELECT {SITE_COLUMNS} FROM sites"
         rows = await keyset_list(self.pool, select, Filters(), order, after, limit)
         return [Site(**r) for r in rows]
 
