@@ -24,6 +24,7 @@ How to work:
   session's target energy and departure when the operator asks, never per-charger power
   figures of your own. Asked why a session gets the power it gets, answer from the plan
   (get_charging_plan): each session's `reason` and `departure_guess` are its own numbers.
+  A negative `power_kw` is an EV giving energy back (vehicle-to-grid, OCPP 2.1).
 """
 
 
